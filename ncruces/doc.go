@@ -1,0 +1,57 @@
+// Package ncruces is litedir's SQLite engine: the CGO-free
+// [github.com/ncruces/go-sqlite3] driver (SQLite compiled to Wasm, run by
+// wazero), configured so that every database litedir opens behaves the same
+// way on every connection and on every platform it can be built for.
+//
+// # Engine
+//
+// SQLite is a Wasm module that wazero compiles to machine code once per
+// process. Cold, that takes seconds; with wazero's on-disk compilation cache
+// it takes tens of milliseconds. [Initialize] sets up that cache (in
+// [EnvCacheDir], or os.UserCacheDir()/litedir/wazero), the memory limit and
+// the Wasm features, and compiles SQLite. [Warmup] does the same in the
+// background so the compile overlaps other start-up work. A cache that cannot
+// be used never makes SQLite unusable: Initialize validates it before the
+// driver sees it, rebuilds it once, and otherwise runs without it.
+// [EngineInfo] reports what happened.
+//
+// # Opening a database
+//
+// [Open] returns a [database/sql.DB] for one database file. It builds the
+// "file:" URI with [DSN], applies the [Pragma] list in order on every new
+// connection (driver.Open's init callback), runs PRAGMA optimize before a
+// connection closes, and opens one connection right away so that a missing
+// file, a file that is not a database, or a bad pragma fails Open instead of
+// the first query.
+//
+// # Pragmas
+//
+// [DefaultPragmas] is litedir's connection setup: a 10 s busy timeout, WAL,
+// synchronous=NORMAL, foreign keys and a bounded cache and journal.
+// [MergePragmas] applies overrides and keeps the order SQLite needs:
+// busy_timeout first, then locking_mode, and page_size before journal_mode.
+//
+// # Platform profile
+//
+// What the driver can do depends on the build: OFD locks on Linux and macOS,
+// BSD flock on the BSDs and illumos, LockFileEx on Windows, and no file
+// locking at all elsewhere; shared memory for the WAL index only on some
+// architectures. [Platform] describes this build and what litedir does about
+// it (one connection, EXCLUSIVE locking mode, or no locking and a rollback
+// journal); [Open] applies it. Building with the sqlite3_flock tag on Linux is
+// refused at compile time.
+//
+// # Errors
+//
+// [ErrBusy], [ErrNotADatabase] and the other error classes are SQLite result
+// codes, so errors.Is classifies any error chain that contains a driver error,
+// extended codes included, with no wrapping on the way. [Classify] returns the
+// class of an error. Invalid input is reported with [ErrInvalidPragma] (as a
+// [*PragmaError]) and [ErrInvalidConfig].
+//
+// # Concurrency
+//
+// Every function in this package is safe for concurrent use by multiple
+// goroutines. The [database/sql.DB] returned by [Open] is, too; each of its
+// connections is used by one goroutine at a time, as database/sql ensures.
+package ncruces

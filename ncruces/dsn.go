@@ -1,0 +1,63 @@
+package ncruces
+
+import (
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// DSN returns the "file:" URI that opens the database file at path with the
+// URI parameters params (such as mode=ro or nolock=1; the driver also reads
+// _txlock and _timefmt). path is made absolute first.
+//
+// The driver parses parameters only after a "file:" prefix, and SQLite
+// decodes %HH escapes in the whole URI and ends the path at the first '?' or
+// '#'. So DSN percent-encodes every byte of the path except ASCII letters,
+// digits, "-._~", '/' and ':' (which keeps Windows drive letters readable:
+// "file:C:/Users/..."); spaces, '?', '#', '%', ';', '&', '=' and non-ASCII
+// bytes all reach the file system exactly as given. Windows paths use forward
+// slashes and no leading slash ("file:C:/x.db", "file://server/share/x.db"):
+// SQLite passes them on unchanged and the driver's VFS resolves them with
+// filepath.Abs. Parameters are sorted by key and
+// encode spaces as %20, because SQLite, unlike net/url, does not read '+' as
+// a space.
+//
+// An empty path, or one containing a NUL byte, is refused with an
+// [*fs.PathError] wrapping [ErrInvalidConfig].
+func DSN(path string, params url.Values) (string, error) {
+	if path == "" || strings.IndexByte(path, 0) >= 0 {
+		return "", &fs.PathError{Op: "ncruces: dsn", Path: path, Err: fmt.Errorf("%w: empty path or NUL byte in path", ErrInvalidConfig)}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", &fs.PathError{Op: "ncruces: dsn", Path: path, Err: err}
+	}
+
+	var b strings.Builder
+	b.WriteString("file:")
+	escapePath(&b, filepath.ToSlash(abs))
+	if len(params) > 0 {
+		b.WriteByte('?')
+		// Encode escapes '+' as %2B, so every '+' left is a space.
+		b.WriteString(strings.ReplaceAll(params.Encode(), "+", "%20"))
+	}
+	return b.String(), nil
+}
+
+func escapePath(b *strings.Builder, path string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/', c == ':':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+}

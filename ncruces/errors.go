@@ -1,0 +1,93 @@
+package ncruces
+
+import (
+	"errors"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// The error classes below are SQLite primary result codes. The driver
+// returns an *sqlite3.Error, or a bare [sqlite3.ExtendedErrorCode] when SQLite
+// has no message to add; both match an [sqlite3.ErrorCode] target on their
+// primary code, so
+//
+//	errors.Is(err, ncruces.ErrBusy)
+//
+// is true for SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_TIMEOUT, ...
+// anywhere in err's chain, however it was wrapped. Classify by code, never by
+// message text.
+var (
+	// ErrBusy reports that another connection holds a lock that the busy
+	// timeout did not outlast (SQLITE_BUSY), or that a read transaction's
+	// snapshot went stale before it could write (SQLITE_BUSY_SNAPSHOT).
+	ErrBusy error = sqlite3.BUSY
+
+	// ErrLocked reports a conflict inside one connection, such as dropping a
+	// table while a statement still reads it (SQLITE_LOCKED).
+	ErrLocked error = sqlite3.LOCKED
+
+	// ErrNotADatabase reports a file that is not an SQLite database
+	// (SQLITE_NOTADB). SQLite does not modify such a file.
+	ErrNotADatabase error = sqlite3.NOTADB
+
+	// ErrCorrupt reports a malformed database image (SQLITE_CORRUPT).
+	ErrCorrupt error = sqlite3.CORRUPT
+
+	// ErrReadOnly reports a write on a read-only connection or file
+	// (SQLITE_READONLY), including connections opened with Config.ReadOnly
+	// and Config.QueryOnly.
+	ErrReadOnly error = sqlite3.READONLY
+
+	// ErrCantOpen reports a database file that cannot be opened or created,
+	// such as a missing file with Config.NoCreate (SQLITE_CANTOPEN).
+	ErrCantOpen error = sqlite3.CANTOPEN
+
+	// ErrFull reports a full disk or a database at its size limit
+	// (SQLITE_FULL).
+	ErrFull error = sqlite3.FULL
+
+	// ErrInterrupted reports an operation interrupted by its context
+	// (SQLITE_INTERRUPT).
+	ErrInterrupted error = sqlite3.INTERRUPT
+
+	// ErrConstraint reports a violated UNIQUE, NOT NULL, CHECK or FOREIGN KEY
+	// constraint (SQLITE_CONSTRAINT).
+	ErrConstraint error = sqlite3.CONSTRAINT
+
+	// ErrIO reports an operating-system I/O error (SQLITE_IOERR); the
+	// underlying OS error, when there is one, is in the chain too.
+	ErrIO error = sqlite3.IOERR
+)
+
+// ErrInvalidPragma is matched by every [*PragmaError]: a pragma name or value
+// that [MergePragmas] or [Open] refuses to put into SQL.
+var ErrInvalidPragma = errors.New("ncruces: invalid pragma")
+
+// ErrInvalidConfig reports a [Config] that [Open] cannot use (no path, a
+// negative MaxConns) and a path that [DSN] cannot express.
+var ErrInvalidConfig = errors.New("ncruces: invalid config")
+
+// classes is the order in which Classify tests the error classes. An error
+// carries one primary code, so the order only matters for errors that join
+// several.
+var classes = [...]*error{
+	&ErrBusy, &ErrLocked, &ErrNotADatabase, &ErrCorrupt, &ErrReadOnly,
+	&ErrCantOpen, &ErrFull, &ErrInterrupted, &ErrConstraint, &ErrIO,
+}
+
+// Classify returns the error class (one of [ErrBusy], [ErrLocked],
+// [ErrNotADatabase], [ErrCorrupt], [ErrReadOnly], [ErrCantOpen], [ErrFull],
+// [ErrInterrupted], [ErrConstraint], [ErrIO]) that err matches, or nil if it
+// matches none. It is meant for logs and exit codes; to test for one class,
+// use errors.Is.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, class := range classes {
+		if errors.Is(err, *class) {
+			return *class
+		}
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package ncruces
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+)
+
+// Config says which database [Open] opens and how. The zero value of each
+// field is a usable default, except Path.
+type Config struct {
+	// Path is the database file. Required. Relative paths are made absolute
+	// when the database is opened.
+	Path string
+
+	// ReadOnly opens the file with mode=ro and query_only: the database file
+	// is never created or written, and its journal mode is left as it is
+	// (the journal_mode and page_size pragmas are skipped). It is for
+	// inspecting a database another process owns, which works while that
+	// process has it open in WAL mode. Reading a WAL database may create its
+	// -wal and -shm files, as any reader does, and a read-only connection
+	// leaves them behind for the next writer. PRAGMA optimize is not run on
+	// close.
+	//
+	// On profiles with LockingExclusive the file is opened read-write
+	// instead (mode=rw), because a read-only file cannot hold the exclusive
+	// lock; only query_only refuses writes then, and closing the connection
+	// may checkpoint the WAL into the database file. Such a profile also
+	// means no other process can read while the owner has the database open:
+	// Open fails with ErrBusy.
+	ReadOnly bool
+
+	// QueryOnly opens the file read-write but sets PRAGMA query_only=1 on
+	// every connection: statements that write fail with ErrReadOnly. For
+	// read pools beside a writer pool. PRAGMA optimize is not run on close.
+	QueryOnly bool
+
+	// NoCreate opens with mode=rw instead of mode=rwc: a missing file is
+	// ErrCantOpen instead of a new empty database.
+	NoCreate bool
+
+	// Immediate starts transactions with BEGIN IMMEDIATE (_txlock=immediate).
+	// For writer pools: the write lock is taken when the transaction begins,
+	// so the busy timeout applies there, and a transaction that read first
+	// never fails with SQLITE_BUSY when it writes.
+	Immediate bool
+
+	// Pragmas are run in order on every new connection, before it is used.
+	// nil means DefaultPragmas(). They are validated and ordered as by
+	// MergePragmas, and the profile adds what it needs (locking_mode,
+	// journal_mode=DELETE), as do ReadOnly and QueryOnly (query_only=1).
+	// Without a busy_timeout pragma the driver's default of one minute holds.
+	// A journal_mode pragma that finds the database busy is retried for as
+	// long as the busy timeout, since SQLite does not wait there itself.
+	Pragmas []Pragma
+
+	// MaxConns is the size of the connection pool, open and idle. 0 means 1.
+	// A profile with SingleConnection forces 1.
+	MaxConns int
+
+	// Profile is the platform profile to apply. nil means Platform().
+	Profile *Profile
+
+	// Logger receives warnings (a journal mode SQLite did not grant) and
+	// debug details. nil discards.
+	Logger *slog.Logger
+}
+
+// Open opens the database cfg.Path as a pool of connections.
+//
+// After checking cfg it calls [Initialize]. Every new connection runs the
+// pragmas (see [Config].Pragmas) in order, in the driver's init callback, and
+// runs PRAGMA optimize, best effort, before it closes. Open takes one connection
+// at once and reads the database header, so that a file that cannot be opened
+// (ErrCantOpen), is not a database (ErrNotADatabase), or rejects a pragma
+// fails Open rather than the first query; a file that is not a database is
+// left as it was, with no -wal, -shm or -journal file beside it.
+//
+// Open then compares the journal mode in force with the one asked for. WAL
+// can silently stay "delete" (no shared memory, some network file systems);
+// Open logs a warning and goes on, and [JournalMode] tells the truth.
+//
+// Errors are [*fs.PathError] values with Op "ncruces: open" and cfg.Path,
+// wrapping the driver's error, which [ErrBusy] and the other classes match.
+// On error, everything Open opened is closed. The caller closes the returned
+// DB.
+func Open(ctx context.Context, cfg Config) (*sql.DB, error) {
+	return open(ctx, cfg, nil)
+}
+
+// open is Open with extra URI parameters, for tests (vfs=...).
+func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err error) {
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("ncruces: open: %w: empty Path", ErrInvalidConfig)
+	}
+	fail := func(err error) error {
+		return &fs.PathError{Op: "ncruces: open", Path: cfg.Path, Err: err}
+	}
+	if cfg.MaxConns < 0 {
+		return nil, fail(fmt.Errorf("%w: MaxConns %d < 0", ErrInvalidConfig, cfg.MaxConns))
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	prof := Platform()
+	if cfg.Profile != nil {
+		prof = *cfg.Profile
+	}
+
+	pragmas, err := connPragmas(cfg, prof)
+	if err != nil {
+		return nil, fail(err)
+	}
+	params := url.Values{"mode": {"rwc"}}
+	switch {
+	case cfg.ReadOnly && prof.LockingExclusive:
+		// EXCLUSIVE locking mode takes a write lock on the database file to
+		// read a WAL database, and a file opened read-only cannot hold one
+		// (fcntl fails with EBADF, SQLite reports an I/O error). Open it
+		// read-write without creating it; query_only refuses SQL writes.
+		params.Set("mode", "rw")
+	case cfg.ReadOnly:
+		params.Set("mode", "ro")
+	case cfg.NoCreate:
+		params.Set("mode", "rw")
+	}
+	if prof.NoLock {
+		params.Set("nolock", "1")
+	}
+	if cfg.Immediate {
+		params.Set("_txlock", "immediate")
+	}
+	for k, v := range extra {
+		params[k] = v
+	}
+	dsn, err := DSN(cfg.Path, params)
+	if err != nil {
+		return nil, fail(err)
+	}
+	conns := max(cfg.MaxConns, 1)
+	if prof.SingleConnection {
+		conns = 1
+	}
+
+	if err := Initialize(logger); err != nil {
+		return nil, fail(err)
+	}
+	// The DSN has no _pragma parameter, so the driver keeps its default busy
+	// timeout until the pragmas replace it.
+	optimize := !cfg.ReadOnly && !cfg.QueryOnly
+	db, err := driver.Open(dsn, initConn(pragmas), termConn(optimize, cfg.Path, logger))
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+
+	mode, err := checkConn(ctx, db)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if want := wantJournalMode(pragmas); want != "" && mode != want {
+		logger.Warn("ncruces: SQLite did not grant the journal mode; WAL needs shared memory and a local file system",
+			"path", cfg.Path, "want", want, "got", mode)
+	}
+	logger.Debug("ncruces: opened", "path", cfg.Path, "journal_mode", mode, "conns", conns,
+		"locking", prof.Locking, "pragmas", pragmas)
+	return db, nil
+}
+
+// connPragmas returns the pragmas every connection runs: cfg.Pragmas (or the
+// defaults) with the profile's and the mode's requirements applied.
+func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
+	base := cfg.Pragmas
+	if base == nil {
+		base = DefaultPragmas()
+	}
+	var adjust []Pragma
+	if prof.LockingExclusive {
+		// Before WAL is entered, so that SQLite keeps the WAL index in heap
+		// memory instead of shared memory; MergePragmas orders it.
+		adjust = append(adjust, Pragma{"locking_mode", "EXCLUSIVE"})
+	}
+	if prof.NoLock || prof.JournalMode == "delete" {
+		// Without locks, WAL's shared-memory index has no protection at all.
+		adjust = append(adjust, Pragma{"journal_mode", "DELETE"})
+	}
+	if cfg.ReadOnly || cfg.QueryOnly {
+		// The driver reads query_only after init and then also starts
+		// read-only transactions without toggling it.
+		adjust = append(adjust, Pragma{"query_only", "1"})
+	}
+	merged, err := MergePragmas(base, adjust...)
+	if err != nil || !cfg.ReadOnly {
+		return merged, err
+	}
+	// A read-only connection cannot change the file's journal mode or page
+	// size: journal_mode=WAL on a rollback-journal database fails with
+	// SQLITE_READONLY. It reads the database in whatever mode it is.
+	kept := merged[:0]
+	for _, p := range merged {
+		if !p.is("journal_mode") && !p.is("page_size") {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
+}
+
+// initConn returns the driver's init callback: the pragmas, in order.
+func initConn(pragmas []Pragma) func(*sqlite3.Conn) error {
+	// The driver's default, in force unless the pragmas set one.
+	timeout := time.Minute
+	for _, p := range pragmas {
+		if ms, err := strconv.ParseInt(p.Value, 10, 32); p.is("busy_timeout") && err == nil {
+			timeout = time.Duration(max(ms, 0)) * time.Millisecond
+		}
+	}
+	return func(c *sqlite3.Conn) error {
+		for _, p := range pragmas {
+			var err error
+			if p.is("journal_mode") {
+				err = execJournalMode(c, p, timeout)
+			} else {
+				err = c.Exec(p.String())
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	}
+}
+
+// execJournalMode runs a journal_mode pragma, retrying while the database is
+// busy for up to timeout. Changing the journal mode needs an exclusive lock
+// while already holding a shared one, and SQLite never calls the busy
+// handler there (waiting could deadlock): two connections that open the same
+// new database at the same moment would otherwise fail one of them at once
+// with SQLITE_BUSY. Once the mode is set, the pragma takes no lock.
+func execJournalMode(c *sqlite3.Conn, p Pragma, timeout time.Duration) error {
+	ctx := c.GetInterrupt()
+	deadline := time.Now().Add(timeout)
+	delay := time.Millisecond
+	for {
+		err := c.Exec(p.String())
+		if !errors.Is(err, sqlite3.BUSY) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// termConn returns the driver's callback for a closing connection. PRAGMA
+// optimize there is what SQLite recommends for short-lived connections; it
+// is cheap unless statistics are stale. A read-only connection cannot store
+// its results, so it skips it.
+func termConn(optimize bool, path string, logger *slog.Logger) func(*sqlite3.Conn) error {
+	return func(c *sqlite3.Conn) error {
+		if optimize {
+			if err := c.Exec("PRAGMA optimize"); err != nil {
+				logger.Debug("ncruces: PRAGMA optimize on close", "path", path, "err", err)
+			}
+		}
+		return nil
+	}
+}
+
+// checkConn opens one connection (running the pragmas), reads the database
+// header, and returns the journal mode in force.
+func checkConn(ctx context.Context, db *sql.DB) (mode string, err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer func() { err = errors.Join(err, conn.Close()) }()
+
+	// The pragmas may not have touched the file (page_size and journal_mode
+	// are absent from custom lists); schema_version always reads page 1.
+	var version int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&version); err != nil {
+		return "", err
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return "", err
+	}
+	return strings.ToLower(mode), nil
+}
+
+// wantJournalMode returns the journal mode the pragmas ask for, lower case,
+// or "" if they do not set one.
+func wantJournalMode(pragmas []Pragma) string {
+	want := ""
+	for _, p := range pragmas {
+		if p.is("journal_mode") {
+			want = strings.ToLower(p.Value)
+		}
+	}
+	return want
+}
+
+// JournalMode returns the journal mode in force for db ("wal", "delete",
+// ...), as PRAGMA journal_mode reports it, in lower case.
+func JournalMode(ctx context.Context, db *sql.DB) (string, error) {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("ncruces: journal mode: %w", err)
+	}
+	return strings.ToLower(mode), nil
+}

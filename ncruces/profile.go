@@ -1,0 +1,119 @@
+package ncruces
+
+import (
+	"runtime"
+
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// Profile is what this platform's driver build can do (file locking, shared
+// memory for the WAL index) and what litedir does about it. [Open] applies
+// the profile of [Config].Profile, or [Platform] when that is nil.
+//
+// The driver's capabilities come from build constraints in its vfs package;
+// the per-build files of this package (profile_ofd.go, profile_bsd.go,
+// profile_windows.go, profile_dotlk.go, profile_other.go) share those
+// constraints and only name the locking mechanism.
+type Profile struct {
+	GOOS, GOARCH string
+
+	// Locking is the driver's file-locking mechanism: "ofd" (open file
+	// description locks, Linux and macOS), "flock" (BSD locks: the BSDs,
+	// illumos and the sqlite3_flock tag), "lockfileex" (Windows), "dotlk"
+	// (dot-file locks, the sqlite3_dotlk tag) or "none".
+	Locking string
+
+	// FileLocking is vfs.SupportsFileLocking: without it SQLite can only open
+	// a database with nolock=1.
+	FileLocking bool
+
+	// SharedMemory is vfs.SupportsSharedMemory: without it WAL works only in
+	// EXCLUSIVE locking mode, with the WAL index in heap memory.
+	SharedMemory bool
+
+	// SharedMemoryCopy is true where the driver emulates shared memory by
+	// copying the WAL index in and out of each connection (Windows, and
+	// sqlite3_dotlk builds). Concurrent WAL connections can then corrupt the
+	// database (ncruces/go-sqlite3 issue #404), so litedir does not use it.
+	SharedMemoryCopy bool
+
+	// ImmediateIsExclusive is true with BSD locks: BEGIN IMMEDIATE takes the
+	// same lock as BEGIN EXCLUSIVE. With a rollback journal a writer then
+	// also blocks readers; in WAL mode the two were the same already.
+	ImmediateIsExclusive bool
+
+	// SingleConnection is true when litedir uses one connection per database
+	// (no separate read pool); Open then uses MaxConns 1.
+	SingleConnection bool
+
+	// LockingExclusive is true when Open sets PRAGMA locking_mode=EXCLUSIVE
+	// right after busy_timeout, because shared memory is missing or copied:
+	// SQLite then keeps the WAL index in heap memory and holds the database
+	// lock until the connection closes, so no other process can read it
+	// meanwhile.
+	LockingExclusive bool
+
+	// NoLock is true when the build has no file locking: Open adds nolock=1
+	// to the DSN, uses a rollback journal (journal_mode=DELETE) and one
+	// connection. Only litedir's directory lock keeps other processes out.
+	NoLock bool
+
+	// JournalMode is the journal mode Open asks for: "wal" or "delete".
+	JournalMode string
+
+	// Notes are human-readable reasons for every adjustment, for status
+	// output and the CLI. Empty on fully capable platforms.
+	Notes []string
+}
+
+// Platform returns the profile of the running build: runtime.GOOS and
+// runtime.GOARCH, the driver's vfs.SupportsFileLocking and
+// vfs.SupportsSharedMemory, and the locking mechanism chosen by the same
+// build constraints as the driver's. It returns a new value on every call.
+func Platform() Profile {
+	return profileFor(runtime.GOOS, runtime.GOARCH, locking, vfs.SupportsFileLocking, vfs.SupportsSharedMemory)
+}
+
+// profileFor is the decision behind Platform, kept pure so that it can be
+// tested for every platform class from any platform.
+func profileFor(goos, goarch, locking string, fileLocking, sharedMemory bool) Profile {
+	p := Profile{
+		GOOS:         goos,
+		GOARCH:       goarch,
+		Locking:      locking,
+		FileLocking:  fileLocking,
+		SharedMemory: sharedMemory,
+		JournalMode:  "wal",
+	}
+	if !fileLocking {
+		p.Locking = "none"
+	}
+
+	switch p.Locking {
+	case "flock":
+		p.ImmediateIsExclusive = true
+		p.Notes = append(p.Notes, "BSD flock locks: BEGIN IMMEDIATE behaves like BEGIN EXCLUSIVE (with a rollback journal, a writer blocks readers)")
+	case "lockfileex":
+		p.SharedMemoryCopy = sharedMemory
+	case "dotlk":
+		p.SharedMemoryCopy = sharedMemory
+		p.Notes = append(p.Notes, "dot-file locks (sqlite3_dotlk): one process at a time can use the database")
+	}
+
+	switch {
+	case !fileLocking:
+		p.NoLock = true
+		p.SingleConnection = true
+		p.JournalMode = "delete"
+		p.Notes = append(p.Notes, "no file locking in this driver build: nolock=1, rollback journal, one connection; only the data-directory lock keeps other processes out")
+	case p.SharedMemoryCopy:
+		p.LockingExclusive = true
+		p.SingleConnection = true
+		p.Notes = append(p.Notes, "WAL shared memory is emulated by copying (ncruces/go-sqlite3 issue #404): EXCLUSIVE locking mode and one connection; other processes cannot read while the database is open")
+	case !sharedMemory:
+		p.LockingExclusive = true
+		p.SingleConnection = true
+		p.Notes = append(p.Notes, "no WAL shared memory on "+goos+"/"+goarch+": EXCLUSIVE locking mode and one connection; other processes cannot read while the database is open")
+	}
+	return p
+}
