@@ -1,0 +1,120 @@
+package workspace_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/litedir/litedir/workspace"
+)
+
+// testCtx returns a context that ends well before the test binary's own
+// timeout, so that a deadlock fails the test with a message instead of a
+// dump of every goroutine.
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustOpen opens the workspace in dir and closes it when the test ends.
+func mustOpen(t *testing.T, dir string, opts *workspace.Options) *workspace.Workspace {
+	t.Helper()
+	ws, err := workspace.Open(testCtx(t), dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := ws.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return ws
+}
+
+// mustExec runs statements on db or fails the test.
+func mustExec(t *testing.T, ws *workspace.Workspace, query string, args ...any) {
+	t.Helper()
+	if _, err := ws.DB().ExecContext(testCtx(t), query, args...); err != nil {
+		t.Fatalf("exec %q: %v", query, err)
+	}
+}
+
+// count returns the result of a SELECT count(*) query on the read pool.
+func count(t *testing.T, ws *workspace.Workspace, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := ws.ReadDB().QueryRowContext(testCtx(t), query, args...).Scan(&n); err != nil {
+		t.Fatalf("query %q: %v", query, err)
+	}
+	return n
+}
+
+// snapshot reads every regular file of dir, by name.
+func snapshot(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make(map[string][]byte)
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
+}
+
+// sameBytes fails the test if a file of before changed or disappeared in
+// after. New files (the lock file, say) are allowed only in allowNew.
+func sameBytes(t *testing.T, before, after map[string][]byte, allowNew ...string) {
+	t.Helper()
+	for name, b := range before {
+		a, ok := after[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: removed", name)
+		case !bytes.Equal(a, b):
+			t.Errorf("%s: changed (%d bytes before, %d after)", name, len(b), len(a))
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; ok {
+			continue
+		}
+		allowed := false
+		for _, n := range allowNew {
+			allowed = allowed || n == name
+		}
+		if !allowed {
+			t.Errorf("%s: created", name)
+		}
+	}
+}
+
+// schema is a small migration set for tests: version 1 makes a table,
+// version 2 an index.
+func schema(versions ...int) fstest.MapFS {
+	all := map[int]string{
+		1: "-- +goose Up\nCREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n-- +goose Down\nDROP TABLE notes;\n",
+		2: "-- +goose Up\nCREATE INDEX notes_body ON notes (body);\n-- +goose Down\nDROP INDEX notes_body;\n",
+		3: "-- +goose Up\nCREATE TABLE tags (id INTEGER PRIMARY KEY, note_id INTEGER REFERENCES notes (id));\n-- +goose Down\nDROP TABLE tags;\n",
+	}
+	names := map[int]string{1: "00001_notes.sql", 2: "00002_notes_body.sql", 3: "00003_tags.sql"}
+	fsys := fstest.MapFS{}
+	for _, v := range versions {
+		fsys[names[v]] = &fstest.MapFile{Data: []byte(all[v])}
+	}
+	return fsys
+}

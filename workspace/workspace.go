@@ -1,0 +1,383 @@
+// Package workspace gives a Go program one safe SQLite data directory in one call.
+//
+// [Open] creates the directory if needed, takes an exclusive process lock on it
+// (with an owner record naming the process), opens the database on the
+// CGO-free ncruces/go-sqlite3 driver with ordered per-connection pragmas,
+// applies goose migrations, and returns a [*Workspace]:
+//
+//	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+//		Program:    "myagent/1.4.2",
+//		Migrations: migrations.Builtin,
+//	})
+//	if err != nil {
+//		return err // *lock.LockedError names the process that holds dir
+//	}
+//	defer ws.Close()
+//
+//	err = ws.Write(ctx, func(q workspace.Querier) error {
+//		_, err := q.ExecContext(ctx, `INSERT INTO sessions(title) VALUES (?)`, "hello")
+//		return err
+//	})
+//
+// # Connections
+//
+// A workspace has a writer pool of exactly one connection, whose transactions
+// begin IMMEDIATE, so concurrent writers queue in the process instead of
+// failing with SQLITE_BUSY, and a separate read-only pool ([Workspace.ReadDB])
+// so that reads never queue behind writes. [Workspace.Write] gathers the
+// writes of many goroutines into one transaction (group commit); it is the
+// fastest safe way to write. [Workspace.DB] gives the writer pool itself, for
+// code that wants database/sql directly.
+//
+// # Sharing in one process
+//
+// Opening the same directory twice in one process — through another path, a
+// symbolic link, or after a chdir — returns two handles on one shared entry:
+// one lock, one pool, one group committer. Each handle's Close releases one
+// reference; the last one closes the database and releases the lock.
+//
+// # Sharing between processes
+//
+// By default a workspace is exclusive: a second process gets a
+// [*lock.LockedError] (errors.Is(err, lock.ErrLocked)) naming the owner's pid,
+// program and start time. With [Options.Sharing] set to [lock.Shared] many
+// processes may open it at once; SQLite's own locking then arbitrates writes
+// and exactly one process applies migrations. [OpenReadOnly] takes no lock
+// and works while another process owns the workspace.
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/ncruces"
+)
+
+// EnvSkipLock is the environment variable that, set to "1" or "true", makes
+// every Open behave as if [Options.SkipLock] were set. It is meant for
+// filesystems without advisory locks, where taking the lock fails.
+const EnvSkipLock = "LITEDIR_SKIP_LOCK"
+
+// Options configures [Open] and [OpenReadOnly]. The zero value (or a nil
+// *Options) is ready to use; each field documents its zero-value default.
+type Options struct {
+	// Name is the base name of the workspace's files: the database
+	// <Name>.db and the lock file <Name>.lock. It must be a plain file name.
+	// Zero means "litedir".
+	Name string
+
+	// Migrations holds goose SQL migrations (NNNNN_name.sql at its root),
+	// applied by Open, each in its own transaction. Zero means none.
+	// [migrations.Builtin] is an example schema for agent workspaces.
+	Migrations fs.FS
+
+	// Program names the program in the owner record, such as "myapp/1.4.2".
+	// Zero means the base name of os.Args[0].
+	Program string
+
+	// Meta is caller metadata stored in the owner record, such as an address
+	// that a second instance can connect to instead of failing. Zero means
+	// none.
+	Meta map[string]string
+
+	// LockWait is how long Open waits for a workspace that another process
+	// holds. Zero means fail at once with a *lock.LockedError.
+	LockWait time.Duration
+
+	// Sharing is the lock mode: lock.Exclusive (the zero value) lets one
+	// process open the workspace; lock.Shared lets many processes open it at
+	// once, and migrations then run under a short exclusive section so that
+	// exactly one process applies them.
+	Sharing lock.Mode
+
+	// SkipLock opens the workspace without the directory lock, for
+	// filesystems without advisory locks. The environment variable
+	// LITEDIR_SKIP_LOCK=1 has the same effect. Zero means the lock is taken.
+	SkipLock bool
+
+	// Readers is the number of connections in the read pool. Zero means
+	// max(2, GOMAXPROCS). On platforms where litedir uses a single
+	// connection (see ncruces.Profile), it is ignored.
+	Readers int
+
+	// Pragmas override or extend ncruces.DefaultPragmas, by name; they are
+	// applied in order on every new connection. Zero means the defaults:
+	// busy_timeout=10000, page_size=4096, journal_mode=WAL,
+	// synchronous=NORMAL, foreign_keys=ON, temp_store=MEMORY,
+	// cache_size=-8000, journal_size_limit=67108864.
+	Pragmas []ncruces.Pragma
+
+	// Logger receives diagnostics, such as a journal mode that SQLite
+	// refused or an engine cache that could not be used. Zero means they
+	// are discarded.
+	Logger *slog.Logger
+}
+
+// config is Options with the defaults filled in and the input validated.
+type config struct {
+	name       string
+	migrations fs.FS
+	program    string
+	meta       map[string]string
+	lockWait   time.Duration
+	sharing    lock.Mode
+	skipLock   bool
+	readers    int
+	pragmas    []ncruces.Pragma
+	logger     *slog.Logger
+	profile    ncruces.Profile
+}
+
+func (o *Options) config() (config, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	c := config{
+		name:       o.Name,
+		migrations: o.Migrations,
+		program:    o.Program,
+		meta:       o.Meta,
+		lockWait:   o.LockWait,
+		sharing:    o.Sharing,
+		skipLock:   o.SkipLock || envTrue(os.Getenv(EnvSkipLock)),
+		readers:    o.Readers,
+		logger:     o.Logger,
+		profile:    ncruces.Platform(),
+	}
+	if c.name == "" {
+		c.name = lock.DefaultName
+	}
+	if c.name == "." || c.name == ".." || strings.ContainsAny(c.name, `/\`+"\x00") {
+		return c, fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, c.name)
+	}
+	if c.sharing != lock.Exclusive && c.sharing != lock.Shared {
+		return c, fmt.Errorf("%w: unknown sharing mode %d", ErrInvalidOptions, c.sharing)
+	}
+	if c.readers < 0 {
+		return c, fmt.Errorf("%w: Readers = %d", ErrInvalidOptions, c.readers)
+	}
+	if c.lockWait < 0 {
+		return c, fmt.Errorf("%w: LockWait = %v", ErrInvalidOptions, c.lockWait)
+	}
+	if c.readers == 0 {
+		c.readers = max(2, runtime.GOMAXPROCS(0))
+	}
+	if c.profile.SingleConnection {
+		c.readers = 0
+	}
+	if c.program == "" {
+		c.program = filepath.Base(os.Args[0])
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	pragmas, err := ncruces.MergePragmas(ncruces.DefaultPragmas(), o.Pragmas...)
+	if err != nil {
+		return c, err
+	}
+	c.pragmas = pragmas
+	return c, nil
+}
+
+// compatible reports why a second Open of a directory in this process asks
+// for settings that differ from those the shared entry was opened with.
+func (c *config) compatible(other *config) error {
+	switch {
+	case c.sharing != other.sharing:
+		return fmt.Errorf("%w: opened with Sharing %v, asked for %v", ErrIncompatible, c.sharing, other.sharing)
+	case c.skipLock != other.skipLock:
+		return fmt.Errorf("%w: opened with SkipLock %v, asked for %v", ErrIncompatible, c.skipLock, other.skipLock)
+	case c.readers != other.readers:
+		return fmt.Errorf("%w: opened with %d readers, asked for %d", ErrIncompatible, c.readers, other.readers)
+	case !slices.Equal(c.pragmas, other.pragmas):
+		return fmt.Errorf("%w: opened with pragmas %v, asked for %v", ErrIncompatible, c.pragmas, other.pragmas)
+	}
+	return nil
+}
+
+func envTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// Workspace is a handle on an open data directory. It is safe for concurrent
+// use by multiple goroutines. Handles returned by several Open calls on one
+// directory in one process share the same database pools and lock; Close
+// releases this handle only.
+type Workspace struct {
+	e      *entry
+	closed atomic.Bool
+}
+
+// Open opens the workspace in dir, creating dir (mode 0700) if it is missing.
+// It takes the directory lock (see [Options.Sharing] and [Options.LockWait]),
+// opens the database <Name>.db, and applies [Options.Migrations].
+//
+// Contention for the lock returns a *lock.LockedError naming the owner. A
+// database whose schema is newer than the migrations returns an error
+// matching migrations.ErrSchemaTooNew and leaves the database untouched; a
+// file that is not a database returns an error matching
+// ncruces.ErrNotADatabase and leaves the file untouched.
+//
+// When Open fails it releases everything it acquired. The compilation of the
+// SQLite engine, which Open starts in the background while it takes the lock,
+// may outlive a failed Open by up to a few seconds; it ends by itself.
+func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
+	c, err := opts.config()
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
+	}
+	// Compile the engine while the directory is prepared and locked: a cold
+	// compile takes seconds, a warm cache tens of milliseconds.
+	ncruces.Warmup(c.logger)
+
+	id, err := prepareDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
+	}
+	id.name = c.name
+	e, err := registry.open(ctx, id, &c)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
+	}
+	return &Workspace{e: e}, nil
+}
+
+// OpenReadOnly opens the existing workspace in dir for reading only. It takes
+// no lock, never creates a file, never migrates, and works while another
+// process owns the workspace. Its DB and ReadDB return the same read-only
+// pool; Write and Checkpoint return errors matching ncruces.ErrReadOnly.
+//
+// Only Name, Migrations (for Status), Readers, Pragmas and Logger of opts
+// are used.
+func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
+	c, err := opts.config()
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
+	}
+	ncruces.Warmup(c.logger)
+	id, err := statDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
+	}
+	id.name = c.name
+	e := newEntry(id, &c)
+	e.readOnly = true
+	if err := e.openReadOnly(ctx); err != nil {
+		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
+	}
+	e.refs = 1
+	return &Workspace{e: e}, nil
+}
+
+// Close releases this handle. The last Close of a directory's handles in the
+// process stops the group committer, runs PRAGMA optimize and a TRUNCATE
+// checkpoint, closes the pools and releases the lock, and returns every
+// failure joined. Close is idempotent: later calls return nil. Write calls
+// still queued on the handle fail with ErrClosed; a batch already running
+// commits first.
+func (w *Workspace) Close() error {
+	if w.closed.Swap(true) {
+		return nil
+	}
+	if w.e.readOnly {
+		return w.e.close()
+	}
+	return registry.release(w.e)
+}
+
+// check returns ErrClosed, wrapped with the operation and the database path,
+// once the handle is closed.
+func (w *Workspace) check(op string) error {
+	if w.closed.Load() {
+		return fmt.Errorf("workspace: %s %s: %w", op, w.e.dbPath, ErrClosed)
+	}
+	return nil
+}
+
+// DB returns the writer pool: one connection whose transactions begin
+// IMMEDIATE. Writes through DB never interleave with a [Workspace.Write]
+// batch. For a read-only workspace it is the read-only pool. The pool is
+// closed by the last Close of the directory; do not close it yourself.
+func (w *Workspace) DB() *sql.DB { return w.e.writeDB }
+
+// ReadDB returns the read pool: connections with PRAGMA query_only, so reads
+// never wait behind a write transaction. On platforms where litedir uses a
+// single connection it is the same pool as DB. Do not close it yourself.
+func (w *Workspace) ReadDB() *sql.DB { return w.e.readDB }
+
+// Dir returns the workspace directory, absolute and with symbolic links
+// resolved.
+func (w *Workspace) Dir() string { return w.e.id.dir }
+
+// Path returns the path of the database file.
+func (w *Workspace) Path() string { return w.e.dbPath }
+
+// ReadOnly reports whether the handle came from [OpenReadOnly].
+func (w *Workspace) ReadOnly() bool { return w.e.readOnly }
+
+// dirID is a directory's identity: its canonical path, the file info that
+// os.SameFile compares, and the workspace name inside it.
+type dirID struct {
+	dir  string
+	info fs.FileInfo
+	name string
+}
+
+// prepareDir creates dir if it is missing and returns its identity.
+func prepareDir(dir string) (dirID, error) {
+	if dir == "" {
+		return dirID{}, fmt.Errorf("%w: empty directory", ErrInvalidOptions)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && !errors.Is(err, fs.ErrPermission) {
+			// MkdirAll fails with ENOTDIR when dir or a parent is a file.
+			if info, serr := os.Stat(pe.Path); serr == nil && !info.IsDir() {
+				return dirID{}, &fs.PathError{Op: "open", Path: pe.Path, Err: ErrNotDir}
+			}
+		}
+		return dirID{}, err
+	}
+	return statDir(dir)
+}
+
+// statDir returns the identity of an existing directory: absolute, with
+// symbolic links resolved, so that the same directory reached by two paths
+// has one identity.
+func statDir(dir string) (dirID, error) {
+	if dir == "" {
+		return dirID{}, fmt.Errorf("%w: empty directory", ErrInvalidOptions)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dirID{}, err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return dirID{}, err
+	}
+	info, err := os.Stat(real)
+	if err != nil {
+		return dirID{}, err
+	}
+	if !info.IsDir() {
+		return dirID{}, &fs.PathError{Op: "open", Path: real, Err: ErrNotDir}
+	}
+	return dirID{dir: real, info: info}, nil
+}

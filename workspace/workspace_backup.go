@@ -1,0 +1,205 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/litedir/litedir/ncruces"
+)
+
+// Backup writes a consistent copy of the database to the new file dst while
+// the workspace stays in use: SQLite's online backup copies one snapshot,
+// read through the read pool so writers go on meanwhile, into a temporary
+// file next to dst; the copy is switched to a rollback journal (so it is one
+// self-contained file), fsynced, checked with quick_check and
+// foreign_key_check, and only then moved to dst. dst must not exist: a
+// backup never replaces a file (the error matches ErrExists and
+// fs.ErrExist). On failure nothing is left at dst and the temporary file is
+// removed.
+func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
+	if err := w.check("backup"); err != nil {
+		return err
+	}
+	if dst == "" {
+		return fmt.Errorf("workspace: backup %s: %w: empty destination", w.e.dbPath, ErrInvalidOptions)
+	}
+	dst, err = filepath.Abs(dst)
+	if err != nil {
+		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
+	}
+	if err := noFile(dst); err != nil {
+		return err
+	}
+
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmpPath)
+		}
+	}()
+
+	// The empty temporary file keeps its name reserved; SQLite fills it.
+	if err := copyDB(ctx, w.e.readDB, tmpPath); err != nil {
+		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := syncFile(tmpPath); err != nil {
+		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := verifyBackup(ctx, tmpPath, &w.e.config); err != nil {
+		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := placeNoClobber(tmpPath, dst); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	}
+	return nil
+}
+
+// copyDB copies the database of db into the empty file path, in one backup
+// step: a step-by-step copy would start over whenever a writer commits, and
+// might never end under load.
+func copyDB(ctx context.Context, db *sql.DB, path string) error {
+	uri, err := ncruces.DSN(path, nil)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		if err := dc.(sqlite3driver.Conn).Raw().Backup("main", uri); err != nil {
+			return err
+		}
+		// The copy keeps the source's WAL flag; a backup is better as one
+		// file that needs no -wal or -shm beside it.
+		dst, err := sqlite3.Open(uri)
+		if err != nil {
+			return err
+		}
+		return errors.Join(dst.Exec("PRAGMA journal_mode=DELETE"), dst.Close())
+	})
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+// noFile returns a *fs.PathError matching ErrExists and fs.ErrExist when
+// something exists at path.
+func noFile(path string) error {
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return &fs.PathError{Op: "backup", Path: path, Err: existsError{}}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	default:
+		return err
+	}
+}
+
+// existsError matches both ErrExists and fs.ErrExist.
+type existsError struct{}
+
+func (existsError) Error() string { return ErrExists.Error() }
+
+func (existsError) Is(target error) bool { return target == ErrExists || target == fs.ErrExist }
+
+// placeNoClobber moves tmp to dst unless dst exists. A hard link fails
+// atomically if dst exists; where the filesystem has no hard links, a rename
+// after a last check is the best there is.
+func placeNoClobber(tmp, dst string) error {
+	err := os.Link(tmp, dst)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return &fs.PathError{Op: "backup", Path: dst, Err: existsError{}}
+	}
+	if err := noFile(dst); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// verifyBackup opens the copy read-only and runs PRAGMA quick_check and
+// PRAGMA foreign_key_check on it.
+func verifyBackup(ctx context.Context, path string, c *config) (err error) {
+	db, err := ncruces.Open(ctx, ncruces.Config{
+		Path:     path,
+		ReadOnly: true,
+		NoCreate: true,
+		// Only the busy timeout: the copy is read as it is, not converted.
+		Pragmas:  busyTimeout(c.pragmas),
+		MaxConns: 1,
+		Profile:  &c.profile,
+		Logger:   c.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("verify copy: %w", err)
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	r, err := check(ctx, db, false)
+	if err != nil {
+		return fmt.Errorf("verify copy: %w", err)
+	}
+	return r.Err()
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes a rename in dir durable. Windows has no directory fsync,
+// and renames there are durable by the filesystem's journal.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
+}
+
+// busyTimeout returns the busy_timeout pragma of pragmas, alone.
+func busyTimeout(pragmas []ncruces.Pragma) []ncruces.Pragma {
+	for _, p := range pragmas {
+		if strings.EqualFold(p.Name, "busy_timeout") {
+			return []ncruces.Pragma{p}
+		}
+	}
+	return []ncruces.Pragma{}
+}

@@ -1,0 +1,209 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/litedir/litedir/ncruces"
+)
+
+// CheckpointMode is the mode of a WAL checkpoint; see
+// https://sqlite.org/pragma.html#pragma_wal_checkpoint.
+type CheckpointMode int
+
+const (
+	// CheckpointPassive copies as much of the WAL into the database as it
+	// can without waiting for readers or writers.
+	CheckpointPassive CheckpointMode = iota
+	// CheckpointFull waits for writers, then copies the whole WAL.
+	CheckpointFull
+	// CheckpointRestart is CheckpointFull, then waits for readers so that
+	// the next writer starts the WAL over from its beginning.
+	CheckpointRestart
+	// CheckpointTruncate is CheckpointRestart, then truncates the WAL file
+	// to zero bytes.
+	CheckpointTruncate
+)
+
+var checkpointModes = [...]string{"PASSIVE", "FULL", "RESTART", "TRUNCATE"}
+
+// String returns the mode's SQL name, such as "TRUNCATE".
+func (m CheckpointMode) String() string {
+	if m < 0 || int(m) >= len(checkpointModes) {
+		return fmt.Sprintf("CheckpointMode(%d)", int(m))
+	}
+	return checkpointModes[m]
+}
+
+// ParseCheckpointMode parses a mode name, in any case: "passive", "full",
+// "restart" or "truncate".
+func ParseCheckpointMode(s string) (CheckpointMode, error) {
+	for i, name := range checkpointModes {
+		if strings.EqualFold(s, name) {
+			return CheckpointMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown checkpoint mode %q (want passive, full, restart or truncate)", ErrInvalidOptions, s)
+}
+
+// CheckpointResult is what a checkpoint did.
+type CheckpointResult struct {
+	// Busy reports that the checkpoint could not finish because another
+	// connection was reading or writing; the counts say how far it got.
+	Busy bool
+	// WALFrames is the number of frames in the WAL, and Checkpointed the
+	// number of them now copied into the database. Both are -1 when the
+	// database is not in WAL mode.
+	WALFrames, Checkpointed int
+}
+
+// Checkpoint copies the WAL into the database file. It runs on the writer
+// connection, between Write batches.
+func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	if err := w.check("checkpoint"); err != nil {
+		return CheckpointResult{}, err
+	}
+	if w.e.readOnly {
+		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint %s: read-only handle: %w", w.e.dbPath, ncruces.ErrReadOnly)
+	}
+	return checkpoint(ctx, w.e.writeDB, mode)
+}
+
+func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (CheckpointResult, error) {
+	if mode < 0 || int(mode) >= len(checkpointModes) {
+		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint: %w: mode %d", ErrInvalidOptions, int(mode))
+	}
+	var r CheckpointResult
+	var busy int
+	err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode.String()+")").Scan(&busy, &r.WALFrames, &r.Checkpointed)
+	if err != nil {
+		return r, fmt.Errorf("workspace: checkpoint %v: %w", mode, err)
+	}
+	r.Busy = busy != 0
+	return r, nil
+}
+
+// CheckReport is the result of [Workspace.Check].
+type CheckReport struct {
+	// Full reports whether the check was PRAGMA integrity_check rather than
+	// the faster PRAGMA quick_check.
+	Full bool
+	// Problems lists what the integrity check found; it is empty when the
+	// database is sound.
+	Problems []string
+	// ForeignKeys lists the rows whose foreign keys point nowhere.
+	ForeignKeys []ForeignKeyViolation
+}
+
+// ForeignKeyViolation is one row of PRAGMA foreign_key_check.
+type ForeignKeyViolation struct {
+	Table  string // the table holding the row
+	RowID  int64  // the row, or 0 for a WITHOUT ROWID table
+	Parent string // the table the key refers to
+	Index  int    // the key's index in PRAGMA foreign_key_list(Table)
+}
+
+// String formats v as a line of a report.
+func (v ForeignKeyViolation) String() string {
+	return fmt.Sprintf("%s row %d: foreign key %d refers to a missing row of %s", v.Table, v.RowID, v.Index, v.Parent)
+}
+
+// OK reports whether the check found nothing wrong.
+func (r *CheckReport) OK() bool { return len(r.Problems) == 0 && len(r.ForeignKeys) == 0 }
+
+// Err returns nil when the check found nothing wrong, or an error matching
+// ErrCheckFailed that summarizes the findings.
+func (r *CheckReport) Err() error {
+	if r.OK() {
+		return nil
+	}
+	var b strings.Builder
+	for i, p := range r.Problems {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(r.Problems)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	if n := len(r.ForeignKeys); n > 0 {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%d foreign key violations, first: %v", n, r.ForeignKeys[0])
+	}
+	return fmt.Errorf("%w: %s", ErrCheckFailed, b.String())
+}
+
+// maxCheckProblems bounds the problems an integrity check reports.
+const maxCheckProblems = 100
+
+// Check verifies the database: PRAGMA quick_check, or PRAGMA integrity_check
+// when full is true (slower: it also checks that indexes match their
+// tables), and PRAGMA foreign_key_check. It reads through the read pool, so
+// writers go on meanwhile. An error means the check could not run; what it
+// found is in the report.
+func (w *Workspace) Check(ctx context.Context, full bool) (*CheckReport, error) {
+	if err := w.check("check"); err != nil {
+		return nil, err
+	}
+	r, err := check(ctx, w.e.readDB, full)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: check %s: %w", w.e.dbPath, err)
+	}
+	return r, nil
+}
+
+func check(ctx context.Context, db *sql.DB, full bool) (*CheckReport, error) {
+	r := &CheckReport{Full: full}
+	pragma := "quick_check"
+	if full {
+		pragma = "integrity_check"
+	}
+	// One connection for both pragmas: one snapshot of the database.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("PRAGMA %s(%d)", pragma, maxCheckProblems))
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if line != "ok" {
+			r.Problems = append(r.Problems, line)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = conn.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v ForeignKeyViolation
+		var rowid sql.NullInt64
+		if err := rows.Scan(&v.Table, &rowid, &v.Parent, &v.Index); err != nil {
+			return nil, err
+		}
+		v.RowID = rowid.Int64
+		r.ForeignKeys = append(r.ForeignKeys, v)
+	}
+	return r, rows.Err()
+}

@@ -1,0 +1,215 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+)
+
+// migrateLockWait bounds how long a process of a shared workspace waits for
+// another process that is applying migrations.
+const migrateLockWait = 2 * time.Minute
+
+// entry is one open database in this process, shared by every handle on its
+// directory. The fields set by open are read-only afterwards.
+type entry struct {
+	id     dirID
+	config config
+	dbPath string
+
+	// Guarded by registry.mu.
+	refs int
+
+	ready  chan struct{} // closed when open has finished
+	err    error         // open's result, set before ready is closed
+	closed chan struct{} // closed when close has finished
+
+	readOnly bool
+	lock     *lock.Lock // nil with SkipLock and for read-only handles
+	writeDB  *sql.DB
+	readDB   *sql.DB // == writeDB on single-connection platforms
+	writer   *writer // nil for read-only handles
+
+	migrateMu sync.Mutex // serializes migrations from several Opens
+}
+
+func newEntry(id dirID, c *config) *entry {
+	return &entry{
+		id:     id,
+		config: *c,
+		dbPath: filepath.Join(id.dir, c.name+".db"),
+		ready:  make(chan struct{}),
+		closed: make(chan struct{}),
+	}
+}
+
+// open takes the lock, opens the pools and migrates. On failure it releases
+// what it acquired, in reverse order.
+func (e *entry) open(ctx context.Context) (err error) {
+	c := &e.config
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, e.closeResources())
+		}
+	}()
+
+	switch {
+	case c.skipLock:
+		c.logger.Warn("workspace opened without the directory lock", "dir", e.id.dir)
+	default:
+		if !lock.Supported {
+			c.logger.Warn("this platform has no inter-process file locks; the lock excludes this process only", "dir", e.id.dir)
+		}
+		e.lock, err = lock.Acquire(ctx, e.id.dir, lock.Options{
+			Name:    c.name,
+			Mode:    c.sharing,
+			Wait:    c.lockWait,
+			Program: c.program,
+			Meta:    c.meta,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+		Path:      e.dbPath,
+		Immediate: true,
+		Pragmas:   c.pragmas,
+		MaxConns:  1,
+		Profile:   &c.profile,
+		Logger:    c.logger,
+	})
+	if err != nil {
+		return err
+	}
+	if c.profile.SingleConnection {
+		e.readDB = e.writeDB
+	} else {
+		e.readDB, err = ncruces.Open(ctx, ncruces.Config{
+			Path:      e.dbPath,
+			QueryOnly: true,
+			NoCreate:  true,
+			Pragmas:   c.pragmas,
+			MaxConns:  c.readers,
+			Profile:   &c.profile,
+			Logger:    c.logger,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := e.migrate(ctx, c.migrations); err != nil {
+		return err
+	}
+	e.writer = newWriter(e.writeDB, e.dbPath, c.logger)
+	return nil
+}
+
+// openReadOnly opens the read-only pool of [OpenReadOnly].
+func (e *entry) openReadOnly(ctx context.Context) (err error) {
+	c := &e.config
+	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+		Path:     e.dbPath,
+		ReadOnly: true,
+		NoCreate: true,
+		Pragmas:  c.pragmas,
+		MaxConns: max(1, c.readers),
+		Profile:  &c.profile,
+		Logger:   c.logger,
+	})
+	if err != nil {
+		return err
+	}
+	e.readDB = e.writeDB
+	close(e.ready)
+	return nil
+}
+
+// migrate applies fsys's migrations. In a shared workspace it first takes a
+// second, exclusive lock so that exactly one process applies them; the
+// others then find nothing pending.
+func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
+	if fsys == nil {
+		return nil
+	}
+	e.migrateMu.Lock()
+	defer e.migrateMu.Unlock()
+
+	m, err := migrations.New(e.writeDB, fsys, &migrations.Options{Logger: e.config.logger})
+	if err != nil {
+		return err
+	}
+	if e.config.sharing == lock.Shared && !e.config.skipLock {
+		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
+			Name:    e.config.name + ".migrate",
+			Wait:    max(e.config.lockWait, migrateLockWait),
+			Program: e.config.program,
+			Meta:    e.config.meta,
+		})
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer l.Release()
+	}
+	// The migrator logs each migration it applies.
+	_, err = m.Up(ctx)
+	return err
+}
+
+// close shuts the entry down after its last handle: the group committer
+// first, so no new transaction starts, then optimize and checkpoint, the
+// pools and the lock.
+func (e *entry) close() error {
+	var errs []error
+	if e.writer != nil {
+		e.writer.stop()
+	}
+	if !e.readOnly {
+		// Close must finish whatever the caller's contexts say; the busy
+		// timeout bounds each statement.
+		ctx := context.Background()
+		if _, err := e.writeDB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+			errs = append(errs, fmt.Errorf("optimize: %w", err))
+		}
+		if e.config.profile.JournalMode == "wal" {
+			// In a shared workspace another process may be reading; a
+			// busy checkpoint is normal there, so only failures count.
+			if _, err := checkpoint(ctx, e.writeDB, CheckpointTruncate); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := e.closeResources(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close workspace %s: %w", e.dbPath, err)
+	}
+	return nil
+}
+
+// closeResources closes the pools and releases the lock, in reverse order of
+// acquisition, and returns every failure joined.
+func (e *entry) closeResources() error {
+	var errs []error
+	if e.readDB != nil && e.readDB != e.writeDB {
+		errs = append(errs, e.readDB.Close())
+	}
+	if e.writeDB != nil {
+		errs = append(errs, e.writeDB.Close())
+	}
+	if e.lock != nil {
+		errs = append(errs, e.lock.Release())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,124 @@
+package workspace
+
+import (
+	"context"
+	"os"
+	"sync"
+)
+
+// registry is the process-wide table of open workspaces: one entry per
+// directory and name, however the directory was named. Its mutex guards only
+// the table and the reference counts; opening and closing run outside it, so
+// a slow open (a cold engine, a lock wait, a long migration) never blocks
+// other directories.
+var registry = &table{entries: make(map[string]*entry)}
+
+type table struct {
+	mu      sync.Mutex
+	entries map[string]*entry // by canonical directory + "\x00" + name
+}
+
+func (id dirID) key() string { return id.dir + "\x00" + id.name }
+
+// find returns the live entry for id: by canonical path first, then by
+// os.SameFile, which catches what path canonicalization misses (a
+// case-insensitive filesystem, a bind mount).
+func (t *table) find(id dirID) *entry {
+	if e := t.entries[id.key()]; e != nil {
+		return e
+	}
+	for _, e := range t.entries {
+		if e.id.name == id.name && os.SameFile(e.id.info, id.info) {
+			return e
+		}
+	}
+	return nil
+}
+
+// open returns the entry for id with one more reference, opening it if this
+// is the first reference in the process.
+func (t *table) open(ctx context.Context, id dirID, c *config) (*entry, error) {
+	for {
+		t.mu.Lock()
+		e := t.find(id)
+		if e == nil {
+			e = newEntry(id, c)
+			e.refs = 1
+			t.entries[id.key()] = e
+			t.mu.Unlock()
+
+			err := e.open(ctx)
+			t.mu.Lock()
+			if err != nil {
+				e.refs = 0
+				delete(t.entries, id.key())
+			}
+			e.err = err
+			close(e.ready)
+			t.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+		if e.refs == 0 {
+			// The last handle is closing it; wait until the lock is
+			// released, then open afresh.
+			t.mu.Unlock()
+			select {
+			case <-e.closed:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		e.refs++
+		t.mu.Unlock()
+
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			t.release(e)
+			return nil, ctx.Err()
+		}
+		if e.err != nil {
+			// The opener failed, perhaps for reasons of its own such as
+			// a cancelled context: try again as the opener.
+			continue
+		}
+		err := e.config.compatible(c)
+		if err == nil {
+			err = e.migrate(ctx, c.migrations)
+		}
+		if err != nil {
+			t.release(e)
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
+// release drops one reference to e and closes it when it was the last.
+func (t *table) release(e *entry) error {
+	t.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	t.mu.Unlock()
+	if !last {
+		return nil
+	}
+	// Readiness first: a reference dropped by a waiter whose context ended
+	// while the opener was still at work must not close a half-open entry.
+	<-e.ready
+	if e.err != nil {
+		return nil
+	}
+	err := e.close()
+	t.mu.Lock()
+	if t.entries[e.id.key()] == e {
+		delete(t.entries, e.id.key())
+	}
+	t.mu.Unlock()
+	close(e.closed)
+	return err
+}

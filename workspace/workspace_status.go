@@ -1,0 +1,141 @@
+package workspace
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+)
+
+// Status describes a workspace: its files, the journal mode actually in
+// force, its schema, its lock and the engine.
+type Status struct {
+	Dir      string // the workspace directory
+	Path     string // the database file
+	LockPath string // the lock file
+	ReadOnly bool   // the handle came from OpenReadOnly
+
+	DBSize  int64 // bytes in the database file
+	WALSize int64 // bytes in the WAL file (0 when there is none)
+
+	// JournalMode is the journal mode SQLite reports for the database,
+	// such as "wal". WantJournalMode is the one litedir asked for; they
+	// differ when SQLite could not use WAL (no shared memory, some network
+	// filesystems), and then the workspace is slower, not less safe.
+	JournalMode     string
+	WantJournalMode string
+
+	PageSize  int64 // bytes per page
+	PageCount int64 // pages in the database
+	FreePages int64 // pages on the freelist
+
+	// Schema is the migration state: the version applied, the newest
+	// version of the migrations given in Options, and those pending.
+	Schema migrations.Status
+
+	// Sharing is the lock mode the workspace was opened with; Locked
+	// reports whether this process holds the lock (false for read-only
+	// handles and with SkipLock).
+	Sharing lock.Mode
+	Locked  bool
+	// Owner is the owner record in the lock file. It is zero when the
+	// workspace is free or held in shared mode, and may be stale after the
+	// owner crashed: only taking the lock tells for sure.
+	Owner lock.Owner
+
+	Readers int             // connections in the read pool (0: the writer's)
+	Profile ncruces.Profile // what this platform's driver can do
+	Engine  ncruces.Engine  // the engine cache and versions
+	Writes  WriteStats      // the group committer's counters
+}
+
+// Status reports the state of the workspace.
+func (w *Workspace) Status(ctx context.Context) (*Status, error) {
+	if err := w.check("status"); err != nil {
+		return nil, err
+	}
+	e := w.e
+	s := &Status{
+		Dir:      e.id.dir,
+		Path:     e.dbPath,
+		LockPath: lock.Path(e.id.dir, e.config.name),
+		ReadOnly: e.readOnly,
+		Sharing:  e.config.sharing,
+		Locked:   e.lock != nil,
+		Readers:  e.config.readers,
+		Profile:  e.config.profile,
+		Engine:   ncruces.EngineInfo(),
+		Writes:   w.WriteStats(),
+	}
+	s.WantJournalMode = wantJournalMode(e.config.pragmas, e.config.profile)
+
+	var err error
+	if s.DBSize, err = fileSize(e.dbPath); err != nil {
+		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+	if s.WALSize, err = fileSize(e.dbPath + "-wal"); err != nil {
+		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+	if s.Owner, err = lock.ReadOwnerFile(s.LockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+
+	if s.JournalMode, err = ncruces.JournalMode(ctx, e.readDB); err != nil {
+		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+	for _, p := range []struct {
+		name string
+		v    *int64
+	}{{"page_size", &s.PageSize}, {"page_count", &s.PageCount}, {"freelist_count", &s.FreePages}} {
+		if err := e.readDB.QueryRowContext(ctx, "PRAGMA "+p.name).Scan(p.v); err != nil {
+			return nil, fmt.Errorf("workspace: status %s: %s: %w", e.dbPath, p.name, err)
+		}
+	}
+
+	fsys := e.config.migrations
+	if fsys == nil {
+		// No migrations given: still report the version applied.
+		fsys = embed.FS{}
+	}
+	m, err := migrations.New(e.readDB, fsys, &migrations.Options{Logger: e.config.logger})
+	if err == nil {
+		s.Schema, err = m.Status(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+	return s, nil
+}
+
+// wantJournalMode is the journal mode the pragmas ask for, after the
+// platform profile's say.
+func wantJournalMode(pragmas []ncruces.Pragma, p ncruces.Profile) string {
+	if p.NoLock {
+		return p.JournalMode
+	}
+	for _, pr := range pragmas {
+		if strings.EqualFold(pr.Name, "journal_mode") {
+			return strings.ToLower(pr.Value)
+		}
+	}
+	return "delete"
+}
+
+// fileSize returns the size of path, or 0 when it does not exist.
+func fileSize(path string) (int64, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
