@@ -1,0 +1,187 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// writerConfig configures the writer child: a process that writes messages
+// from many goroutines until it is killed.
+type writerConfig struct {
+	Dir     string
+	Pragmas []ncruces.Pragma
+	Writers int
+}
+
+// messagesPerSession is how many messages a writer goroutine puts in one
+// session before it starts another, so that the kill may also land while a
+// session is being created.
+const messagesPerSession = 64
+
+// runWriters plays the writer child. It opens cfg.Dir with the builtin
+// schema and cfg.Pragmas, says "synchronous N" (the setting in force) and
+// readyLine, then runs cfg.Writers goroutines that each add messages with
+// unique bodies, one Write per message, and say "ack <body>" after each
+// Write has returned nil: an acknowledged message is committed. It stops
+// when stdin ends; normally it is killed long before.
+func runWriters(t *testing.T, cfg writerConfig) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	p := newParentLink()
+	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
+		Program:    "e2e-writer",
+		Migrations: migrations.Builtin,
+		Pragmas:    cfg.Pragmas,
+	})
+	if err != nil {
+		p.fail(t, "open: %v", err)
+	}
+	// synchronous is per connection; the writer pool has exactly one.
+	var synchronous int
+	if err := ws.DB().QueryRowContext(ctx, "PRAGMA synchronous").Scan(&synchronous); err != nil {
+		p.fail(t, "PRAGMA synchronous: %v", err)
+	}
+	p.say("synchronous %d", synchronous)
+	p.say(readyLine)
+
+	var wg sync.WaitGroup
+	for g := range cfg.Writers {
+		wg.Go(func() {
+			var session int64
+			for n := 0; ctx.Err() == nil; n++ {
+				var err error
+				if n%messagesPerSession == 0 {
+					session, err = newSession(ctx, ws, fmt.Sprintf("writer %d", g))
+				}
+				body := fmt.Sprintf("w%02d-%07d", g, n)
+				if err == nil {
+					err = addMessage(ctx, ws, session, body)
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						p.say("%s: writer %d: %v", errorLine, g, err)
+						t.Errorf("writer %d: %v", g, err)
+					}
+					return
+				}
+				p.say("ack %s", body)
+			}
+		})
+	}
+
+	// Stdin ends when the parent is done with this child without killing
+	// it (a failed test): stop writing and close cleanly.
+	for {
+		if _, ok := p.next(); !ok {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	if err := ws.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestKillDuringWrites kills a process in the middle of its writes and
+// checks that nothing it acknowledged is lost: every message whose Write
+// returned nil is in the database exactly once, each session's
+// message_count matches its messages (a message and its count commit
+// together), and the database is sound. A process kill is not a power cut:
+// what SQLite handed to the kernel survives with synchronous=NORMAL too.
+func TestKillDuringWrites(t *testing.T) {
+	var cfg writerConfig
+	if childConfig(t, &cfg) {
+		runWriters(t, cfg)
+		return
+	}
+	// The child is killed once the parent has read this many acks; more
+	// arrive after the kill, from the pipe's buffer.
+	const killAfter = 2000
+	tests := []struct {
+		name            string
+		pragmas         []ncruces.Pragma
+		wantSynchronous int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{"NORMAL", nil, 1},
+		{"FULL", []ncruces.Pragma{{Name: "synchronous", Value: "FULL"}}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			dir := t.TempDir()
+			c := startChild(t, "writer", writerConfig{Dir: dir, Pragmas: tt.pragmas, Writers: 16})
+			if line, _ := c.next(ctx); line != fmt.Sprintf("synchronous %d", tt.wantSynchronous) {
+				t.Fatalf("got %q, want %q\n%s", line, fmt.Sprintf("synchronous %d", tt.wantSynchronous), c.output())
+			}
+			c.waitFor(ctx, readyLine)
+
+			acked := make(map[string]bool)
+			record := func(line string) {
+				body, ok := strings.CutPrefix(line, "ack ")
+				if !ok {
+					t.Errorf("writer said %q", line)
+					return
+				}
+				if acked[body] {
+					t.Errorf("%s acknowledged twice", body)
+				}
+				acked[body] = true
+			}
+			for len(acked) < killAfter {
+				line, ok := c.next(ctx)
+				if !ok {
+					t.Fatalf("writer ended after %d acks (%v)\n%s", len(acked), c.wait(ctx), c.output())
+				}
+				record(line)
+			}
+			c.kill()
+			for {
+				line, ok := c.next(ctx)
+				if !ok {
+					break
+				}
+				record(line)
+			}
+			if err := c.wait(ctx); err == nil {
+				t.Fatalf("writer exited cleanly before it was killed\n%s", c.output())
+			}
+			// The killed writer never checkpointed its WAL away: the Open
+			// below has to recover the database from it.
+			if info, err := os.Stat(dbPath(dir) + "-wal"); err != nil || info.Size() == 0 {
+				t.Fatalf("WAL after the kill: got %v, want a non-empty file", err)
+			}
+
+			ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+			mustCheck(t, ctx, ws)
+			mustConsistentCounts(t, ctx, ws)
+			stored := bodies(t, ctx, ws)
+			missing := 0
+			for body := range acked {
+				if stored[body] == 0 {
+					if missing < 10 {
+						t.Errorf("%s: acknowledged, but not in the database", body)
+					}
+					missing++
+				}
+			}
+			if missing > 0 {
+				t.Errorf("acknowledged messages lost: got %d, want 0 (of %d)", missing, len(acked))
+			}
+			for body, n := range stored {
+				if n != 1 {
+					t.Errorf("%s: got %d copies, want 1", body, n)
+				}
+			}
+			t.Logf("%d messages acknowledged, %d committed", len(acked), len(stored))
+		})
+	}
+}

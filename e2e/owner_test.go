@@ -1,0 +1,96 @@
+package e2e_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/workspace"
+)
+
+// ownerConfig configures the owner child: a process that opens a workspace
+// exclusively, writes some messages, and then holds it, taking commands.
+type ownerConfig struct {
+	Dir     string
+	Program string
+	Meta    map[string]string
+	Rows    int // messages to write before saying ready
+}
+
+// runOwner plays the owner child. It opens cfg.Dir exclusively with the
+// builtin schema, writes cfg.Rows messages into one session and says
+// readyLine once they have committed. Then it answers the parent's commands
+// until stdin ends, and closes the workspace:
+//
+//	write N   writes N more messages and says "wrote <total messages>"
+//	check     runs a full check, counts the messages it wrote and says
+//	          "checked <total messages>"
+//
+// Any failure is reported as an errorLine and fails the child.
+func runOwner(t *testing.T, cfg ownerConfig) {
+	ctx := t.Context()
+	p := newParentLink()
+	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
+		Program:    cfg.Program,
+		Meta:       cfg.Meta,
+		Migrations: migrations.Builtin,
+	})
+	if err != nil {
+		p.fail(t, "open: %v", err)
+	}
+	session, err := newSession(ctx, ws, "owner")
+	if err != nil {
+		p.fail(t, "new session: %v", err)
+	}
+	written := 0
+	write := func(n int) {
+		for range n {
+			if err := addMessage(ctx, ws, session, fmt.Sprintf("owner-%06d", written)); err != nil {
+				p.fail(t, "write message %d: %v", written, err)
+			}
+			written++
+		}
+	}
+	write(cfg.Rows)
+	p.say(readyLine)
+
+	for {
+		line, ok := p.next()
+		if !ok {
+			break
+		}
+		cmd, arg, _ := strings.Cut(line, " ")
+		switch cmd {
+		case "write":
+			n, err := strconv.Atoi(arg)
+			if err != nil {
+				p.fail(t, "command %q: %v", line, err)
+			}
+			write(n)
+			p.say("wrote %d", written)
+		case "check":
+			r, err := ws.Check(ctx, true)
+			if err != nil {
+				p.fail(t, "check: %v", err)
+			}
+			if err := r.Err(); err != nil {
+				p.fail(t, "check: %v", err)
+			}
+			var n int
+			if err := ws.ReadDB().QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE session_id = ?`, session).Scan(&n); err != nil {
+				p.fail(t, "count: %v", err)
+			}
+			if n != written {
+				p.fail(t, "messages: got %d, want %d", n, written)
+			}
+			p.say("checked %d", n)
+		default:
+			p.fail(t, "unknown command %q", line)
+		}
+	}
+	if err := ws.Close(); err != nil {
+		p.fail(t, "close: %v", err)
+	}
+}

@@ -1,0 +1,103 @@
+package e2e_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"testing"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// TestReadOnlyWhileOwned checks that OpenReadOnly works beside a live owner
+// in another process: it reads what the owner committed (including commits
+// made after it opened), reports the owner, takes a backup, and refuses to
+// write without disturbing the owner.
+func TestReadOnlyWhileOwned(t *testing.T) {
+	var cfg ownerConfig
+	if childConfig(t, &cfg) {
+		runOwner(t, cfg)
+		return
+	}
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	const (
+		program = "e2e-child/1.0"
+		rows    = 50
+	)
+	meta := map[string]string{"addr": "127.0.0.1:7071"}
+	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
+	c.waitFor(ctx, readyLine)
+
+	ro := mustOpenReadOnly(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows {
+		t.Errorf("messages: got %d, want %d", got, rows)
+	}
+
+	st, err := ro.Status(ctx)
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	if st.Owner.PID != c.pid() || st.Owner.Program != program || !maps.Equal(st.Owner.Meta, meta) {
+		t.Errorf("Status.Owner: got %v %v, want pid %d (%s) %v", st.Owner, st.Owner.Meta, c.pid(), program, meta)
+	}
+	if !st.ReadOnly || st.Locked {
+		t.Errorf("Status: got ReadOnly %v, Locked %v; want true, false", st.ReadOnly, st.Locked)
+	}
+	if len(st.Schema.Pending) != 0 || st.Schema.Current != st.Schema.Latest {
+		t.Errorf("Status.Schema: got %+v, want the owner's migrations all applied", st.Schema)
+	}
+
+	backupDir := t.TempDir()
+	if err := ro.Backup(ctx, filepath.Join(backupDir, "copy.db")); err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	bk := mustOpenReadOnly(t, ctx, backupDir, &workspace.Options{Name: "copy"})
+	if got := count(t, ctx, bk, `SELECT count(*) FROM messages`); got != rows {
+		t.Errorf("messages in the backup: got %d, want %d", got, rows)
+	}
+	mustCheck(t, ctx, bk)
+
+	writes := []struct {
+		name  string
+		write func() error
+	}{
+		{"Write", func() error { return addMessage(ctx, ro, 1, "intruder") }},
+		{"DB", func() error {
+			_, err := ro.DB().ExecContext(ctx, `INSERT INTO sessions (title) VALUES ('intruder')`)
+			return err
+		}},
+		{"ReadDB", func() error {
+			_, err := ro.ReadDB().ExecContext(ctx, `DELETE FROM messages`)
+			return err
+		}},
+		{"Checkpoint", func() error {
+			_, err := ro.Checkpoint(ctx, workspace.CheckpointTruncate)
+			return err
+		}},
+	}
+	for _, tt := range writes {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.write(); !errors.Is(err, ncruces.ErrReadOnly) {
+				t.Errorf("got %v, want an error matching ncruces.ErrReadOnly", err)
+			}
+		})
+	}
+
+	// Nothing got in; the owner agrees, and what it commits next is visible
+	// through the read-only handle that is already open.
+	c.send("check")
+	c.waitFor(ctx, fmt.Sprintf("checked %d", rows))
+	c.send("write 5")
+	c.waitFor(ctx, fmt.Sprintf("wrote %d", rows+5))
+	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows+5 {
+		t.Errorf("messages after the owner wrote 5 more: got %d, want %d", got, rows+5)
+	}
+	if got := count(t, ctx, ro, `SELECT count(*) FROM sessions WHERE title = 'intruder'`); got != 0 {
+		t.Errorf("intruder sessions: got %d, want 0", got)
+	}
+	c.finish(ctx)
+}
