@@ -71,6 +71,11 @@ type Config struct {
 	// Profile is the platform profile to apply. nil means Platform().
 	Profile *Profile
 
+	// Init, if not nil, runs on every new connection after the pragmas,
+	// for what SQL cannot set: hooks, authorizers, functions. An error
+	// fails the connection. nil means nothing more.
+	Init func(*sqlite3.Conn) error
+
 	// Logger receives warnings (a journal mode SQLite did not grant) and
 	// debug details. nil discards.
 	Logger *slog.Logger
@@ -159,7 +164,7 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	// The DSN has no _pragma parameter, so the driver keeps its default busy
 	// timeout until the pragmas replace it.
 	optimize := !cfg.ReadOnly && !cfg.QueryOnly
-	db, err := driver.Open(dsn, initConn(pragmas), termConn(optimize, cfg.Path, logger))
+	db, err := driver.Open(dsn, initConn(pragmas, cfg.Init), termConn(optimize, cfg.Path, logger))
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -222,8 +227,9 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 	return kept, nil
 }
 
-// initConn returns the driver's init callback: the pragmas, in order.
-func initConn(pragmas []Pragma) func(*sqlite3.Conn) error {
+// initConn returns the driver's init callback: the pragmas, in order, then
+// init.
+func initConn(pragmas []Pragma, init func(*sqlite3.Conn) error) func(*sqlite3.Conn) error {
 	// The driver's default, in force unless the pragmas set one.
 	timeout := time.Minute
 	for _, p := range pragmas {
@@ -242,6 +248,9 @@ func initConn(pragmas []Pragma) func(*sqlite3.Conn) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
+		}
+		if init != nil {
+			return init(c)
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package ncruces
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -433,5 +434,57 @@ func TestOpenJournalModeNotGranted(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "did not grant the journal mode") || !strings.Contains(logs.String(), "want=bogus") {
 		t.Errorf("log: got %q, want a warning about the journal mode", logs.String())
+	}
+}
+
+func TestOpenInit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "init.db")
+	var mu sync.Mutex
+	var seen []string
+	db := mustOpen(t, Config{
+		Path:     path,
+		MaxConns: 3,
+		Init: func(c *sqlite3.Conn) error {
+			// Init runs after the pragmas: the busy timeout is already set.
+			stmt, _, err := c.Prepare("PRAGMA busy_timeout")
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			stmt.Step()
+			mu.Lock()
+			seen = append(seen, stmt.ColumnText(0))
+			mu.Unlock()
+			return stmt.Err()
+		},
+	})
+	if Platform().SingleConnection {
+		t.Skip("one connection on this platform")
+	}
+	ctx := context.Background()
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Fatalf("Init ran %d times for 3 connections, want 3", len(seen))
+	}
+	for _, v := range seen {
+		if v != "10000" {
+			t.Errorf("busy_timeout seen by Init = %s, want 10000 (pragmas first)", v)
+		}
+	}
+
+	errInit := errors.New("init refused")
+	_, err := Open(ctx, Config{Path: path, Init: func(*sqlite3.Conn) error { return errInit }})
+	if !errors.Is(err, errInit) {
+		t.Errorf("Open with a failing Init = %v, want its error", err)
 	}
 }

@@ -36,8 +36,10 @@ type entry struct {
 	readOnly bool
 	lock     *lock.Lock // nil with SkipLock and for read-only handles
 	writeDB  *sql.DB
-	readDB   *sql.DB // == writeDB on single-connection platforms
-	writer   *writer // nil for read-only handles
+	readDB   *sql.DB       // == writeDB on single-connection platforms
+	guard    *connGuard    // the writer pool's hooks
+	writer   *writer       // nil for read-only handles
+	ckpt     *checkpointer // nil without a read pool in WAL mode
 
 	migrateMu sync.Mutex // serializes migrations from several Opens
 }
@@ -81,6 +83,11 @@ func (e *entry) open(ctx context.Context) (err error) {
 		}
 	}
 
+	e.guard = &connGuard{}
+	if !c.profile.SingleConnection && wantJournalMode(c.pragmas, c.profile) == "wal" {
+		e.ckpt = newCheckpointer(e.dbPath+"-wal", c.logger)
+		e.guard.walHook = e.ckpt.walHook(&e.guard.catchUp)
+	}
 	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
 		Path:      e.dbPath,
 		Immediate: true,
@@ -88,6 +95,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 		MaxConns:  1,
 		Profile:   &c.profile,
 		Logger:    c.logger,
+		Init:      e.guard.init,
 	})
 	if err != nil {
 		return err
@@ -111,7 +119,15 @@ func (e *entry) open(ctx context.Context) (err error) {
 	if err := e.migrate(ctx, c.migrations); err != nil {
 		return err
 	}
-	e.writer = newWriter(e.writeDB, e.dbPath, c.logger)
+	mode, err := ncruces.JournalMode(ctx, e.writeDB)
+	if err != nil {
+		return err
+	}
+	level, _ := deferredSync(c.pragmas, mode)
+	e.writer = newWriter(e.writeDB, e.dbPath, e.guard, level, c.logger)
+	if e.ckpt != nil {
+		e.ckpt.start(e.readDB)
+	}
 	return nil
 }
 
@@ -174,6 +190,9 @@ func (e *entry) close() error {
 	if e.writer != nil {
 		e.writer.stop()
 	}
+	if e.ckpt != nil {
+		e.ckpt.stop()
+	}
 	if !e.readOnly {
 		// Close must finish whatever the caller's contexts say; the busy
 		// timeout bounds each statement.
@@ -181,7 +200,7 @@ func (e *entry) close() error {
 		if _, err := e.writeDB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			errs = append(errs, fmt.Errorf("optimize: %w", err))
 		}
-		if e.config.profile.JournalMode == "wal" {
+		if wantJournalMode(e.config.pragmas, e.config.profile) == "wal" {
 			// In a shared workspace another process may be reading; a
 			// busy checkpoint is normal there, so only failures count.
 			if _, err := checkpoint(ctx, e.writeDB, CheckpointTruncate); err != nil {

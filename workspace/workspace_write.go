@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -39,13 +39,6 @@ const (
 
 	// maxCachedStmts bounds the writer's prepared statement cache.
 	maxCachedStmts = 256
-
-	// walRestartSize is the WAL size above which the writer runs a RESTART
-	// checkpoint after a commit. Readers that never pause can keep the
-	// automatic (PASSIVE) checkpoint from ever starting the WAL over, and
-	// then it grows without bound; RESTART waits (up to the busy timeout)
-	// for the readers of old snapshots to finish instead.
-	walRestartSize = 32 << 20
 )
 
 // ErrQuerierDone is returned by a Querier used after its Write function
@@ -99,11 +92,15 @@ func (w *Workspace) Write(ctx context.Context, fn func(q Querier) error) error {
 // WriteStats counts the work of [Workspace.Write] since the workspace was
 // opened in this process.
 type WriteStats struct {
-	Writes      uint64 // Write calls whose work committed
-	Failed      uint64 // Write calls that returned an error
-	Batches     uint64 // transactions committed
-	MaxBatch    uint64 // the largest batch
-	WALRestarts uint64 // RESTART checkpoints run because the WAL grew too large
+	Writes   uint64 // Write calls whose work committed
+	Failed   uint64 // Write calls that returned an error
+	Batches  uint64 // transactions committed
+	MaxBatch uint64 // the largest batch
+
+	// Checkpoints counts the checkpoints run in the background, and
+	// WALRestarts those of them that waited for readers so that the WAL
+	// could start over (see Status.WALSize).
+	Checkpoints, WALRestarts uint64
 }
 
 // MeanBatch returns the mean number of Write calls per committed
@@ -117,10 +114,14 @@ func (s WriteStats) MeanBatch() float64 {
 
 // WriteStats returns the counters of [Workspace.Write].
 func (w *Workspace) WriteStats() WriteStats {
-	if w.e.writer == nil {
-		return WriteStats{}
+	var s WriteStats
+	if w.e.writer != nil {
+		s = w.e.writer.stats()
 	}
-	return w.e.writer.stats()
+	if c := w.e.ckpt; c != nil {
+		s.Checkpoints, s.WALRestarts = c.checkpoints.Load(), c.restarts.Load()
+	}
+	return s
 }
 
 // Request states: a request is claimed by the writer just before its
@@ -149,17 +150,21 @@ func (r *writeReq) claim() bool { return r.state.CompareAndSwap(reqQueued, reqCl
 // writer is a workspace's group committer: one goroutine that owns the
 // writer connection's transactions.
 type writer struct {
-	db      *sql.DB
-	path    string
-	walPath string
-	log     *slog.Logger
+	db   *sql.DB
+	path string
+	log  *slog.Logger
 
 	reqs   chan *writeReq
 	quit   chan struct{}
 	exited chan struct{} // closed when the writer goroutine has stopped for good
 	stopMu sync.Once
 	gid    atomic.Uint64 // id of the goroutine running functions, see nested
-	inFn   atomic.Bool   // a function is running: see guard
+	guard  *connGuard
+
+	// syncer, when not nil, makes batches durable after they commit at
+	// NORMAL (see deferredSync); syncLevel is the configured level.
+	syncer    *syncer
+	syncLevel string
 
 	// Owned by the writer goroutine; stmtMu guards stmts, wanted and the
 	// batch's stmts, which a function's goroutines reach through stmt.
@@ -169,22 +174,28 @@ type writer struct {
 	control struct {
 		save, release, rollbackTo *sql.Stmt
 	}
-	guarded *sqlite3.Conn // the connection guard installed its authorizer on
 
-	writes, failed, batches, maxBatch, walRestarts atomic.Uint64
+	writes, failed, batches, maxBatch atomic.Uint64
 }
 
-func newWriter(db *sql.DB, path string, log *slog.Logger) *writer {
+// newWriter starts the group committer of db. syncLevel, when not "", is
+// the synchronous level whose fsyncs the syncer takes over (see
+// deferredSync).
+func newWriter(db *sql.DB, path string, guard *connGuard, syncLevel string, log *slog.Logger) *writer {
 	w := &writer{
-		db:      db,
-		path:    path,
-		walPath: path + "-wal",
-		log:     log,
-		reqs:    make(chan *writeReq, maxBatch),
-		quit:    make(chan struct{}),
-		exited:  make(chan struct{}),
-		stmts:   make(map[string]*sql.Stmt),
-		wanted:  make(map[string]struct{}),
+		db:     db,
+		path:   path,
+		guard:  guard,
+		log:    log,
+		reqs:   make(chan *writeReq, maxBatch),
+		quit:   make(chan struct{}),
+		exited: make(chan struct{}),
+		stmts:  make(map[string]*sql.Stmt),
+		wanted: make(map[string]struct{}),
+	}
+	if syncLevel != "" {
+		w.syncLevel = syncLevel
+		w.syncer = newSyncer(w, path+"-wal")
 	}
 	go w.loop()
 	return w
@@ -192,11 +203,10 @@ func newWriter(db *sql.DB, path string, log *slog.Logger) *writer {
 
 func (w *writer) stats() WriteStats {
 	return WriteStats{
-		Writes:      w.writes.Load(),
-		Failed:      w.failed.Load(),
-		Batches:     w.batches.Load(),
-		MaxBatch:    w.maxBatch.Load(),
-		WALRestarts: w.walRestarts.Load(),
+		Writes:   w.writes.Load(),
+		Failed:   w.failed.Load(),
+		Batches:  w.batches.Load(),
+		MaxBatch: w.maxBatch.Load(),
 	}
 }
 
@@ -252,7 +262,7 @@ func (w *writer) nested() bool {
 	// Only a running function can call Write from the writer goroutine;
 	// the goroutine id is read only then, because reading it costs a stack
 	// trace.
-	if !w.inFn.Load() {
+	if !w.guard.inFn.Load() {
 		return false
 	}
 	id := w.gid.Load()
@@ -275,6 +285,9 @@ func goid() uint64 {
 func (w *writer) stop() {
 	w.stopMu.Do(func() { close(w.quit) })
 	<-w.exited
+	if w.syncer != nil {
+		w.syncer.stop()
+	}
 	for _, st := range w.stmts {
 		if st != nil {
 			st.Close()
@@ -304,18 +317,29 @@ func (w *writer) loop() {
 	for {
 		select {
 		case r := <-w.reqs:
-			// Callers woken by the last commit are runnable but may not
-			// have queued their next request yet; letting them run first
-			// turns many one-function batches into one large batch. When
-			// nothing else is runnable this returns at once, so a lone
-			// Write is not delayed.
-			runtime.Gosched()
+			w.gather()
 			w.batch(r)
 		case <-w.quit:
 			w.drain()
 			stopped = true
 			return
 		}
+	}
+}
+
+// gather lets callers woken by the last commit queue their next request
+// before a batch starts: they are runnable but may not have run yet, and
+// yielding to them turns many small batches into a few large ones. It yields
+// while the queue keeps growing, a few times at most; when nothing else is
+// runnable, Gosched returns at once, so a lone Write is not delayed.
+func (w *writer) gather() {
+	for n, i := len(w.reqs), 0; i < 4; i++ {
+		runtime.Gosched()
+		m := len(w.reqs)
+		if m == n {
+			return
+		}
+		n = m
 	}
 }
 
@@ -370,15 +394,20 @@ func (w *writer) batch(first *writeReq) {
 		return
 	}
 	defer conn.Close()
-	if err := w.guard(conn); err != nil {
-		fail(err)
-		return
+	if w.syncer != nil {
+		if err := w.setSync(conn, "NORMAL"); err != nil {
+			fail(err)
+			return
+		}
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
+		b := &batchState{conn: conn}
+		w.restoreSync(b)
 		fail(fmt.Errorf("begin: %w", err))
 		return
 	}
+	w.guard.rolledBack.Store(false)
 	b := &batchState{conn: conn, tx: tx, start: time.Now(), stmts: make(map[string]*sql.Stmt)}
 	b.save = w.bind(ctx, tx, w.control.save)
 	b.release = w.bind(ctx, tx, w.control.release)
@@ -389,7 +418,7 @@ func (w *writer) batch(first *writeReq) {
 		if !finished {
 			// A function called runtime.Goexit: the deferred calls run
 			// while the goroutine unwinds, and loop starts a new one.
-			w.inFn.Store(false)
+			w.guard.inFn.Store(false)
 			w.abort(b, errors.New("a Write function called runtime.Goexit"))
 		}
 	}()
@@ -409,43 +438,48 @@ func (w *writer) batch(first *writeReq) {
 	finished = true
 }
 
-// guard installs, once per connection, an authorizer that denies
-// transaction and savepoint statements to Write functions: a function that
+// connGuard is what the writer pool's connections share with the writer:
+// its init installs, on every new connection, an authorizer that denies
+// transaction and savepoint statements to Write functions (a function that
 // committed, rolled back or released the batch's savepoint would commit or
-// lose other callers' work behind their backs. (Setting an authorizer expires
-// the connection's prepared statements, hence once.)
-func (w *writer) guard(conn *sql.Conn) error {
-	return conn.Raw(func(dc any) error {
-		c := dc.(sqlite3driver.Conn).Raw()
-		if c == w.guarded {
-			return nil
-		}
-		err := c.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, _, _, _, _ string) sqlite3.AuthorizerReturnCode {
-			if (action == sqlite3.AUTH_TRANSACTION || action == sqlite3.AUTH_SAVEPOINT) && w.inFn.Load() {
-				return sqlite3.AUTH_DENY
-			}
-			return sqlite3.AUTH_OK
-		})
-		if err != nil {
-			return err
-		}
-		// Holding the pointer also keeps a later connection from reusing
-		// its address.
-		w.guarded = c
-		return nil
-	})
+// lose other callers' work behind their backs) and a rollback hook that
+// tells the writer when SQLite ended a transaction by itself.
+type connGuard struct {
+	inFn       atomic.Bool // a Write function is running
+	rolledBack atomic.Bool // a transaction ended in a rollback since the batch began
+
+	// walHook, if set, becomes the connection's WAL hook.
+	walHook func(*sqlite3.Conn, string, int) error
+	// catchUp asks the writer for a checkpoint of its own after its
+	// batch; see catchUpPages.
+	catchUp atomic.Bool
 }
 
-// txState reports whether b's transaction is still open and how many
-// deferred foreign key violations it holds.
-func (b *batchState) txState() (open bool, deferredFKs int64, err error) {
+func (g *connGuard) init(c *sqlite3.Conn) error {
+	err := c.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, _, _, _, _ string) sqlite3.AuthorizerReturnCode {
+		if (action == sqlite3.AUTH_TRANSACTION || action == sqlite3.AUTH_SAVEPOINT) && g.inFn.Load() {
+			return sqlite3.AUTH_DENY
+		}
+		return sqlite3.AUTH_OK
+	})
+	if err != nil {
+		return err
+	}
+	c.RollbackHook(func() { g.rolledBack.Store(true) })
+	if g.walHook != nil {
+		c.WALHook(g.walHook)
+	}
+	return nil
+}
+
+// deferredFKs returns the number of deferred foreign key violations b's
+// transaction holds.
+func (b *batchState) deferredFKs() (n int64, err error) {
 	err = b.conn.Raw(func(dc any) error {
-		c := dc.(sqlite3driver.Conn).Raw()
-		open = !c.GetAutocommit()
-		deferredFKs, _, err = c.Status(sqlite3.DBSTATUS_DEFERRED_FKS, false)
+		n, _, err = dc.(sqlite3driver.Conn).Raw().Status(sqlite3.DBSTATUS_DEFERRED_FKS, false)
 		return err
 	})
-	return open, deferredFKs, err
+	return n, err
 }
 
 // next returns the next queued request if the batch may grow, or nil.
@@ -468,20 +502,21 @@ func (w *writer) run(ctx context.Context, b *batchState, r *writeReq) error {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	q := &txQuerier{w: w, b: b}
-	w.inFn.Store(true)
+	w.guard.inFn.Store(true)
 	call(r, q)
-	w.inFn.Store(false)
+	w.guard.inFn.Store(false)
 	q.finish()
 
-	open, deferredFKs, err := b.txState()
-	switch {
-	case err != nil:
-		return err
-	case !open:
+	if w.guard.rolledBack.Load() {
 		if r.err != nil {
 			return fmt.Errorf("%w: %w", errTxEnded, r.err)
 		}
 		return errTxEnded
+	}
+	deferredFKs, err := b.deferredFKs()
+	switch {
+	case err != nil:
+		return err
 	case deferredFKs > 0 && r.err == nil && !r.panicked:
 		// A deferred constraint would fail the COMMIT, and with it every
 		// other caller of the batch: fail this function alone instead.
@@ -539,9 +574,12 @@ func (w *writer) execControl(ctx context.Context, b *batchState, st *sql.Stmt, q
 func (w *writer) commit(b *batchState) {
 	if len(b.reqs) == 0 {
 		b.tx.Rollback()
+		w.restoreSync(b)
 		return
 	}
-	if err := b.tx.Commit(); err != nil {
+	err := b.tx.Commit()
+	w.restoreSync(b)
+	if err != nil {
 		// The driver rolled back: nothing of the batch is durable.
 		cause := fmt.Errorf("write %s: commit: %w", w.path, err)
 		for _, r := range b.reqs {
@@ -549,31 +587,64 @@ func (w *writer) commit(b *batchState) {
 				r.err = &abortError{cause: cause}
 			}
 		}
-		w.finish(b, false)
+		w.finish(b.reqs, false)
 		return
 	}
-	w.finish(b, true)
-	w.limitWAL()
+	if w.syncer != nil {
+		w.syncer.add(b.reqs)
+	} else {
+		w.finish(b.reqs, true)
+	}
+	if w.guard.catchUp.Swap(false) {
+		if _, err := checkpoint(context.Background(), b.conn, CheckpointPassive); err != nil {
+			w.log.Warn("checkpoint after a batch failed", "db", w.path, "err", err)
+		}
+	}
+}
+
+// setSync sets the writer connection's synchronous level, outside a
+// transaction: see deferredSync.
+func (w *writer) setSync(conn *sql.Conn, level string) error {
+	return conn.Raw(func(dc any) error {
+		return dc.(sqlite3driver.Conn).Raw().Exec("PRAGMA synchronous=" + level)
+	})
+}
+
+// restoreSync gives the connection back its configured synchronous level
+// after a batch committed at NORMAL, for the DB() callers who use it next.
+func (w *writer) restoreSync(b *batchState) {
+	if w.syncer == nil {
+		return
+	}
+	if err := w.setSync(b.conn, w.syncLevel); err != nil {
+		// A connection left at NORMAL would quietly weaken DB() commits:
+		// take it out of the pool instead.
+		w.log.Error("restoring synchronous on the writer connection failed; closing it", "db", w.path, "err", err)
+		b.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // abort rolls b back and fails every call of the batch that has no error of
 // its own with an *abortError.
 func (w *writer) abort(b *batchState, cause error) {
 	cause = fmt.Errorf("write %s: %w", w.path, cause)
-	if err := b.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+	if err := b.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) && !w.guard.rolledBack.Load() {
 		w.log.Warn("rollback of an aborted write batch failed", "db", w.path, "err", err)
 	}
+	w.restoreSync(b)
 	for _, r := range b.reqs {
 		if r.err == nil && !r.panicked && !r.goexit {
 			r.err = &abortError{cause: cause}
 		}
 	}
-	w.finish(b, false)
+	w.finish(b.reqs, false)
 }
 
-func (w *writer) finish(b *batchState, committed bool) {
+// finish reports to the callers of a batch and counts it. The writer calls
+// it, and the syncer for batches it made durable.
+func (w *writer) finish(reqs []*writeReq, committed bool) {
 	var ok uint64
-	for _, r := range b.reqs {
+	for _, r := range reqs {
 		if committed && r.err == nil && !r.panicked && !r.goexit {
 			ok++
 		} else {
@@ -584,26 +655,13 @@ func (w *writer) finish(b *batchState, committed bool) {
 	if committed {
 		w.writes.Add(ok)
 		w.batches.Add(1)
-		if n := uint64(len(b.reqs)); n > w.maxBatch.Load() {
-			w.maxBatch.Store(n)
+		for n := uint64(len(reqs)); ; {
+			m := w.maxBatch.Load()
+			if n <= m || w.maxBatch.CompareAndSwap(m, n) {
+				break
+			}
 		}
 	}
-}
-
-// limitWAL runs a RESTART checkpoint when readers have let the WAL grow past
-// walRestartSize.
-func (w *writer) limitWAL() {
-	info, err := os.Stat(w.walPath)
-	if err != nil || info.Size() < walRestartSize {
-		return
-	}
-	res, err := checkpoint(context.Background(), w.db, CheckpointRestart)
-	if err != nil {
-		w.log.Warn("WAL restart checkpoint failed", "db", w.path, "wal_bytes", info.Size(), "err", err)
-		return
-	}
-	w.walRestarts.Add(1)
-	w.log.Debug("WAL restart checkpoint", "db", w.path, "wal_bytes", info.Size(), "busy", res.Busy)
 }
 
 // prepare prepares, on the pool, the statements the last batches ran
@@ -690,18 +748,13 @@ func (q *txQuerier) finish() {
 // once SQLite has rolled the transaction back: a statement run then would
 // run in autocommit mode, outside the batch.
 func (q *txQuerier) usable() error {
-	if q.done.Load() {
+	switch {
+	case q.done.Load():
 		return ErrQuerierDone
+	case q.w.guard.rolledBack.Load():
+		return fmt.Errorf("workspace: write %s: %w", q.w.path, errTxEnded)
 	}
-	var open bool
-	err := q.b.conn.Raw(func(dc any) error {
-		open = !dc.(sqlite3driver.Conn).Raw().GetAutocommit()
-		return nil
-	})
-	if err == nil && !open {
-		err = fmt.Errorf("workspace: write %s: %w", q.w.path, errTxEnded)
-	}
-	return err
+	return nil
 }
 
 func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

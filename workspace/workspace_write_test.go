@@ -471,3 +471,80 @@ func TestWriteConcurrent(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestWriteDurableSync checks the writer's deferred fsync under
+// synchronous=FULL: Writes commit and arrive, and the writer connection is
+// back at FULL for DB() callers after every batch.
+func TestWriteDurableSync(t *testing.T) {
+	for _, level := range []string{"FULL", "EXTRA", "2"} {
+		t.Run(level, func(t *testing.T) {
+			ws := mustOpen(t, t.TempDir(), &workspace.Options{
+				Migrations: schema(1),
+				Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: level}},
+			})
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					for i := range 50 {
+						if err := ws.Write(testCtx(t), insertNote(fmt.Sprint(g, "-", i))); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if n := count(t, ws, "SELECT count(*) FROM notes"); n != 400 {
+				t.Errorf("rows = %d, want 400", n)
+			}
+			var got int
+			if err := ws.DB().QueryRowContext(testCtx(t), "PRAGMA synchronous").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int{"FULL": 2, "EXTRA": 3, "2": 2}[level]
+			if got != want {
+				t.Errorf("synchronous on the writer connection after Writes = %d, want %d", got, want)
+			}
+			if st := ws.WriteStats(); st.Writes != 400 || st.Failed != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+// TestWriteWALBounded writes far more than the WAL's checkpoint threshold and
+// checks that the background and catch-up checkpoints keep the WAL file from
+// growing with it.
+func TestWriteWALBounded(t *testing.T) {
+	if ncruces.Platform().JournalMode != "wal" {
+		t.Skip("no WAL on this platform")
+	}
+	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	const rows, size = 6000, 8000 // 48 MB
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < rows; i += 8 {
+				err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+					_, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES (hex(randomblob(?)))", size/2)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, err := ws.Status(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DBSize+st.WALSize < rows*size {
+		t.Fatalf("database %d + WAL %d bytes: less than the %d bytes written", st.DBSize, st.WALSize, rows*size)
+	}
+	if st.WALSize > 24<<20 {
+		t.Errorf("WAL = %d bytes after writing %d: checkpoints did not keep up", st.WALSize, rows*size)
+	}
+}

@@ -1,0 +1,91 @@
+package workspace_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/workspace"
+)
+
+func ExampleOpen() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "litedir-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+		Program:    "myagent/1.4.2",
+		Migrations: migrations.Builtin,
+	})
+	var locked *lock.LockedError
+	if errors.As(err, &locked) {
+		log.Fatalf("another instance owns %s: pid %d", dir, locked.Owner.PID)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ws.Close()
+
+	// Many goroutines may call Write at once: their functions share one
+	// transaction, each in its own savepoint.
+	err = ws.Write(ctx, func(q workspace.Querier) error {
+		res, err := q.ExecContext(ctx, `INSERT INTO sessions(title) VALUES (?)`, "refactor")
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx,
+			`INSERT INTO messages(session_id, role, body) VALUES (?, 'user', ?)`, id, "hello")
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Reads go to the read pool and never wait behind a write.
+	var n int
+	err = ws.ReadDB().QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("messages:", n)
+	// Output: messages: 1
+}
+
+func ExampleOpenReadOnly() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "litedir-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	owner, err := workspace.Open(ctx, dir, &workspace.Options{Program: "owner/1.0", Migrations: migrations.Builtin})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer owner.Close()
+
+	// A status tool can look while the owner works.
+	ro, err := workspace.OpenReadOnly(ctx, dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ro.Close()
+	st, err := ro.Status(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("owner:", st.Owner.Program, "schema version:", st.Schema.Current)
+	// Output: owner: owner/1.0 schema version: 2
+}
