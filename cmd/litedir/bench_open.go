@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// runBenchOpen is the hidden command "litedir bench-open [-name N] DIR",
+// the child process of bench's open-time measurement. It times what a
+// program does when it starts: Open the existing workspace with its
+// migrations (none pending) and answer a first query; it prints the
+// elapsed nanoseconds, alone on a line, after closing the workspace.
+func runBenchOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("bench-open", "[-name N] DIR",
+		"Bench-open is the child process of litedir bench's open-time measurement.", stderr)
+	name := nameFlag(flags)
+	pos, err := parseArgs(flags, args, "DIR")
+	if err != nil {
+		return usageExit(flags, err)
+	}
+
+	start := time.Now()
+	ws, err := workspace.Open(ctx, pos[0], &workspace.Options{
+		Name:       *name,
+		Migrations: migrations.Builtin,
+		Program:    "litedir bench-open",
+	})
+	if err != nil {
+		return report(stderr, "bench-open", err)
+	}
+	var n int64
+	err = ws.ReadDB().QueryRowContext(ctx, "SELECT count(*) FROM messages").Scan(&n)
+	elapsed := time.Since(start)
+	if err = errors.Join(err, ws.Close()); err != nil {
+		return report(stderr, "bench-open", err)
+	}
+	fmt.Fprintln(stdout, elapsed.Nanoseconds())
+	return exitOK
+}
+
+// measureOpen runs "litedir bench-open" on dir runs times, one process after
+// the other, with the engine cache in cacheDir, which must start empty: the
+// first run compiles SQLite and fills the cache (cold), the others load it
+// (warm). The workspace must be closed, as the children take its lock.
+func measureOpen(ctx context.Context, dir, name, cacheDir string, runs int) (*openResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"bench-open", "-name", name, dir}
+
+	res := &openResult{Runs: runs}
+	for i := range runs {
+		cmd := exec.CommandContext(ctx, exe, args...)
+		// Keep the name the program was started as: a multi-call binary
+		// (testscript's, or a busybox-style link) dispatches on it.
+		cmd.Args[0] = os.Args[0]
+		// exec.Cmd keeps the last of duplicate variables.
+		cmd.Env = append(os.Environ(), ncruces.EnvCacheDir+"="+cacheDir)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start).Nanoseconds()
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, fmt.Errorf("run %d of %s: %w: %s", i+1, strings.Join(cmd.Args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		ns, err := strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64)
+		if err != nil {
+			return res, fmt.Errorf("run %d of %s: unexpected output %q", i+1, strings.Join(cmd.Args, " "), stdout.String())
+		}
+		if i == 0 {
+			res.ColdNs, res.ColdProcessNs = ns, wall
+			continue
+		}
+		res.WarmNs = append(res.WarmNs, ns)
+		res.WarmProcessNs = append(res.WarmProcessNs, wall)
+	}
+	if len(res.WarmNs) > 0 {
+		res.WarmMedianNs = new(median(res.WarmNs))
+		res.WarmMinNs = new(slices.Min(res.WarmNs))
+		res.WarmMaxNs = new(slices.Max(res.WarmNs))
+		res.WarmProcessMedianNs = new(median(res.WarmProcessNs))
+	}
+	return res, nil
+}
+
+// median returns the median of v, the mean of the middle two for an even
+// count; v is not modified.
+func median(v []int64) int64 {
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return s[n/2-1] + (s[n/2]-s[n/2-1])/2
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// litedirTarget is the phase that measures litedir: every write is one
+// Workspace.Write, which the group committer batches with other goroutines'
+// writes; reads go to the workspace's read pool.
+type litedirTarget struct {
+	ws *workspace.Workspace
+}
+
+func (t *litedirTarget) addSessions(ctx context.Context, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	err := t.ws.Write(ctx, func(q workspace.Querier) error {
+		ids = ids[:0] // a Write function runs once, but keep it idempotent
+		for i := range n {
+			r, err := q.ExecContext(ctx, insertSession, fmt.Sprintf("bench session %d", i+1))
+			if err != nil {
+				return err
+			}
+			id, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+func (t *litedirTarget) write(ctx context.Context, m *message) error {
+	return t.ws.Write(ctx, func(q workspace.Querier) error { return m.store(ctx, q) })
+}
+
+func (t *litedirTarget) readDB() *sql.DB  { return t.ws.ReadDB() }
+func (t *litedirTarget) countDB() *sql.DB { return t.ws.DB() }
+func (t *litedirTarget) walPath() string  { return t.ws.Path() + "-wal" }
+
+func (t *litedirTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
+	s := t.ws.WriteStats()
+	return s.Writes, s.Batches, s.WALRestarts, true
+}
+
+func (t *litedirTarget) check(ctx context.Context) (*workspace.CheckReport, error) {
+	return t.ws.Check(ctx, true)
+}
+
+// baselineTarget is the phase that measures what agents ship today: one
+// pooled connection whose transactions begin IMMEDIATE, one transaction per
+// write, and the reads queued on that same connection.
+type baselineTarget struct {
+	db   *sql.DB
+	path string // the database file, <dir>/<name>.db
+}
+
+// openBaseline opens (creating it) the baseline database at path with
+// litedir's default pragmas and the given synchronous mode, and migrates it
+// with migrations.Builtin, so both phases run on the same schema and
+// settings and differ only in how writes reach SQLite.
+func openBaseline(ctx context.Context, path, sync string) (_ *baselineTarget, err error) {
+	pragmas, err := ncruces.MergePragmas(ncruces.DefaultPragmas(), ncruces.Pragma{Name: "synchronous", Value: sync})
+	if err != nil {
+		return nil, err
+	}
+	db, err := ncruces.Open(ctx, ncruces.Config{
+		Path:      path,
+		Immediate: true,
+		MaxConns:  1,
+		Pragmas:   pragmas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	m, err := migrations.New(db, migrations.Builtin, nil)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	return &baselineTarget{db: db, path: path}, nil
+}
+
+func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []int64, err error) {
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	ids := make([]int64, 0, n)
+	for i := range n {
+		r, err := tx.ExecContext(ctx, insertSession, fmt.Sprintf("bench session %d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		id, err := r.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, tx.Commit()
+}
+
+// write is the pattern of the agents litedir compares itself with: BEGIN
+// IMMEDIATE, the statements, COMMIT, each write waiting for the one
+// connection.
+func (t *baselineTarget) write(ctx context.Context, m *message) error {
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := m.store(ctx, tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+func (t *baselineTarget) readDB() *sql.DB  { return t.db }
+func (t *baselineTarget) countDB() *sql.DB { return t.db }
+func (t *baselineTarget) walPath() string  { return t.path + "-wal" }
+
+func (t *baselineTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
+	return 0, 0, 0, false
+}
+
+// check runs the workspace's own check on the baseline database, through a
+// read-only handle, so that both phases are judged by the same code.
+func (t *baselineTarget) check(ctx context.Context) (*workspace.CheckReport, error) {
+	dir, file := filepath.Split(t.path)
+	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: strings.TrimSuffix(file, ".db")})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := ws.Check(ctx, true)
+	return rep, errors.Join(err, ws.Close())
+}
+
+func (t *baselineTarget) close() error { return t.db.Close() }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+
+	"github.com/litedir/litedir/workspace"
+)
+
+const checkDoc = `
+Check verifies a workspace's database: PRAGMA quick_check, or with -full the
+slower PRAGMA integrity_check (which also checks that every index matches its
+table), and PRAGMA foreign_key_check. It prints "ok", or each problem and each
+row whose foreign key points nowhere.
+
+It opens the database read-only and takes no lock, so it works while another
+process owns the workspace.
+
+Exit status 4 means the check found problems; 1 means it could not run.`
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("check", "[-full] [-json] [-name N] DIR", checkDoc, stderr)
+	full := flags.Bool("full", false, "run integrity_check instead of quick_check")
+	asJSON := flags.Bool("json", false, "print the findings as JSON")
+	name := nameFlag(flags)
+	pos, err := parseArgs(flags, args, "DIR")
+	if err != nil {
+		return usageExit(flags, err)
+	}
+	return report(stderr, "check", checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON))
+}
+
+// checkWorkspace checks the workspace name in dir and prints the findings.
+func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, full, asJSON bool) (err error) {
+	if err := needDatabase("open workspace", dir, name); err != nil {
+		return err
+	}
+	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ws.Close()) }()
+	r, err := ws.Check(ctx, full)
+	if err != nil {
+		return err
+	}
+
+	if asJSON {
+		err = writeJSON(stdout, newCheckJSON(ws.Path(), r))
+	} else {
+		err = writeCheck(stdout, r)
+	}
+	if err != nil || r.OK() {
+		return err
+	}
+	// The findings are on stdout; stderr gets the summary, and the error
+	// matches workspace.ErrCheckFailed for exit status 4.
+	return &fs.PathError{Op: "check", Path: ws.Path(), Err: fmt.Errorf("%w: %s, %s",
+		workspace.ErrCheckFailed, plural(len(r.Problems), "problem"), plural(len(r.ForeignKeys), "foreign key violation"))}
+}
+
+// writeCheck prints "ok", or one line per finding.
+func writeCheck(w io.Writer, r *workspace.CheckReport) error {
+	if r.OK() {
+		_, err := fmt.Fprintln(w, "ok")
+		return err
+	}
+	var f fields
+	for _, p := range r.Problems {
+		f.add("problem", "%s", p)
+	}
+	for _, v := range r.ForeignKeys {
+		f.add("foreign key", "%v", v)
+	}
+	return f.write(w)
+}
+
+// checkJSON is the -json output of check.
+type checkJSON struct {
+	Database    string           `json:"database"`
+	Full        bool             `json:"full"`
+	OK          bool             `json:"ok"`
+	Problems    []string         `json:"problems"`
+	ForeignKeys []foreignKeyJSON `json:"foreign_keys"`
+}
+
+// foreignKeyJSON is a row of PRAGMA foreign_key_check.
+type foreignKeyJSON struct {
+	Table  string `json:"table"`
+	RowID  int64  `json:"rowid"`
+	Parent string `json:"parent"`
+	Index  int    `json:"index"`
+}
+
+func newCheckJSON(path string, r *workspace.CheckReport) checkJSON {
+	c := checkJSON{
+		Database:    path,
+		Full:        r.Full,
+		OK:          r.OK(),
+		Problems:    append([]string{}, r.Problems...),
+		ForeignKeys: []foreignKeyJSON{},
+	}
+	for _, v := range r.ForeignKeys {
+		c.ForeignKeys = append(c.ForeignKeys, foreignKeyJSON{Table: v.Table, RowID: v.RowID, Parent: v.Parent, Index: v.Index})
+	}
+	return c
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+const checkpointDoc = `
+Checkpoint copies the WAL of a workspace's database into the database file, in
+the given mode (see https://sqlite.org/pragma.html#pragma_wal_checkpoint):
+passive copies what it can without waiting, full waits for writers, restart
+also makes the next writer start the WAL over, and truncate (the default) also
+cuts the WAL file to zero bytes.
+
+It opens the workspace like a program does, taking its lock, so it fails with
+exit status 3, naming the owner, while another process holds the workspace
+(unless -wait outlasts it). It never creates a workspace.`
+
+func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("checkpoint", "[-mode passive|full|restart|truncate] [-wait D] [-name N] DIR", checkpointDoc, stderr)
+	mode := workspace.CheckpointTruncate
+	flags.Func("mode", "checkpoint `mode`: passive, full, restart or truncate (default truncate)", func(s string) error {
+		m, err := workspace.ParseCheckpointMode(s)
+		if err != nil {
+			return errors.New("want passive, full, restart or truncate")
+		}
+		mode = m
+		return nil
+	})
+	wait := waitFlag(flags, "a workspace")
+	name := nameFlag(flags)
+	pos, err := parseArgs(flags, args, "DIR")
+	if err != nil {
+		return usageExit(flags, err)
+	}
+	return report(stderr, "checkpoint", checkpointWorkspace(ctx, stdout, stderr, pos[0], *name, mode, *wait))
+}
+
+// checkpointWorkspace opens the workspace name in dir, with its lock, and
+// checkpoints its WAL in mode.
+func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, mode workspace.CheckpointMode, wait time.Duration) (err error) {
+	// workspace.Open would create a missing workspace; a checkpoint has
+	// nothing to do there.
+	if err := needDatabase("open workspace", dir, name); err != nil {
+		return err
+	}
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+		Name:     name,
+		Program:  "litedir checkpoint",
+		LockWait: wait,
+		Logger:   newLogger(stderr, slog.LevelWarn),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ws.Close()) }()
+	// A TRUNCATE checkpoint that succeeds reports an empty WAL, so the size
+	// before is the only measure of what it did.
+	walSize, err := walBytes(ws.Path())
+	if err != nil {
+		return err
+	}
+	r, err := ws.Checkpoint(ctx, mode)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.WALFrames < 0:
+		_, err = fmt.Fprintf(stdout, "%s is not in WAL mode: nothing to checkpoint\n", ws.Path())
+	case r.Busy:
+		// Another connection, such as a reader of litedir status or
+		// backup, kept the checkpoint from finishing.
+		err = fmt.Errorf("checkpoint %v %s: %w: %d of %d WAL frames copied", mode, ws.Path(),
+			ncruces.ErrBusy, r.Checkpointed, r.WALFrames)
+	case mode == workspace.CheckpointTruncate:
+		_, err = fmt.Fprintf(stdout, "checkpoint %v %s: WAL of %d bytes copied and truncated\n", mode, ws.Path(), walSize)
+	default:
+		_, err = fmt.Fprintf(stdout, "checkpoint %v %s: %d of %d WAL frames copied\n", mode, ws.Path(), r.Checkpointed, r.WALFrames)
+	}
+	return err
+}
+
+// walBytes returns the size of the WAL of the database at path, or 0 if it
+// has none.
+func walBytes(path string) (int64, error) {
+	info, err := os.Stat(path + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}

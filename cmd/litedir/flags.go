@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/litedir/litedir/lock"
+)
+
+// newFlagSet returns the flag set of the subcommand name. It reports errors
+// to stderr, and its Usage prints "Usage: litedir name synopsis", the
+// description doc and the flags there.
+func newFlagSet(name, synopsis, doc string, stderr io.Writer) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: litedir %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(doc))
+		n := 0
+		flags.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintf(stderr, "\nFlags:\n")
+			flags.PrintDefaults()
+		}
+	}
+	return flags
+}
+
+// parseArgs parses the flags in args and checks that exactly one positional
+// argument per name in names follows them. It returns the positional
+// arguments, or an error to give to [usageExit]: flag.ErrHelp for -h, or an
+// error matching errUsage.
+func parseArgs(flags *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		// The flag package has printed the error and the usage already.
+		return nil, &usageErr{msg: err.Error(), shown: true}
+	}
+	pos := flags.Args()
+	switch {
+	case len(pos) < len(names):
+		return nil, usageError("missing %s", strings.Join(names[len(pos):], " "))
+	case len(pos) > len(names):
+		extra := pos[len(names)]
+		if strings.HasPrefix(extra, "-") {
+			// The flag package stops at the first argument that is not a
+			// flag; a flag after DIR is the usual mistake.
+			return nil, usageError("flag %s after the arguments: flags go first", extra)
+		}
+		return nil, usageError("unexpected argument %q (want %s)", extra, strings.Join(names, " "))
+	}
+	for i, p := range pos {
+		if p == "" {
+			return nil, usageError("empty %s", names[i])
+		}
+	}
+	return pos, nil
+}
+
+// usageExit reports a command-line error of the command of flags and returns
+// its exit status: exitOK for -h (the flag package has printed the usage),
+// exitUsage otherwise, after printing the error and the usage unless the
+// flag package has.
+func usageExit(flags *flag.FlagSet, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ue *usageErr
+	if !errors.As(err, &ue) || !ue.shown {
+		fmt.Fprintf(flags.Output(), "litedir %s: %v\n", flags.Name(), err)
+		flags.Usage()
+	}
+	return exitUsage
+}
+
+// nameFlag defines the -name flag shared by the commands that open a
+// workspace. It refuses what the library would (a name that is not a plain
+// file name) up front, as a usage error, before any path is built from it.
+func nameFlag(flags *flag.FlagSet) *string {
+	name := lock.DefaultName
+	flags.Func("name", "base `name` of the workspace files: NAME.db and NAME.lock (default \""+name+"\")", func(s string) error {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") {
+			return errors.New("not a plain file name")
+		}
+		name = s
+		return nil
+	})
+	return &name
+}
+
+// waitFlag defines the -wait flag of the commands that take the lock: how
+// long to wait for another holder, refusing negative durations.
+func waitFlag(flags *flag.FlagSet, what string) *time.Duration {
+	var wait time.Duration
+	flags.Func("wait", "`duration` to wait for "+what+" that another process holds (default 0: fail at once)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			return errors.New("want a duration such as 500ms or 2m")
+		case d < 0:
+			return errors.New("negative duration")
+		}
+		wait = d
+		return nil
+	})
+	return &wait
+}
+
+// metaFlag collects repeated -meta key=value flags into a map.
+type metaFlag map[string]string
+
+// String returns the pairs as "k1=v1,k2=v2", sorted by key.
+func (m metaFlag) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set adds one key=value pair. The value may contain "=" and may be empty;
+// the key may not, and a key given twice is refused rather than silently
+// overwritten.
+func (m metaFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	switch {
+	case !ok:
+		return errors.New("want key=value")
+	case k == "":
+		return errors.New("empty key")
+	}
+	if _, dup := m[k]; dup {
+		return fmt.Errorf("key %q given twice", k)
+	}
+	m[k] = v
+	return nil
+}
+
+// newLogger returns the logger for the diagnostics of the workspace and
+// engine packages (a journal mode SQLite refused, an unusable engine cache):
+// records at level or above, as text on stderr, without the time, which a
+// command-line user does not need.
+func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// noDatabaseError reports a workspace directory without its database file.
+// It matches fs.ErrNotExist.
+type noDatabaseError struct{}
+
+func (noDatabaseError) Error() string {
+	return "no database (litedir migrate creates one)"
+}
+
+func (noDatabaseError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// needDatabase returns an *fs.PathError naming the database file of the
+// workspace name in dir when that file does not exist, so that commands which
+// only read or maintain a workspace never create one, and say so clearly.
+func needDatabase(op, dir, name string) error {
+	var pe *fs.PathError
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
+		return &fs.PathError{Op: op, Path: dir, Err: pe.Err}
+	}
+	path := filepath.Join(dir, name+".db")
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return &fs.PathError{Op: op, Path: path, Err: noDatabaseError{}}
+	default:
+		// Let the open report anything else (a permission error, a file
+		// where the directory should be) in its own words.
+		return nil
+	}
+}

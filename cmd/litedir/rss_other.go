@@ -1,0 +1,7 @@
+//go:build !unix && !windows
+
+package main
+
+// peakRSS reports that this platform gives no peak resident set size; the
+// bench prints "n/a".
+func peakRSS() (int64, bool) { return 0, false }

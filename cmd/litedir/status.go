@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/workspace"
+)
+
+const statusDoc = `
+Status shows a workspace: its directory, database and WAL files, the journal
+mode in force (and the one litedir wants, when they differ), its pages, the
+schema version applied, the lock file and the owner record of the process that
+holds the workspace, the platform profile and the SQLite engine.
+
+It opens the database read-only and takes no lock, so it works while another
+process owns the workspace. The owner record is what the lock file says; after
+a crash it may name a process that is gone.
+
+With -builtin the schema is compared with the builtin agent schema, and the
+migrations not yet applied are listed. With -json the status is printed as a
+JSON object.`
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("status", "[-json] [-builtin] [-name N] DIR", statusDoc, stderr)
+	asJSON := flags.Bool("json", false, "print the status as JSON")
+	builtin := flags.Bool("builtin", false, "compare the schema with the builtin migrations")
+	name := nameFlag(flags)
+	pos, err := parseArgs(flags, args, "DIR")
+	if err != nil {
+		return usageExit(flags, err)
+	}
+	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, *builtin, *asJSON))
+}
+
+// showStatus prints the status of the workspace name in dir.
+func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, builtin, asJSON bool) (err error) {
+	if err := needDatabase("open workspace", dir, name); err != nil {
+		return err
+	}
+	opts := &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)}
+	if builtin {
+		opts.Migrations = migrations.Builtin
+	}
+	ws, err := workspace.OpenReadOnly(ctx, dir, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ws.Close()) }()
+	st, err := ws.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, newStatusJSON(st, builtin))
+	}
+	return writeStatus(stdout, st, builtin)
+}
+
+// writeStatus prints st as aligned "key: value" lines.
+func writeStatus(w io.Writer, st *workspace.Status, builtin bool) error {
+	var f fields
+	f.add("dir", "%s", st.Dir)
+	f.add("database", "%s (%d bytes)", st.Path, st.DBSize)
+	f.add("wal", "%d bytes", st.WALSize)
+	if st.JournalMode != st.WantJournalMode {
+		// Slower, not less safe: see workspace.Status.
+		f.add("journal mode", "%s (litedir wants %s)", st.JournalMode, st.WantJournalMode)
+	} else {
+		f.add("journal mode", "%s", st.JournalMode)
+	}
+	f.add("pages", "%d of %d bytes, %d free", st.PageCount, st.PageSize, st.FreePages)
+	source := ""
+	if builtin {
+		source = "builtin"
+	}
+	f.add("schema", "%s", schemaLine(st.Schema, source))
+	f.add("lock file", "%s", st.LockPath)
+	f.addOwner(st.Owner)
+	f.addPlatform(st.Profile)
+	f.addEngine(st.Engine)
+	return f.write(w)
+}
+
+// schemaLine describes the schema version and, unless source is "",
+// compares it with the migrations from source ("builtin", or a directory).
+func schemaLine(s migrations.Status, source string) string {
+	switch {
+	case source == "":
+		return fmt.Sprintf("version %d", s.Current)
+	case s.Current > s.Latest:
+		return fmt.Sprintf("version %d, newer than the newest migration in %s (%d)", s.Current, source, s.Latest)
+	case len(s.Pending) == 0:
+		return fmt.Sprintf("version %d of %d (%s), up to date", s.Current, s.Latest, source)
+	}
+	names := make([]string, len(s.Pending))
+	for i, m := range s.Pending {
+		names[i] = m.Source
+	}
+	return fmt.Sprintf("version %d of %d (%s), pending: %s", s.Current, s.Latest, source, strings.Join(names, ", "))
+}
+
+// statusJSON is the -json output of status.
+type statusJSON struct {
+	Dir             string       `json:"dir"`
+	Database        string       `json:"database"`
+	DatabaseSize    int64        `json:"database_size"`
+	WALSize         int64        `json:"wal_size"`
+	JournalMode     string       `json:"journal_mode"`
+	WantJournalMode string       `json:"want_journal_mode"`
+	PageSize        int64        `json:"page_size"`
+	PageCount       int64        `json:"page_count"`
+	FreePages       int64        `json:"free_pages"`
+	Schema          schemaJSON   `json:"schema"`
+	LockFile        string       `json:"lock_file"`
+	Owner           *ownerJSON   `json:"owner"` // null: no owner record
+	Platform        platformJSON `json:"platform"`
+	Engine          engineJSON   `json:"engine"`
+}
+
+// schemaJSON is the schema state. Latest and Pending are there only with
+// -builtin; Pending is then [] when nothing is pending.
+type schemaJSON struct {
+	Current int64    `json:"current"`
+	Latest  *int64   `json:"latest,omitzero"`
+	Pending []string `json:"pending,omitzero"`
+}
+
+func newStatusJSON(st *workspace.Status, builtin bool) statusJSON {
+	s := schemaJSON{Current: st.Schema.Current}
+	if builtin {
+		latest := st.Schema.Latest
+		s.Latest = &latest
+		s.Pending = []string{}
+		for _, m := range st.Schema.Pending {
+			s.Pending = append(s.Pending, m.Source)
+		}
+	}
+	return statusJSON{
+		Dir:             st.Dir,
+		Database:        st.Path,
+		DatabaseSize:    st.DBSize,
+		WALSize:         st.WALSize,
+		JournalMode:     st.JournalMode,
+		WantJournalMode: st.WantJournalMode,
+		PageSize:        st.PageSize,
+		PageCount:       st.PageCount,
+		FreePages:       st.FreePages,
+		Schema:          s,
+		LockFile:        st.LockPath,
+		Owner:           newOwnerJSON(st.Owner),
+		Platform:        newPlatformJSON(st.Profile),
+		Engine:          newEngineJSON(st.Engine),
+	}
+}

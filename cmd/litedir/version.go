@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/litedir/litedir/ncruces"
+)
+
+const versionDoc = `
+Version prints the version of litedir and of what it is built with: Go, the
+SQLite engine, the go-sqlite3 driver and the wazero runtime, and the platform
+profile: which file locks the driver uses here, whether WAL has shared memory,
+and what litedir does about what is missing.`
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("version", "[-json]", versionDoc, stderr)
+	asJSON := flags.Bool("json", false, "print the versions as JSON")
+	if _, err := parseArgs(flags, args); err != nil {
+		return usageExit(flags, err)
+	}
+	return report(stderr, "version", printVersion(stdout, stderr, *asJSON))
+}
+
+// printVersion prints the versions and the platform profile.
+func printVersion(stdout, stderr io.Writer, asJSON bool) error {
+	// The SQLite version comes from the engine itself, so it has to be
+	// compiled (from the cache, usually: milliseconds). If that fails the
+	// rest is still worth printing.
+	initErr := ncruces.Initialize(newLogger(stderr, slog.LevelWarn))
+	engine, profile := ncruces.EngineInfo(), ncruces.Platform()
+	v := versionJSON{
+		Litedir:  "(devel)",
+		Go:       runtime.Version(),
+		GOOS:     runtime.GOOS,
+		GOARCH:   runtime.GOARCH,
+		Wazero:   "unknown",
+		Platform: newPlatformJSON(profile),
+		Engine:   newEngineJSON(engine),
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v.Litedir = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				v.Revision = s.Value
+			case "vcs.modified":
+				v.Modified = s.Value == "true"
+			}
+		}
+		for _, m := range bi.Deps {
+			if m.Path == wazeroModule {
+				v.Wazero = m.Version
+				if m.Replace != nil && m.Replace.Version != "" {
+					v.Wazero = m.Replace.Version
+				}
+			}
+		}
+	}
+	var err error
+	if asJSON {
+		err = writeJSON(stdout, v)
+	} else {
+		err = writeVersion(stdout, &v, engine, profile)
+	}
+	if initErr != nil {
+		return initErr
+	}
+	return err
+}
+
+// wazeroModule is the module path of the Wasm runtime, for its version in
+// the build info.
+const wazeroModule = "github.com/tetratelabs/wazero"
+
+// versionJSON is the -json output of version.
+type versionJSON struct {
+	Litedir  string       `json:"litedir"`
+	Revision string       `json:"revision,omitempty"` // the VCS commit, when built from a checkout
+	Modified bool         `json:"modified,omitempty"` // the checkout had uncommitted changes
+	Go       string       `json:"go"`
+	GOOS     string       `json:"goos"`
+	GOARCH   string       `json:"goarch"`
+	Wazero   string       `json:"wazero"`
+	Platform platformJSON `json:"platform"`
+	Engine   engineJSON   `json:"engine"`
+}
+
+// writeVersion prints v as aligned "key: value" lines.
+func writeVersion(w io.Writer, v *versionJSON, engine ncruces.Engine, profile ncruces.Profile) error {
+	var f fields
+	switch {
+	case v.Revision != "" && v.Modified:
+		f.add("litedir", "%s (commit %s, modified)", v.Litedir, v.Revision)
+	case v.Revision != "":
+		f.add("litedir", "%s (commit %s)", v.Litedir, v.Revision)
+	default:
+		f.add("litedir", "%s", v.Litedir)
+	}
+	f.add("go", "%s %s/%s", v.Go, v.GOOS, v.GOARCH)
+	f.add("wazero", "%s", v.Wazero)
+	f.addEngine(engine)
+	f.addPlatform(profile)
+	return f.write(w)
+}
