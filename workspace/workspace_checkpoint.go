@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -108,7 +109,10 @@ func checkpoint(ctx context.Context, db queryRower, mode CheckpointMode) (Checkp
 // keeps appending. So once the WAL holds twice the threshold, the writer runs
 // a PASSIVE checkpoint itself between two batches; the background pass has
 // already copied most frames, so the writer copies only the tail, and its
-// next transaction starts the WAL over.
+// next transaction starts the WAL over. Only one checkpoint runs at a time,
+// so meanwhile the background goroutine starts no pass of its own while
+// Write batches run; when they do not (writes through DB() only), it catches
+// up itself.
 const (
 	// checkpointPages is the WAL size, in pages, at which the writer asks
 	// for a checkpoint: SQLite's own default threshold.
@@ -132,6 +136,7 @@ type checkpointer struct {
 	db      *sql.DB // a pool other than the writer's
 	walPath string
 	log     *slog.Logger
+	guard   *connGuard // the writer's: catchUp and lastBatch
 
 	kick   chan struct{} // capacity 1: kicks coalesce
 	cancel context.CancelFunc
@@ -140,8 +145,20 @@ type checkpointer struct {
 	checkpoints, restarts atomic.Uint64
 }
 
-func newCheckpointer(walPath string, log *slog.Logger) *checkpointer {
-	return &checkpointer{walPath: walPath, log: log, kick: make(chan struct{}, 1)}
+func newCheckpointer(walPath string, guard *connGuard, log *slog.Logger) *checkpointer {
+	return &checkpointer{walPath: walPath, guard: guard, log: log, kick: make(chan struct{}, 1)}
+}
+
+// writerActive is how recently a Write batch must have ended for the
+// checkpointer to leave catching up to the writer.
+const writerActive = 100 * time.Millisecond
+
+// leaveToWriter reports whether the writer will catch up the WAL after its
+// next batch, so that a background pass would only make its checkpoint find
+// the checkpoint lock taken.
+func (c *checkpointer) leaveToWriter() bool {
+	last := c.guard.lastBatch.Load()
+	return c.guard.catchUp.Load() && last != 0 && time.Since(time.Unix(0, last)) < writerActive
 }
 
 // request asks for a checkpoint without waiting for it.
@@ -177,6 +194,9 @@ func (c *checkpointer) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		if c.leaveToWriter() {
+			continue
+		}
 		res, err := checkpoint(ctx, c.db, CheckpointPassive)
 		if ctx.Err() != nil {
 			return
@@ -203,17 +223,15 @@ func (c *checkpointer) loop(ctx context.Context) {
 	}
 }
 
-// walHook returns the writer connection's WAL hook: after each commit it
-// asks for a background checkpoint once the WAL holds checkpointPages pages,
-// and tells the writer to catch up (see catchUp) at catchUpPages.
-func (c *checkpointer) walHook(catchUp *atomic.Bool) func(*sqlite3.Conn, string, int) error {
-	return func(_ *sqlite3.Conn, _ string, pages int) error {
-		if pages >= checkpointPages {
-			c.request()
-		}
-		if pages >= catchUpPages {
-			catchUp.Store(true)
-		}
-		return nil
+// walHook is the writer connection's WAL hook: after each commit it asks for
+// a background checkpoint once the WAL holds checkpointPages pages, and tells
+// the writer to catch up at catchUpPages.
+func (c *checkpointer) walHook(_ *sqlite3.Conn, _ string, pages int) error {
+	if pages >= catchUpPages {
+		c.guard.catchUp.Store(true)
 	}
+	if pages >= checkpointPages {
+		c.request()
+	}
+	return nil
 }

@@ -85,8 +85,8 @@ func (e *entry) open(ctx context.Context) (err error) {
 
 	e.guard = &connGuard{}
 	if !c.profile.SingleConnection && wantJournalMode(c.pragmas, c.profile) == "wal" {
-		e.ckpt = newCheckpointer(e.dbPath+"-wal", c.logger)
-		e.guard.walHook = e.ckpt.walHook(&e.guard.catchUp)
+		e.ckpt = newCheckpointer(e.dbPath+"-wal", e.guard, c.logger)
+		e.guard.walHook = e.ckpt.walHook
 	}
 	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
 		Path:      e.dbPath,

@@ -451,8 +451,10 @@ type connGuard struct {
 	// walHook, if set, becomes the connection's WAL hook.
 	walHook func(*sqlite3.Conn, string, int) error
 	// catchUp asks the writer for a checkpoint of its own after its
-	// batch; see catchUpPages.
-	catchUp atomic.Bool
+	// batch, and lastBatch (Unix nanoseconds) tells when the writer last
+	// finished one; see catchUpPages.
+	catchUp   atomic.Bool
+	lastBatch atomic.Int64
 }
 
 func (g *connGuard) init(c *sqlite3.Conn) error {
@@ -600,6 +602,7 @@ func (w *writer) commit(b *batchState) {
 			w.log.Warn("checkpoint after a batch failed", "db", w.path, "err", err)
 		}
 	}
+	w.guard.lastBatch.Store(time.Now().UnixNano())
 }
 
 // setSync sets the writer connection's synchronous level, outside a
