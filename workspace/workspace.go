@@ -99,7 +99,9 @@ type Options struct {
 	// Sharing is the lock mode: lock.Exclusive (the zero value) lets one
 	// process open the workspace; lock.Shared lets many processes open it at
 	// once, and migrations then run under a short exclusive section so that
-	// exactly one process applies them.
+	// exactly one process applies them. Shared is refused on platforms whose
+	// profile allows a single connection (see ncruces.Profile), where SQLite
+	// cannot arbitrate between processes.
 	Sharing lock.Mode
 
 	// SkipLock opens the workspace without the directory lock, for
@@ -140,7 +142,10 @@ type config struct {
 	profile    ncruces.Profile
 }
 
-func (o *Options) config() (config, error) {
+func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
+
+// configFor is config on the platform profile p.
+func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	if o == nil {
 		o = &Options{}
 	}
@@ -154,7 +159,7 @@ func (o *Options) config() (config, error) {
 		skipLock:   o.SkipLock || envTrue(os.Getenv(EnvSkipLock)),
 		readers:    o.Readers,
 		logger:     o.Logger,
-		profile:    ncruces.Platform(),
+		profile:    p,
 	}
 	if c.name == "" {
 		c.name = lock.DefaultName
@@ -164,6 +169,14 @@ func (o *Options) config() (config, error) {
 	}
 	if c.sharing != lock.Exclusive && c.sharing != lock.Shared {
 		return c, fmt.Errorf("%w: unknown sharing mode %d", ErrInvalidOptions, c.sharing)
+	}
+	if c.sharing == lock.Shared && c.profile.SingleConnection {
+		// Without shared memory or file locks in the driver, SQLite cannot
+		// arbitrate between processes: one of them would hold the database
+		// for as long as it is open (locking_mode=EXCLUSIVE), or none would
+		// lock it at all (nolock=1) and they could corrupt it.
+		return c, fmt.Errorf("%w: Sharing %v needs SQLite locks across processes, which the driver lacks on %s/%s",
+			ErrInvalidOptions, c.sharing, c.profile.GOOS, c.profile.GOARCH)
 	}
 	if c.readers < 0 {
 		return c, fmt.Errorf("%w: Readers = %d", ErrInvalidOptions, c.readers)

@@ -197,7 +197,9 @@ func (c *checkpointer) loop(ctx context.Context) {
 		if c.leaveToWriter() {
 			continue
 		}
+		c.guard.checkpointing.Store(true)
 		res, err := checkpoint(ctx, c.db, CheckpointPassive)
+		c.guard.checkpointing.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -210,7 +212,9 @@ func (c *checkpointer) loop(ctx context.Context) {
 		if err != nil || info.Size() < walRestartSize {
 			continue
 		}
+		c.guard.checkpointing.Store(true)
 		res, err = checkpoint(ctx, c.db, CheckpointRestart)
+		c.guard.checkpointing.Store(false)
 		if ctx.Err() != nil {
 			return
 		}

@@ -455,6 +455,8 @@ type connGuard struct {
 	// finished one; see catchUpPages.
 	catchUp   atomic.Bool
 	lastBatch atomic.Int64
+	// checkpointing is true while the background checkpointer runs a pass.
+	checkpointing atomic.Bool
 }
 
 func (g *connGuard) init(c *sqlite3.Conn) error {
@@ -597,7 +599,10 @@ func (w *writer) commit(b *batchState) {
 	} else {
 		w.finish(b.reqs, true)
 	}
-	if w.guard.catchUp.Swap(false) {
+	// While a background pass runs, the checkpoint lock is taken: try again
+	// after the next batch rather than fail now.
+	if w.guard.catchUp.Load() && !w.guard.checkpointing.Load() {
+		w.guard.catchUp.Store(false)
 		if _, err := checkpoint(context.Background(), b.conn, CheckpointPassive); err != nil {
 			w.log.Warn("checkpoint after a batch failed", "db", w.path, "err", err)
 		}
