@@ -514,13 +514,51 @@ func TestWriteDurableSync(t *testing.T) {
 
 // TestWriteWALBounded writes far more than the WAL's checkpoint threshold and
 // checks that the background and catch-up checkpoints keep the WAL file from
-// growing with it.
+// growing with it, also while readers that never pause keep old snapshots
+// alive.
 func TestWriteWALBounded(t *testing.T) {
 	if ncruces.Platform().JournalMode != "wal" {
 		t.Skip("no WAL on this platform")
 	}
+	for _, tt := range []struct {
+		name    string
+		readers int
+		rows    int   // of 8000 bytes each
+		maxWAL  int64 // bytes
+	}{
+		{"writers only", 0, 6000, 24 << 20},
+		// Readers can hold the WAL until the 32 MiB RESTART bound.
+		{"continuous readers", 4, 12000, 48 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			walBounded(t, tt.readers, tt.rows, tt.maxWAL)
+		})
+	}
+}
+
+func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
 	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
-	const rows, size = 6000, 8000 // 48 MB
+	const size = 8000
+	stop := make(chan struct{})
+	var rg sync.WaitGroup
+	for range readers {
+		rg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var n int
+				if err := ws.ReadDB().QueryRowContext(testCtx(t), "SELECT count(*) FROM notes").Scan(&n); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer rg.Wait()
+	defer close(stop)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -541,10 +579,11 @@ func TestWriteWALBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.DBSize+st.WALSize < rows*size {
+	if st.DBSize+st.WALSize < int64(rows*size) {
 		t.Fatalf("database %d + WAL %d bytes: less than the %d bytes written", st.DBSize, st.WALSize, rows*size)
 	}
-	if st.WALSize > 24<<20 {
+	t.Logf("database %d bytes, WAL %d bytes, %+v", st.DBSize, st.WALSize, ws.WriteStats())
+	if st.WALSize > maxWAL {
 		t.Errorf("WAL = %d bytes after writing %d: checkpoints did not keep up", st.WALSize, rows*size)
 	}
 }
