@@ -58,6 +58,7 @@ type benchConfig struct {
 	name     string // workspace name
 	writers  int
 	readers  int
+	conns    int // the workspace's read pool; 0 = its default
 	duration time.Duration
 	sync     string // OFF, NORMAL, FULL or EXTRA
 	rowSize  int
@@ -82,6 +83,7 @@ func benchFlags(flags *flag.FlagSet, args []string) (*benchConfig, error) {
 	var sync string
 	flags.IntVar(&c.writers, "writers", 16, "number of writer goroutines")
 	flags.IntVar(&c.readers, "readers", 0, "number of reader goroutines")
+	flags.IntVar(&c.conns, "read-conns", 0, "connections in the workspace's read pool (Options.Readers); 0 means its default, max(2, GOMAXPROCS)")
 	flags.DurationVar(&c.duration, "duration", 5*time.Second, "how long each phase runs")
 	flags.StringVar(&sync, "sync", "normal", "PRAGMA synchronous: off, normal, full or extra")
 	flags.IntVar(&c.rowSize, "row-size", 200, "message body size in bytes")
@@ -117,6 +119,8 @@ func benchFlags(flags *flag.FlagSet, args []string) (*benchConfig, error) {
 		return nil, usageError("-writers %d: need at least 1", c.writers)
 	case c.readers < 0:
 		return nil, usageError("-readers %d: cannot be negative", c.readers)
+	case c.conns < 0:
+		return nil, usageError("-read-conns %d: cannot be negative", c.conns)
 	case c.duration <= 0:
 		return nil, usageError("-duration %v: must be positive", c.duration)
 	case !ok:
@@ -191,15 +195,21 @@ func bench(ctx context.Context, c *benchConfig, stderr io.Writer) (res *benchRes
 		Name:       c.name,
 		Migrations: migrations.Builtin,
 		Program:    "litedir bench",
+		Readers:    c.conns,
 		Logger:     newLogger(stderr, slog.LevelWarn),
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: c.sync}},
 	})
 	if err != nil {
 		return nil, err
 	}
+	st, err := ws.Status(ctx)
+	if err != nil {
+		return nil, errors.Join(err, ws.Close())
+	}
 	res = &benchResult{Config: benchConfigJSON{
 		Writers:       c.writers,
 		Readers:       c.readers,
+		ReadConns:     st.Readers,
 		DurationNs:    c.duration.Nanoseconds(),
 		Synchronous:   c.sync,
 		RowSize:       c.rowSize,

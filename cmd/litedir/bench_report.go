@@ -26,6 +26,7 @@ type benchResult struct {
 type benchConfigJSON struct {
 	Writers       int    `json:"writers"`
 	Readers       int    `json:"readers"`
+	ReadConns     int    `json:"read_conns"`  // the workspace's read pool (0: the writer's connection)
 	DurationNs    int64  `json:"duration_ns"` // per phase
 	Synchronous   string `json:"synchronous"`
 	RowSize       int    `json:"row_size"` // message body bytes
@@ -133,8 +134,8 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 		where = "temporary, kept by -keep"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %v per phase, synchronous=%s, %d-byte bodies, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s, workspace %s (%s)\n",
-		c.Writers, c.Readers, time.Duration(c.DurationNs), c.Synchronous, c.RowSize, c.Sessions,
+	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %d-byte bodies, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s, workspace %s (%s)\n",
+		c.Writers, c.Readers, c.ReadConns, time.Duration(c.DurationNs), c.Synchronous, c.RowSize, c.Sessions,
 		c.GOMAXPROCS, c.GOOS, c.GOARCH, orUnknown(c.SQLiteVersion), c.Workspace, where)
 	if res.Baseline != nil {
 		b.WriteString("baseline: one pooled connection, BEGIN IMMEDIATE + the two statements + COMMIT per write, reads on that connection\n")

@@ -248,10 +248,10 @@ func TestBenchFlags(t *testing.T) {
 			rowSize: 200, sessions: 64, openRuns: 5,
 		}},
 		{name: "everything", args: []string{
-			"-writers", "4", "--readers", "3", "-duration", "250ms", "-sync", "FULL", "-row-size", "1",
+			"-writers", "4", "--readers", "3", "-read-conns", "1", "-duration", "250ms", "-sync", "FULL", "-row-size", "1",
 			"-sessions", "2", "-compare", "-json", "-open-runs", "0", "-keep", "-name", "agent", "dir",
 		}, want: benchConfig{
-			dir: "dir", name: "agent", writers: 4, readers: 3, duration: 250 * time.Millisecond,
+			dir: "dir", name: "agent", writers: 4, readers: 3, conns: 1, duration: 250 * time.Millisecond,
 			sync: "FULL", rowSize: 1, sessions: 2, compare: true, json: true, openRuns: 0, keep: true,
 		}},
 		{name: "sync off", args: []string{"-sync", "off"}, want: benchConfig{
@@ -264,6 +264,7 @@ func TestBenchFlags(t *testing.T) {
 		}},
 		{name: "no writers", args: []string{"-writers", "0"}, wantErr: "-writers 0"},
 		{name: "negative readers", args: []string{"-readers", "-1"}, wantErr: "-readers -1"},
+		{name: "negative read connections", args: []string{"-read-conns", "-1"}, wantErr: "-read-conns -1"},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: "-duration 0s"},
 		{name: "negative duration", args: []string{"-duration", "-1s"}, wantErr: "-duration -1s"},
 		{name: "unknown sync", args: []string{"-sync", "sometimes"}, wantErr: `-sync "sometimes"`},
@@ -568,7 +569,7 @@ func TestBenchText(t *testing.T) {
 	out := b.String()
 	// Columns are padded with spaces; the patterns care about order only.
 	for _, want := range []string{
-		`^litedir bench: 16 writers, 0 readers, 5s per phase, synchronous=FULL, 200-byte bodies, .*\(temporary\)$`,
+		`^litedir bench: 16 writers, 0 readers, \d+ read connections, 5s per phase, synchronous=FULL, 200-byte bodies, .*\(temporary\)$`,
 		`^ +litedir +baseline +ratio$`,
 		`^writes/s +617 +617 +4\.50x$`,
 		`^write p50 +1\.20 ms +1\.20 ms +2\.00x$`,
