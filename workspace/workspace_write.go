@@ -70,6 +70,11 @@ var doneCtx = func() context.Context {
 // full disk or an I/O error), every call of the batch returns an error
 // matching ErrBatchAborted and none of its work is committed.
 //
+// With PRAGMA synchronous=FULL or EXTRA in WAL mode, a batch commits at
+// NORMAL and a separate goroutine fsyncs the WAL before the batch's Writes
+// return, while the next batch already runs: a Write that returned nil is as
+// durable as under FULL, and the fsync is off the writer's path.
+//
 // A ctx that is done before fn starts means fn never runs and Write returns
 // ctx.Err(). Once fn has started, Write waits for the batch's outcome. The
 // statements fn runs are not interrupted by its ctx: an interrupted statement
