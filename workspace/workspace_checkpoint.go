@@ -3,12 +3,10 @@ package workspace
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"log/slog"
-	"os"
+	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -96,146 +94,58 @@ func checkpoint(ctx context.Context, db queryRower, mode CheckpointMode) (Checkp
 	return r, nil
 }
 
-// Background checkpoints. SQLite's automatic checkpoint runs inside the
-// COMMIT that crosses its threshold, on the writer connection: every
-// thousand pages one commit also copies the WAL into the database and
-// fsyncs it, and every Write of that batch waits. A workspace with a read
-// pool instead has the writer connection's WAL hook (which replaces the
-// automatic checkpoint) wake a goroutine that checkpoints through a read
-// connection, beside the writer rather than in its way.
+// Automatic checkpoints. SQLite checkpoints the WAL inside the COMMIT that
+// takes it past wal_autocheckpoint pages (1000 by default), with a PASSIVE
+// checkpoint, which never waits for readers. But the WAL starts over only
+// when a write finds every frame copied and no reader still on an old
+// snapshot: readers that never pause keep it from ever starting over, and it
+// grows without bound. So the writer connection's WAL hook, which replaces
+// SQLite's automatic checkpoint, does what it did and one thing more: past
+// walRestartPages it runs a RESTART checkpoint, which waits (up to the busy
+// timeout) for the readers of old snapshots to finish, so that the next
+// write starts the WAL over and journal_size_limit trims the file.
 //
-// A checkpoint beside a busy writer never quite catches up, though: the WAL
-// starts over only when a write finds every frame copied, and the writer
-// keeps appending. So once the WAL holds twice the threshold, the writer runs
-// a PASSIVE checkpoint itself between two batches; the background pass has
-// already copied most frames, so the writer copies only the tail, and its
-// next transaction starts the WAL over. Only one checkpoint runs at a time,
-// so meanwhile the background goroutine starts no pass of its own while
-// Write batches run; when they do not (writes through DB() only), it catches
-// up itself.
-const (
-	// checkpointPages is the WAL size, in pages, at which the writer asks
-	// for a checkpoint: SQLite's own default threshold.
-	checkpointPages = 1000
+// (Checkpointing from a background goroutine instead was measured: no faster
+// with 16 writers at NORMAL, 15-20% slower at FULL, where its fsyncs compete
+// with the commits' for the disk, and the WAL twice as large.)
 
-	// catchUpPages is the WAL size, in pages, at which the writer
-	// checkpoints itself.
-	catchUpPages = 2 * checkpointPages
+// walRestartPages is the WAL size, in pages, above which the writer
+// connection runs a RESTART checkpoint after a commit: 32 MiB of 4 KiB pages.
+const walRestartPages = 8192
 
-	// walRestartSize is the WAL size above which the checkpointer runs a
-	// RESTART checkpoint. A PASSIVE checkpoint never waits, so readers that
-	// never pause can keep the WAL from ever starting over, and it grows
-	// without bound; RESTART waits (up to the busy timeout) for the readers
-	// of old snapshots to finish, so that the next write starts the WAL
-	// from its beginning and journal_size_limit trims the file.
-	walRestartSize = 32 << 20
-)
+// defaultCheckpointPages is SQLite's default wal_autocheckpoint.
+const defaultCheckpointPages = 1000
 
-// checkpointer runs checkpoints in the background when kicked.
-type checkpointer struct {
-	db      *sql.DB // a pool other than the writer's
-	walPath string
-	log     *slog.Logger
-	guard   *connGuard // the writer's: catchUp and lastBatch
-
-	kick   chan struct{} // capacity 1: kicks coalesce
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	checkpoints, restarts atomic.Uint64
-}
-
-func newCheckpointer(walPath string, guard *connGuard, log *slog.Logger) *checkpointer {
-	return &checkpointer{walPath: walPath, guard: guard, log: log, kick: make(chan struct{}, 1)}
-}
-
-// writerActive is how recently a Write batch must have ended for the
-// checkpointer to leave catching up to the writer.
-const writerActive = 100 * time.Millisecond
-
-// leaveToWriter reports whether the writer will catch up the WAL after its
-// next batch, so that a background pass would only make its checkpoint find
-// the checkpoint lock taken.
-func (c *checkpointer) leaveToWriter() bool {
-	last := c.guard.lastBatch.Load()
-	return c.guard.catchUp.Load() && last != 0 && time.Since(time.Unix(0, last)) < writerActive
-}
-
-// request asks for a checkpoint without waiting for it.
-func (c *checkpointer) request() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
+// checkpointPages returns the wal_autocheckpoint the pragmas ask for, which
+// the WAL hook honours since it replaces SQLite's own; 0 or less disables
+// PASSIVE checkpoints (the RESTART bound remains).
+func checkpointPages(pragmas []ncruces.Pragma) int {
+	for _, p := range pragmas {
+		if strings.EqualFold(p.Name, "wal_autocheckpoint") {
+			if n, err := strconv.Atoi(p.Value); err == nil {
+				return n
+			}
+		}
 	}
+	return defaultCheckpointPages
 }
 
-// start runs the checkpointer's goroutine on db until stop.
-func (c *checkpointer) start(db *sql.DB) {
-	c.db = db
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
-	go c.loop(ctx)
-}
-
-// stop interrupts a running checkpoint and waits for the goroutine to end.
-func (c *checkpointer) stop() {
-	if c.cancel == nil {
-		return
+// walHook is the writer connection's WAL hook. It runs after each commit,
+// once the write lock is released, on the committing connection. Its errors
+// are logged, not returned: SQLite would report them as the COMMIT's,
+// although the commit took place.
+func (g *connGuard) walHook(c *sqlite3.Conn, schema string, pages int) error {
+	mode, counter := sqlite3.CHECKPOINT_PASSIVE, &g.checkpoints
+	switch {
+	case pages >= walRestartPages:
+		mode, counter = sqlite3.CHECKPOINT_RESTART, &g.restarts
+	case g.checkpointPages <= 0 || pages < g.checkpointPages:
+		return nil
 	}
-	c.cancel()
-	<-c.done
-}
-
-func (c *checkpointer) loop(ctx context.Context) {
-	defer close(c.done)
-	for {
-		select {
-		case <-c.kick:
-		case <-ctx.Done():
-			return
-		}
-		if c.leaveToWriter() {
-			continue
-		}
-		c.guard.checkpointing.Store(true)
-		res, err := checkpoint(ctx, c.db, CheckpointPassive)
-		c.guard.checkpointing.Store(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			c.log.Warn("background checkpoint failed", "wal", c.walPath, "err", err)
-			continue
-		}
-		c.checkpoints.Add(1)
-		info, err := os.Stat(c.walPath)
-		if err != nil || info.Size() < walRestartSize {
-			continue
-		}
-		c.guard.checkpointing.Store(true)
-		res, err = checkpoint(ctx, c.db, CheckpointRestart)
-		c.guard.checkpointing.Store(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			c.log.Warn("WAL restart checkpoint failed", "wal", c.walPath, "wal_bytes", info.Size(), "err", err)
-			continue
-		}
-		c.restarts.Add(1)
-		c.log.Debug("WAL restart checkpoint", "wal", c.walPath, "wal_bytes", info.Size(), "busy", res.Busy)
+	if _, _, err := c.WALCheckpoint(schema, mode); err != nil && !errors.Is(err, sqlite3.BUSY) {
+		g.log.Warn("automatic checkpoint failed", "pages", pages, "mode", mode, "err", err)
+		return nil
 	}
-}
-
-// walHook is the writer connection's WAL hook: after each commit it asks for
-// a background checkpoint once the WAL holds checkpointPages pages, and tells
-// the writer to catch up at catchUpPages.
-func (c *checkpointer) walHook(_ *sqlite3.Conn, _ string, pages int) error {
-	if pages >= catchUpPages {
-		c.guard.catchUp.Store(true)
-	}
-	if pages >= checkpointPages {
-		c.request()
-	}
+	counter.Add(1)
 	return nil
 }

@@ -36,10 +36,9 @@ type entry struct {
 	readOnly bool
 	lock     *lock.Lock // nil with SkipLock and for read-only handles
 	writeDB  *sql.DB
-	readDB   *sql.DB       // == writeDB on single-connection platforms
-	guard    *connGuard    // the writer pool's hooks
-	writer   *writer       // nil for read-only handles
-	ckpt     *checkpointer // nil without a read pool in WAL mode
+	readDB   *sql.DB    // == writeDB on single-connection platforms
+	guard    *connGuard // the writer pool's hooks
+	writer   *writer    // nil for read-only handles
 
 	migrateMu sync.Mutex // serializes migrations from several Opens
 }
@@ -83,11 +82,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 		}
 	}
 
-	e.guard = &connGuard{}
-	if !c.profile.SingleConnection && wantJournalMode(c.pragmas, c.profile) == "wal" {
-		e.ckpt = newCheckpointer(e.dbPath+"-wal", e.guard, c.logger)
-		e.guard.walHook = e.ckpt.walHook
-	}
+	e.guard = &connGuard{checkpointPages: checkpointPages(c.pragmas), log: c.logger}
 	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
 		Path:      e.dbPath,
 		Immediate: true,
@@ -125,9 +120,6 @@ func (e *entry) open(ctx context.Context) (err error) {
 	}
 	level, _ := deferredSync(c.pragmas, mode)
 	e.writer = newWriter(e.writeDB, e.dbPath, e.guard, level, c.logger)
-	if e.ckpt != nil {
-		e.ckpt.start(e.readDB)
-	}
 	return nil
 }
 
@@ -189,9 +181,6 @@ func (e *entry) close() error {
 	var errs []error
 	if e.writer != nil {
 		e.writer.stop()
-	}
-	if e.ckpt != nil {
-		e.ckpt.stop()
 	}
 	if !e.readOnly {
 		// Close must finish whatever the caller's contexts say; the busy

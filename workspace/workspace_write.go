@@ -102,9 +102,10 @@ type WriteStats struct {
 	Batches  uint64 // transactions committed
 	MaxBatch uint64 // the largest batch
 
-	// Checkpoints counts the checkpoints run in the background, and
-	// WALRestarts those of them that waited for readers so that the WAL
-	// could start over (see Status.WALSize).
+	// Checkpoints counts the PASSIVE checkpoints the writer connection ran
+	// after commits (in place of SQLite's automatic checkpoint), and
+	// WALRestarts the RESTART checkpoints it ran because readers had kept
+	// the WAL from starting over (see Status.WALSize).
 	Checkpoints, WALRestarts uint64
 }
 
@@ -123,8 +124,8 @@ func (w *Workspace) WriteStats() WriteStats {
 	if w.e.writer != nil {
 		s = w.e.writer.stats()
 	}
-	if c := w.e.ckpt; c != nil {
-		s.Checkpoints, s.WALRestarts = c.checkpoints.Load(), c.restarts.Load()
+	if g := w.e.guard; g != nil {
+		s.Checkpoints, s.WALRestarts = g.checkpoints.Load(), g.restarts.Load()
 	}
 	return s
 }
@@ -447,21 +448,18 @@ func (w *writer) batch(first *writeReq) {
 // its init installs, on every new connection, an authorizer that denies
 // transaction and savepoint statements to Write functions (a function that
 // committed, rolled back or released the batch's savepoint would commit or
-// lose other callers' work behind their backs) and a rollback hook that
-// tells the writer when SQLite ended a transaction by itself.
+// lose other callers' work behind their backs), a rollback hook that tells
+// the writer when SQLite ended a transaction by itself, and the WAL hook
+// that checkpoints (see walHook).
 type connGuard struct {
 	inFn       atomic.Bool // a Write function is running
 	rolledBack atomic.Bool // a transaction ended in a rollback since the batch began
 
-	// walHook, if set, becomes the connection's WAL hook.
-	walHook func(*sqlite3.Conn, string, int) error
-	// catchUp asks the writer for a checkpoint of its own after its
-	// batch, and lastBatch (Unix nanoseconds) tells when the writer last
-	// finished one; see catchUpPages.
-	catchUp   atomic.Bool
-	lastBatch atomic.Int64
-	// checkpointing is true while the background checkpointer runs a pass.
-	checkpointing atomic.Bool
+	// checkpointPages is the WAL hook's PASSIVE threshold; checkpoints and
+	// restarts count what it ran. See walHook.
+	checkpointPages       int
+	checkpoints, restarts atomic.Uint64
+	log                   *slog.Logger
 }
 
 func (g *connGuard) init(c *sqlite3.Conn) error {
@@ -475,9 +473,7 @@ func (g *connGuard) init(c *sqlite3.Conn) error {
 		return err
 	}
 	c.RollbackHook(func() { g.rolledBack.Store(true) })
-	if g.walHook != nil {
-		c.WALHook(g.walHook)
-	}
+	c.WALHook(g.walHook)
 	return nil
 }
 
@@ -604,15 +600,6 @@ func (w *writer) commit(b *batchState) {
 	} else {
 		w.finish(b.reqs, true)
 	}
-	// While a background pass runs, the checkpoint lock is taken: try again
-	// after the next batch rather than fail now.
-	if w.guard.catchUp.Load() && !w.guard.checkpointing.Load() {
-		w.guard.catchUp.Store(false)
-		if _, err := checkpoint(context.Background(), b.conn, CheckpointPassive); err != nil {
-			w.log.Warn("checkpoint after a batch failed", "db", w.path, "err", err)
-		}
-	}
-	w.guard.lastBatch.Store(time.Now().UnixNano())
 }
 
 // setSync sets the writer connection's synchronous level, outside a
