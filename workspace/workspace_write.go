@@ -643,15 +643,15 @@ func (w *writer) abort(b *batchState, cause error) {
 // finish reports to the callers of a batch and counts it. The writer calls
 // it, and the syncer for batches it made durable.
 func (w *writer) finish(reqs []*writeReq, committed bool) {
+	// Count first: a caller may read WriteStats as soon as its Write
+	// returns.
 	var ok uint64
 	for _, r := range reqs {
 		if committed && r.err == nil && !r.panicked && !r.goexit {
 			ok++
-		} else {
-			w.failed.Add(1)
 		}
-		close(r.done)
 	}
+	w.failed.Add(uint64(len(reqs)) - ok)
 	if committed {
 		w.writes.Add(ok)
 		w.batches.Add(1)
@@ -661,6 +661,9 @@ func (w *writer) finish(reqs []*writeReq, committed bool) {
 				break
 			}
 		}
+	}
+	for _, r := range reqs {
+		close(r.done)
 	}
 }
 
