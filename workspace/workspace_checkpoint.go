@@ -75,12 +75,7 @@ func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	return checkpoint(ctx, w.e.writeDB, mode)
 }
 
-// queryRower is what checkpoint runs on: a pool or one connection of it.
-type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func checkpoint(ctx context.Context, db queryRower, mode CheckpointMode) (CheckpointResult, error) {
+func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (CheckpointResult, error) {
 	if mode < 0 || int(mode) >= len(checkpointModes) {
 		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint: %w: mode %d", ErrInvalidOptions, int(mode))
 	}
