@@ -65,8 +65,12 @@ func TestParseArgs(t *testing.T) {
 		{name: "missing second", args: []string{"a"}, names: []string{"DIR", "DST"}, wantErr: errUsage, message: "missing DST"},
 		{name: "extra", args: []string{"a", "b"}, names: []string{"DIR"}, wantErr: errUsage,
 			message: `unexpected argument "b" (want DIR)`},
-		{name: "flag after", args: []string{"a", "-json"}, names: []string{"DIR"}, wantErr: errUsage,
-			message: "flag -json after the arguments: flags go first"},
+		{name: "flag after", args: []string{"a", "-json"}, names: []string{"DIR"}, want: []string{"a"}},
+		{name: "flag between", args: []string{"a", "-json", "b"}, names: []string{"DIR", "DST"}, want: []string{"a", "b"}},
+		{name: "dash dash", args: []string{"-json", "--", "-a"}, names: []string{"DIR"}, want: []string{"-a"}},
+		{name: "dash dash after", args: []string{"a", "--", "-json"}, names: []string{"DIR", "DST"}, want: []string{"a", "-json"}},
+		{name: "unknown flag after", args: []string{"a", "-nope"}, names: []string{"DIR"}, wantErr: errUsage, shown: true,
+			message: "flag provided but not defined: -nope"},
 		{name: "empty", args: []string{""}, names: []string{"DIR"}, wantErr: errUsage, message: "empty DIR"},
 	}
 	for _, tt := range tests {
@@ -109,6 +113,44 @@ func TestParseArgs(t *testing.T) {
 			}
 			if tt.message != "" && strings.Count(stderr.String(), tt.message) != 1 {
 				t.Errorf("stderr: got %q, want the message %q once", stderr.String(), tt.message)
+			}
+		})
+	}
+}
+
+func TestParseCommandArgs(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		want     []string
+		wantCmd  []string
+		wantErr  bool
+		wantText string
+	}{
+		{name: "no command", args: []string{"dir"}, want: []string{"dir"}},
+		{name: "command", args: []string{"dir", "--", "sh", "-c", "exit 3"}, want: []string{"dir"},
+			wantCmd: []string{"sh", "-c", "exit 3"}},
+		{name: "flags around", args: []string{"-json", "dir", "-json", "--", "true", "--", "x"}, want: []string{"dir"},
+			wantCmd: []string{"true", "--", "x"}},
+		{name: "empty command", args: []string{"dir", "--"}, wantErr: true, wantText: "no command after --"},
+		{name: "command without dir", args: []string{"--", "true"}, wantErr: true, wantText: "missing DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flags := newFlagSet("test", "[-json] DIR [-- CMD]", "Test tests.", io.Discard)
+			flags.Bool("json", false, "print JSON")
+			pos, cmd, err := parseCommandArgs(flags, tt.args, "DIR")
+			if tt.wantErr {
+				if !errors.Is(err, errUsage) || err.Error() != tt.wantText {
+					t.Fatalf("parseCommandArgs(%q): got error %v, want usage error %q", tt.args, err, tt.wantText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseCommandArgs(%q): %v", tt.args, err)
+			}
+			if !slices.Equal(pos, tt.want) || !slices.Equal(cmd, tt.wantCmd) || (cmd == nil) != (tt.wantCmd == nil) {
+				t.Errorf("parseCommandArgs(%q): got %q, %q; want %q, %q", tt.args, pos, cmd, tt.want, tt.wantCmd)
 			}
 		})
 	}

@@ -36,29 +36,76 @@ func newFlagSet(name, synopsis, doc string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseArgs parses the flags in args and checks that exactly one positional
-// argument per name in names follows them. It returns the positional
-// arguments, or an error to give to [usageExit]: flag.ErrHelp for -h, or an
-// error matching errUsage.
+// argument per name in names remains. Flags may come before, between or
+// after the positional arguments (litedir status DIR -json); "--" ends the
+// flags, so an argument that starts with "-" can follow it. It returns the
+// positional arguments, or an error to give to [usageExit]: flag.ErrHelp
+// for -h, or an error matching errUsage.
 func parseArgs(flags *flag.FlagSet, args []string, names ...string) ([]string, error) {
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		// The flag package has printed the error and the usage already.
-		return nil, &usageErr{msg: err.Error(), shown: true}
+	pos, rest, err := parseInterspersed(flags, args)
+	if err != nil {
+		return nil, err
 	}
-	pos := flags.Args()
+	pos = append(pos, rest...)
+	return checkArgs(pos, names)
+}
+
+// parseCommandArgs is parseArgs for the commands that run another command:
+// the positional arguments named by names come first, and everything after
+// a "--" that follows them is the command, returned as cmd (nil without
+// "--").
+func parseCommandArgs(flags *flag.FlagSet, args []string, names ...string) (pos, cmd []string, err error) {
+	pos, rest, err := parseInterspersed(flags, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rest != nil {
+		cmd = rest
+		if len(cmd) == 0 {
+			return nil, nil, usageError("no command after --")
+		}
+	}
+	pos, err = checkArgs(pos, names)
+	return pos, cmd, err
+}
+
+// parseInterspersed parses args with flags, collecting the positional
+// arguments between the flags into pos. If a "--" ends the flags, rest is
+// what follows it (not nil, possibly empty); otherwise rest is nil.
+func parseInterspersed(flags *flag.FlagSet, args []string) (pos, rest []string, err error) {
+	for {
+		if err := flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, nil, err
+			}
+			// The flag package has printed the error and the usage already.
+			return nil, nil, &usageErr{msg: err.Error(), shown: true}
+		}
+		left := flags.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			// The flag package consumed the "--" that ended the flags.
+			return pos, append([]string{}, left...), nil
+		}
+		if len(left) == 0 {
+			return pos, nil, nil
+		}
+		// Parsing stopped at a positional argument: keep it, and go on
+		// with the flags after it.
+		pos = append(pos, left[0])
+		args = left[1:]
+	}
+}
+
+// checkArgs checks that pos holds exactly one non-empty argument per name in
+// names.
+func checkArgs(pos, names []string) ([]string, error) {
 	switch {
 	case len(pos) < len(names):
 		return nil, usageError("missing %s", strings.Join(names[len(pos):], " "))
+	case len(pos) > 0 && len(names) == 0:
+		return nil, usageError("unexpected argument %q: the command takes none", pos[0])
 	case len(pos) > len(names):
-		extra := pos[len(names)]
-		if strings.HasPrefix(extra, "-") {
-			// The flag package stops at the first argument that is not a
-			// flag; a flag after DIR is the usual mistake.
-			return nil, usageError("flag %s after the arguments: flags go first", extra)
-		}
-		return nil, usageError("unexpected argument %q (want %s)", extra, strings.Join(names, " "))
+		return nil, usageError("unexpected argument %q (want %s)", pos[len(names)], strings.Join(names, " "))
 	}
 	for i, p := range pos {
 		if p == "" {
