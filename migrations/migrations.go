@@ -297,6 +297,12 @@ func (m *Migrator) lock(ctx context.Context) error {
 func (m *Migrator) unlock() { <-m.sem }
 
 // latest returns the newest known version, 0 if there are no migrations.
+// Migrations returns the migrations of m, in version order. The slice is a
+// copy.
+func (m *Migrator) Migrations() []Migration {
+	return slices.Clone(m.migrations)
+}
+
 func (m *Migrator) latest() int64 {
 	if len(m.migrations) == 0 {
 		return 0

@@ -26,6 +26,14 @@ var (
 	// migration). [Migrator.Up] refuses to apply it out of order and leaves the
 	// database untouched; [Migrator.Status] lists it as pending.
 	ErrOutOfOrder = errors.New("migrations: unapplied migration older than the database version")
+
+	// ErrUnknownVersion means [Migrator.UpTo] was given a version that no
+	// migration has.
+	ErrUnknownVersion = errors.New("migrations: no migration has this version")
+
+	// ErrTargetBehind means [Migrator.UpTo] was given a version lower than the
+	// database's: migrations only go up, so nothing was applied.
+	ErrTargetBehind = errors.New("migrations: database is past the target version")
 )
 
 // SchemaTooNewError is returned by [Migrator.Up] when the database version is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/pressly/goose/v3"
 )
@@ -39,6 +40,24 @@ import (
 // Up applies nothing while another Up or [Migrator.Status] of m runs; it waits
 // for them or for ctx to end.
 func (m *Migrator) Up(ctx context.Context) ([]Applied, error) {
+	return m.up(ctx, m.latest())
+}
+
+// UpTo is [Migrator.Up] for the migrations up to and including version
+// only, which must be the version of one of them (otherwise the error wraps
+// [ErrUnknownVersion]). It applies nothing and returns an error wrapping
+// [ErrTargetBehind] when the database is already at a higher version:
+// migrations only go up. A database newer than every known migration is
+// refused with a [*SchemaTooNewError], as by Up.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]Applied, error) {
+	if !slices.ContainsFunc(m.migrations, func(mig Migration) bool { return mig.Version == version }) {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownVersion, version)
+	}
+	return m.up(ctx, version)
+}
+
+// up applies the pending migrations with versions up to target.
+func (m *Migrator) up(ctx context.Context, target int64) ([]Applied, error) {
 	if err := m.lock(ctx); err != nil {
 		return nil, fmt.Errorf("migrations: up: %w", err)
 	}
@@ -51,6 +70,10 @@ func (m *Migrator) Up(ctx context.Context) ([]Applied, error) {
 	if st.Current > st.Latest {
 		return nil, &SchemaTooNewError{Current: st.Current, Latest: st.Latest}
 	}
+	if st.Current > target {
+		return nil, fmt.Errorf("%w: database at version %d, target %d", ErrTargetBehind, st.Current, target)
+	}
+	st.Pending = slices.DeleteFunc(st.Pending, func(mig Migration) bool { return mig.Version > target })
 	if len(st.Pending) == 0 {
 		m.log.DebugContext(ctx, "migrations: database is up to date", "version", st.Current)
 		return nil, nil
@@ -75,7 +98,7 @@ func (m *Migrator) Up(ctx context.Context) ([]Applied, error) {
 	// writer makes BEGIN wait rather than failing mid-migration). It re-reads
 	// the applied versions on that connection, so what it applies is exactly
 	// what is pending at that moment.
-	results, err := p.Up(ctx)
+	results, err := p.UpTo(ctx, target)
 	var applied []Applied
 	var partial *goose.PartialError
 	if errors.As(err, &partial) {
