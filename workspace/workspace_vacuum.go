@@ -1,0 +1,124 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/litedir/litedir/ncruces"
+)
+
+// VacuumInto writes a compacted copy of the database to the new file dst
+// with SQLite's VACUUM INTO: like [Workspace.Backup], but the copy is rebuilt
+// without free pages and with its tables and indexes stored in order, which
+// makes it smaller and faster to read. It reads one snapshot through the read
+// pool, so writers go on meanwhile, and the same rules as Backup apply: the
+// copy is written to a temporary file next to dst, switched to a rollback
+// journal, fsynced and checked, and only then moved to dst, which must not
+// exist (the error matches ErrExists and fs.ErrExist). On failure nothing is
+// left at dst.
+//
+// Unlike Backup, VACUUM INTO holds its read transaction until the copy is
+// complete, and it is not an error for writers to commit meanwhile: the copy
+// is of the snapshot it started with.
+func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
+	if err := w.check("vacuum into"); err != nil {
+		return err
+	}
+	if dst == "" {
+		return fmt.Errorf("workspace: vacuum %s into: %w: empty destination", w.e.dbPath, ErrInvalidOptions)
+	}
+	dst, err = filepath.Abs(dst)
+	if err != nil {
+		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
+	}
+	if err := noFile(dst); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmpPath)
+		}
+	}()
+	// VACUUM INTO fills an empty file as readily as a missing one, and the
+	// empty file keeps the name reserved.
+	if err := vacuumInto(ctx, w.e.readDB, tmpPath); err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := syncFile(tmpPath); err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := verifyBackup(ctx, tmpPath, &w.e.config); err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	if err := placeNoClobber(tmpPath, dst); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	return nil
+}
+
+// vacuumInto runs VACUUM INTO path on a connection of db and switches the
+// result to a rollback journal.
+func vacuumInto(ctx context.Context, db *sql.DB, path string) error {
+	// VACUUM INTO takes a file name, or a URI when it starts with "file:";
+	// a URI built here names exactly path, whatever characters it holds.
+	uri, err := ncruces.DSN(path, nil)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(sqlite3driver.Conn).Raw()
+		old := c.SetInterrupt(ctx)
+		defer c.SetInterrupt(old)
+		// PRAGMA query_only, set on every read connection, refuses VACUUM
+		// INTO although it writes only the new file. It is lifted for
+		// this one statement on a connection no one else can use
+		// meanwhile; a connection it cannot be restored on is discarded.
+		if err := c.Exec("PRAGMA query_only=0"); err != nil {
+			return err
+		}
+		stmt, _, err := c.Prepare("VACUUM INTO ?")
+		if err == nil {
+			err = stmt.BindText(1, uri)
+			if err == nil {
+				err = stmt.Exec()
+			}
+			err = errors.Join(err, stmt.Close())
+		}
+		if rerr := c.Exec("PRAGMA query_only=1"); rerr != nil {
+			return errors.Join(err, rerr, driver.ErrBadConn)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	// The copy keeps the source's WAL flag; a copy is better as one file
+	// that needs no -wal or -shm beside it.
+	c, err := sqlite3.Open(uri)
+	if err != nil {
+		return err
+	}
+	return errors.Join(c.Exec("PRAGMA journal_mode=DELETE"), c.Close())
+}

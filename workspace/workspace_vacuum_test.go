@@ -1,0 +1,108 @@
+package workspace_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+func TestVacuumInto(t *testing.T) {
+	dir := t.TempDir()
+	ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
+	body := strings.Repeat("x", 1000)
+	for i := range 400 {
+		mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", body+string(rune('a'+i%26)))
+	}
+	// Free most pages: the compacted copy must be smaller than a backup.
+	mustExec(t, ws, "DELETE FROM notes WHERE id > 10")
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := ws.Backup(testCtx(t), backup); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+
+	dst := filepath.Join(t.TempDir(), "compact #1?.db")
+	if err := ws.VacuumInto(testCtx(t), dst); err != nil {
+		t.Fatalf("VacuumInto: %v", err)
+	}
+	// The workspace itself is not rewritten (reading may add no bytes).
+	sameBytes(t, before, snapshot(t, dir))
+
+	copyInfo, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backupInfo, err := os.Stat(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copyInfo.Size() >= backupInfo.Size() {
+		t.Errorf("compacted copy is %d bytes, backup %d: want it smaller", copyInfo.Size(), backupInfo.Size())
+	}
+	db, err := ncruces.Open(testCtx(t), ncruces.Config{Path: dst, ReadOnly: true, NoCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	var mode string
+	if err := db.QueryRow("SELECT count(*) FROM notes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 || mode != "delete" {
+		t.Errorf("copy: %d rows in journal mode %q, want 10 in \"delete\"", n, mode)
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if _, err := os.Stat(dst + suffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s beside the copy: %v", suffix, err)
+		}
+	}
+
+	// An existing file is never replaced, and nothing is left behind.
+	destDir := snapshot(t, filepath.Dir(dst))
+	err = ws.VacuumInto(testCtx(t), dst)
+	var pe *fs.PathError
+	if !errors.Is(err, workspace.ErrExists) || !errors.As(err, &pe) || pe.Path != dst {
+		t.Errorf("VacuumInto over an existing file = %v, want ErrExists naming %s", err, dst)
+	}
+	sameBytes(t, destDir, snapshot(t, filepath.Dir(dst)))
+
+	// A missing directory is named.
+	missing := filepath.Join(t.TempDir(), "nope", "copy.db")
+	if err := ws.VacuumInto(testCtx(t), missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("VacuumInto into a missing directory = %v, want fs.ErrNotExist", err)
+	}
+
+	ws.Close()
+	if err := ws.VacuumInto(testCtx(t), filepath.Join(t.TempDir(), "x.db")); !errors.Is(err, workspace.ErrClosed) {
+		t.Errorf("VacuumInto after Close = %v, want ErrClosed", err)
+	}
+}
+
+// VACUUM INTO works on a read-only workspace, beside an owner.
+func TestVacuumIntoReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('kept')")
+	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	if err := ro.VacuumInto(testCtx(t), dst); err != nil {
+		t.Fatalf("VacuumInto on a read-only workspace: %v", err)
+	}
+	if _, err := os.Stat(dst); err != nil {
+		t.Fatal(err)
+	}
+}
