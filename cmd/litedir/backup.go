@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/litedir/litedir/workspace"
 )
@@ -15,37 +17,38 @@ import (
 const backupDoc = `
 Backup writes a consistent copy of a workspace's database to the new file DST
 and prints its path and size. The copy is one self-contained file (rollback
-journal, no -wal or -shm beside it), checked before it is put in place; to use
-it as a workspace, name it NAME.db (litedir.db by default) in a directory.
+journal, no -wal or -shm beside it), synced and checked before it is put in
+place, so DST appears only when it is complete. To use it as a workspace,
+name it NAME.db (litedir.db by default) in a directory.
 
 It reads the database read-only and takes no lock, so it works while another
-process owns and writes the workspace. DST must not exist: backup never
-replaces a file.`
+process owns and writes the workspace. DST must not exist unless -force is
+given; with -force an existing file DST is replaced in one rename, so that it
+is the old file or the whole new copy, never a mix. On a terminal, backup
+shows its progress on stderr.
+
+Example:
+
+	litedir backup ./data /backups/agent-$(date +%F).db`
 
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("backup", "[-name N] DIR DST", backupDoc, stderr)
+	flags := newFlagSet("backup", "[-force] [-name N] DIR DST", backupDoc, stderr)
+	force := flags.Bool("force", false, "replace DST if it exists")
 	name := nameFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR", "DST")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "backup", backupWorkspace(ctx, stdout, stderr, pos[0], pos[1], *name))
+	return report(stderr, "backup", backupWorkspace(ctx, stdout, stderr, pos[0], pos[1], *name, *force))
 }
 
 // backupWorkspace copies the database of the workspace name in dir to dst.
-func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, name string) (err error) {
+func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, name string, force bool) (err error) {
 	if err := needDatabase("open workspace", dir, name); err != nil {
 		return err
 	}
-	// Backup resolves dst against the working directory too; resolving it
-	// here gives the path to print.
-	abs, err := filepath.Abs(dst)
+	dst, err = checkDest("backup", dst, force)
 	if err != nil {
-		return err
-	}
-	// Backup writes a temporary file beside dst, and would name that file
-	// when the directory is missing; name the directory instead.
-	if _, err := os.Stat(filepath.Dir(abs)); err != nil {
 		return err
 	}
 	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)})
@@ -53,13 +56,64 @@ func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, na
 		return err
 	}
 	defer func() { err = errors.Join(err, ws.Close()) }()
-	if err := ws.Backup(ctx, abs); err != nil {
-		return err
-	}
-	info, err := os.Stat(abs)
+	err = placeCopy(dst, force, func(path string) error {
+		if isTerminal(stderr) {
+			stop := showCopyProgress(stderr, ws.Path(), path)
+			defer stop()
+		}
+		return ws.Backup(ctx, path)
+	})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", abs, info.Size())
+	info, err := os.Stat(dst)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", dst, info.Size())
 	return err
 }
+
+// showCopyProgress redraws a progress line on the terminal w every quarter
+// second while the database src is copied to dst, until the returned stop
+// is called. The copy grows in a temporary file beside dst, named as
+// workspace.Backup names it; the line shows its size against the size of
+// src and its WAL, which bounds it.
+func showCopyProgress(w io.Writer, src, dst string) (stop func()) {
+	var total int64
+	for _, p := range []string{src, src + "-wal"} {
+		if info, err := os.Stat(p); err == nil {
+			total += info.Size()
+		}
+	}
+	pattern := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	start := time.Now()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(w, "\r\033[K")
+				return
+			case <-t.C:
+			}
+			var copied int64
+			if m, _ := filepath.Glob(pattern); len(m) == 1 {
+				if info, err := os.Stat(m[0]); err == nil {
+					copied = info.Size()
+				}
+			}
+			fmt.Fprintf(w, "\r\033[Kbackup: %s of %s copied, %s", mib(copied), mib(total), time.Since(start).Round(time.Second))
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// mib formats a byte count in MiB.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -50,7 +50,13 @@ sessions and messages to it, and keeps it.
 
 Interrupting bench (Ctrl-C) stops the running phase early and skips the
 phases after it; bench still verifies and prints what was measured, removes
-its temporary directories (unless -keep) and exits with status 1.`
+its temporary directories (unless -keep) and exits with status 1.
+
+Examples:
+
+	litedir bench                              # 16 writers on a fresh workspace
+	litedir bench -compare -sync full -duration 10s
+	litedir bench -writers 4 -readers 4 -compare -json`
 
 // benchConfig is the command line of litedir bench, validated.
 type benchConfig struct {

@@ -20,7 +20,12 @@ row whose foreign key points nowhere.
 It opens the database read-only and takes no lock, so it works while another
 process owns the workspace.
 
-Exit status 4 means the check found problems; 1 means it could not run.`
+Exit status 4 means the check found problems; 1 means it could not run.
+With -json the findings are printed as one JSON object (see README.md).
+
+Example:
+
+	litedir check -full ./data || echo "damaged: restore a backup"`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlagSet("check", "[-full] [-json] [-name N] DIR", checkDoc, stderr)

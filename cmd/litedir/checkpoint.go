@@ -23,10 +23,18 @@ cuts the WAL file to zero bytes.
 
 It opens the workspace like a program does, taking its lock, so it fails with
 exit status 3, naming the owner, while another process holds the workspace
-(unless -wait outlasts it). It never creates a workspace.`
+(unless -wait outlasts it). It never creates a workspace.
+
+Closing the workspace afterwards runs a truncate checkpoint too, as every
+litedir program does when it closes a workspace last, so the modes other than
+truncate only matter for what this command reports.
+
+Example:
+
+	litedir checkpoint -truncate ./data`
 
 func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("checkpoint", "[-mode passive|full|restart|truncate] [-wait D] [-name N] DIR", checkpointDoc, stderr)
+	flags := newFlagSet("checkpoint", "[-mode passive|full|restart|truncate | -truncate] [-wait D] [-name N] DIR", checkpointDoc, stderr)
 	mode := workspace.CheckpointTruncate
 	flags.Func("mode", "checkpoint `mode`: passive, full, restart or truncate (default truncate)", func(s string) error {
 		m, err := workspace.ParseCheckpointMode(s)
@@ -36,9 +44,13 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 		mode = m
 		return nil
 	})
+	truncate := flags.Bool("truncate", false, "same as -mode truncate")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
+	if err == nil && *truncate && mode != workspace.CheckpointTruncate {
+		err = usageError("-truncate and -mode %v contradict each other", mode)
+	}
 	if err != nil {
 		return usageExit(flags, err)
 	}

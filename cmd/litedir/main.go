@@ -11,9 +11,12 @@
 //	status      show a workspace's files, schema, lock owner and engine
 //	check       verify a workspace's database (exit status 4 on problems)
 //	backup      write a consistent copy of a workspace's database
+//	sql         run SQL on a workspace, read-only unless -write
+//	migrate     apply migrations to a workspace, or list them
 //	checkpoint  copy the WAL into the database file
-//	migrate     apply migrations to a workspace
-//	lock        hold a workspace's lock until interrupted
+//	vacuum      rebuild the database without free pages, or copy it compacted
+//	lock        hold a workspace's lock until interrupted, or while a command runs
+//	warm        compile the SQLite engine into the on-disk cache
 //	version     print versions and the platform profile
 //
 // Run "litedir <command> -h" for a command's flags and details.
@@ -21,10 +24,14 @@
 // # Workspaces and locks
 //
 // A workspace is a directory holding the database NAME.db and the lock file
-// NAME.lock (NAME is "litedir" unless -name says otherwise). status, check
-// and backup read the database without the lock, so they work while another
-// process owns the workspace; checkpoint and migrate take the lock like any
-// program opening the workspace, and lock takes it and holds it.
+// NAME.lock (NAME is "litedir" unless -name says otherwise). status, check,
+// backup, sql and vacuum -into read the database without the lock, so they
+// work while another process owns the workspace, and never change a byte of
+// it; migrate, checkpoint, vacuum and sql -write take the lock like any
+// program opening the workspace, and lock takes it and holds it. No command
+// but migrate and lock creates a workspace.
+//
+// Flags may come before or after the arguments; "--" ends them.
 //
 // # Exit status
 //
@@ -36,8 +43,9 @@
 //
 // LITEDIR_CACHE_DIR is the directory of the compiled SQLite engine ("off"
 // disables the cache; the default is under the user cache directory).
-// LITEDIR_SKIP_LOCK=1 makes checkpoint and migrate open workspaces without
-// the directory lock, for filesystems that have no advisory locks.
+// LITEDIR_SKIP_LOCK=1 makes the commands that take the lock open workspaces
+// without it, for filesystems that have no advisory locks (lock -- CMD sets
+// it for CMD, which runs under lock's own lock).
 package main
 
 import (
@@ -69,9 +77,12 @@ var commands = []command{
 	{"status", "show a workspace's files, schema, lock owner and engine", runStatus},
 	{"check", "verify a workspace's database (exit status 4 on problems)", runCheck},
 	{"backup", "write a consistent copy of a workspace's database", runBackup},
+	{"sql", "run SQL on a workspace, read-only unless -write", runSQL},
+	{"migrate", "apply migrations to a workspace, or list them", runMigrate},
 	{"checkpoint", "copy the WAL into the database file", runCheckpoint},
-	{"migrate", "apply migrations to a workspace", runMigrate},
-	{"lock", "hold a workspace's lock until interrupted", runLock},
+	{"vacuum", "rebuild the database without free pages, or copy it compacted", runVacuum},
+	{"lock", "hold a workspace's lock until interrupted, or while a command runs", runLock},
+	{"warm", "compile the SQLite engine into the on-disk cache", runWarm},
 	{"version", "print versions and the platform profile", runVersion},
 	// Hidden: the child process of bench's open-time measurement.
 	{"bench-open", "", runBenchOpen},

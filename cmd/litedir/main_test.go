@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -90,6 +91,7 @@ func TestScripts(t *testing.T) {
 			"exits":     cmdExits,
 			"waitmatch": cmdWaitMatch,
 			"sqlite":    cmdSQLite,
+			"sums":      cmdSums,
 		},
 	})
 }
@@ -222,4 +224,35 @@ func printRows(ctx context.Context, w io.Writer, db *sql.DB, query string) error
 		fmt.Fprintln(w, strings.Join(line, "|"))
 	}
 	return rows.Err()
+}
+
+// cmdSums implements "sums DIR": print, for every file in the workspace
+// directory DIR, its name, size and SHA-256, one line each in name order.
+// Scripts save the output before a read-only command and compare it with
+// the output after, to prove that the command changed no byte.
+//
+// The -shm file is left out: it is SQLite's shared-memory WAL index, not
+// data, and every reader of a WAL database writes its read marks into it
+// (https://sqlite.org/walformat.html), as any sqlite3 shell would. So is an
+// empty -wal file: SQLite creates one when it opens a WAL database, for
+// reading too, and an empty WAL holds nothing; a WAL with frames in it is
+// compared like any file.
+func cmdSums(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sums DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	entries, err := os.ReadDir(dir)
+	ts.Check(err)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "-shm") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		ts.Check(err)
+		if strings.HasSuffix(e.Name(), "-wal") && len(b) == 0 {
+			continue
+		}
+		fmt.Fprintf(ts.Stdout(), "%s %d %x\n", e.Name(), len(b), sha256.Sum256(b))
+	}
 }

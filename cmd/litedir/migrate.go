@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,49 +24,156 @@ const migrateDoc = `
 Migrate applies migrations to a workspace, creating the directory and the
 database if they do not exist, and prints the schema version after. The
 migrations are either the builtin agent schema (-builtin) or the goose SQL
-files NNNNN_name.sql in a directory (-dir); give exactly one of them. Each
-migration runs in its own transaction and is logged on stderr as it is
-applied; a failing migration is rolled back and named.
+files NNNNN_name.sql in a directory (-migrations); give exactly one of them.
+Each migration runs in its own transaction and is logged on stderr as it is
+applied; a failing migration is rolled back and named, and those before it
+stay applied. With -to only the migrations up to version N are applied.
 
 It opens the workspace like a program does, taking its lock, so it fails with
 exit status 3, naming the owner, while another process holds the workspace
 (unless -wait outlasts it). A database whose schema is newer than the
-migrations is left untouched, with exit status 1.`
+migrations (or than -to) is left untouched, with exit status 1: migrations
+only go up.
+
+With -status nothing is applied: the migrations are listed as applied or
+pending. Like status, it reads without the lock and never creates a
+workspace.
+
+Examples:
+
+	litedir migrate -migrations ./schema ./data
+	litedir migrate -status -migrations ./schema ./data
+	litedir migrate -builtin -to 1 ./data`
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("migrate", "-builtin | -dir PATH [-wait D] [-name N] DIR", migrateDoc, stderr)
+	flags := newFlagSet("migrate", "-builtin | -migrations PATH [-status | -to N] [-wait D] [-name N] DIR", migrateDoc, stderr)
 	builtin := flags.Bool("builtin", false, "apply the builtin agent schema")
-	dir := flags.String("dir", "", "apply the SQL migrations in the directory `path`")
+	dir := flags.String("migrations", "", "apply the SQL migrations in the directory `path`")
+	status := flags.Bool("status", false, "list the migrations as applied or pending; apply nothing")
+	to := flags.Int64("to", 0, "apply the migrations up to `version` N only (default: all)")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
-	if err == nil && *builtin == (*dir != "") {
-		err = usageError("give exactly one of -builtin and -dir")
+	toSet := false
+	flags.Visit(func(f *flag.Flag) { toSet = toSet || f.Name == "to" })
+	switch {
+	case err != nil:
+	case *builtin == (*dir != ""):
+		err = usageError("give exactly one of -builtin and -migrations")
+	case *status && (toSet || *wait != 0):
+		err = usageError("-status applies nothing: it takes neither -to nor -wait")
+	case toSet && *to <= 0:
+		err = usageError("-to wants a migration version, > 0")
 	}
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "migrate", migrateWorkspace(ctx, stdout, stderr, pos[0], *name, *builtin, *dir, *wait))
+	src := migrationSource{builtin: *builtin, dir: *dir}
+	if *status {
+		return report(stderr, "migrate", listMigrations(ctx, stdout, stderr, pos[0], *name, src))
+	}
+	return report(stderr, "migrate", migrateWorkspace(ctx, stdout, stderr, pos[0], *name, src, *to, *wait))
+}
+
+// migrationSource is where the migrations of migrate (and status) come
+// from: the builtin schema, or a directory.
+type migrationSource struct {
+	builtin bool
+	dir     string
+}
+
+// load returns the migrations and the name to show for their source.
+func (s migrationSource) load() (fs.FS, string, error) {
+	if s.builtin {
+		return migrations.Builtin, "builtin", nil
+	}
+	fsys, err := migrationDir(s.dir)
+	return fsys, s.dir, err
 }
 
 // migrateWorkspace opens (or creates) the workspace name in dir with the
-// builtin migrations or those in the directory from, and prints its schema.
-func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, builtin bool, from string, wait time.Duration) (err error) {
-	source := "builtin"
-	fsys := migrations.Builtin
-	if !builtin {
-		source = from
-		if fsys, err = migrationDir(from); err != nil {
+// migrations of src, applies them (those up to version to, if it is not 0),
+// and prints its schema.
+func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, src migrationSource, to int64, wait time.Duration) (err error) {
+	fsys, source, err := src.load()
+	if err != nil {
+		return err
+	}
+	if to != 0 {
+		if err := knownVersion(fsys, source, to); err != nil {
 			return err
 		}
 	}
-	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+	// Info: the migrator logs each migration it applies.
+	logger := newLogger(stderr, slog.LevelInfo)
+	opts := &workspace.Options{
 		Name:       name,
 		Migrations: fsys,
 		Program:    "litedir migrate",
 		LockWait:   wait,
-		// Info: the migrator logs each migration it applies.
-		Logger: newLogger(stderr, slog.LevelInfo),
+		Logger:     logger,
+	}
+	if to != 0 {
+		// Open would apply them all; the migrator below applies the part.
+		opts.Migrations = nil
+	}
+	ws, err := workspace.Open(ctx, dir, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ws.Close()) }()
+	if to != 0 {
+		m, err := migrations.New(ws.DB(), fsys, &migrations.Options{Logger: logger})
+		if err != nil {
+			return err
+		}
+		if _, err := m.UpTo(ctx, to); err != nil {
+			return fmt.Errorf("%s: %w", ws.Path(), err)
+		}
+		st, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s: schema %s\n", ws.Path(), schemaLine(st, source))
+		return err
+	}
+	st, err := ws.Status(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: schema %s\n", st.Path, schemaLine(st.Schema, source))
+	return err
+}
+
+// knownVersion checks, before the workspace is touched, that version is
+// the version of one of the migrations in fsys.
+func knownVersion(fsys fs.FS, source string, version int64) error {
+	db := sql.OpenDB(noConnector{})
+	defer db.Close()
+	m, err := migrations.New(db, fsys, nil)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(m.Migrations(), func(mig migrations.Migration) bool { return mig.Version == version }) {
+		return fmt.Errorf("-to %d: %w (in %s)", version, migrations.ErrUnknownVersion, source)
+	}
+	return nil
+}
+
+// listMigrations prints the migrations of src and whether the database of
+// the workspace name in dir has them applied.
+func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir, name string, src migrationSource) (err error) {
+	fsys, source, err := src.load()
+	if err != nil {
+		return err
+	}
+	if err := needDatabase("open workspace", dir, name); err != nil {
+		return err
+	}
+	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{
+		Name:       name,
+		Migrations: fsys,
+		Logger:     newLogger(stderr, slog.LevelWarn),
 	})
 	if err != nil {
 		return err
@@ -73,7 +183,26 @@ func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name s
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: schema %s\n", st.Path, schemaLine(st.Schema, source))
+	pending := map[int64]bool{}
+	for _, m := range st.Schema.Pending {
+		pending[m.Version] = true
+	}
+	db := sql.OpenDB(noConnector{})
+	defer db.Close()
+	m, err := migrations.New(db, fsys, nil)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: schema %s\n", st.Path, schemaLine(st.Schema, source))
+	for _, mig := range m.Migrations() {
+		state := "applied"
+		if pending[mig.Version] {
+			state = "pending"
+		}
+		fmt.Fprintf(&b, "%-8s %5d  %s\n", state, mig.Version, mig.Source)
+	}
+	_, err = io.WriteString(stdout, b.String())
 	return err
 }
 

@@ -22,30 +22,47 @@ It opens the database read-only and takes no lock, so it works while another
 process owns the workspace. The owner record is what the lock file says; after
 a crash it may name a process that is gone.
 
-With -builtin the schema is compared with the builtin agent schema, and the
-migrations not yet applied are listed. With -json the status is printed as a
-JSON object.`
+With -builtin, or -migrations and a directory of goose SQL files, the schema
+is compared with those migrations, and the ones not yet applied are listed.
+With -json the status is printed as one JSON object (see README.md).
+
+Examples:
+
+	litedir status ./data
+	litedir status -json -migrations ./schema ./data`
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("status", "[-json] [-builtin] [-name N] DIR", statusDoc, stderr)
+	flags := newFlagSet("status", "[-json] [-builtin | -migrations PATH] [-name N] DIR", statusDoc, stderr)
 	asJSON := flags.Bool("json", false, "print the status as JSON")
 	builtin := flags.Bool("builtin", false, "compare the schema with the builtin migrations")
+	dir := flags.String("migrations", "", "compare the schema with the SQL migrations in the directory `path`")
 	name := nameFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
+	if err == nil && *builtin && *dir != "" {
+		err = usageError("give at most one of -builtin and -migrations")
+	}
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, *builtin, *asJSON))
+	var src *migrationSource
+	if *builtin || *dir != "" {
+		src = &migrationSource{builtin: *builtin, dir: *dir}
+	}
+	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, src, *asJSON))
 }
 
-// showStatus prints the status of the workspace name in dir.
-func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, builtin, asJSON bool) (err error) {
+// showStatus prints the status of the workspace name in dir, comparing its
+// schema with the migrations of src unless src is nil.
+func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, src *migrationSource, asJSON bool) (err error) {
+	opts := &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)}
+	source := ""
+	if src != nil {
+		if opts.Migrations, source, err = src.load(); err != nil {
+			return err
+		}
+	}
 	if err := needDatabase("open workspace", dir, name); err != nil {
 		return err
-	}
-	opts := &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)}
-	if builtin {
-		opts.Migrations = migrations.Builtin
 	}
 	ws, err := workspace.OpenReadOnly(ctx, dir, opts)
 	if err != nil {
@@ -57,13 +74,14 @@ func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string,
 		return err
 	}
 	if asJSON {
-		return writeJSON(stdout, newStatusJSON(st, builtin))
+		return writeJSON(stdout, newStatusJSON(st, source != ""))
 	}
-	return writeStatus(stdout, st, builtin)
+	return writeStatus(stdout, st, source)
 }
 
-// writeStatus prints st as aligned "key: value" lines.
-func writeStatus(w io.Writer, st *workspace.Status, builtin bool) error {
+// writeStatus prints st as aligned "key: value" lines; source names the
+// migrations the schema was compared with, if any.
+func writeStatus(w io.Writer, st *workspace.Status, source string) error {
 	var f fields
 	f.add("dir", "%s", st.Dir)
 	f.add("database", "%s (%d bytes)", st.Path, st.DBSize)
@@ -75,10 +93,6 @@ func writeStatus(w io.Writer, st *workspace.Status, builtin bool) error {
 		f.add("journal mode", "%s", st.JournalMode)
 	}
 	f.add("pages", "%d of %d bytes, %d free", st.PageCount, st.PageSize, st.FreePages)
-	source := ""
-	if builtin {
-		source = "builtin"
-	}
 	f.add("schema", "%s", schemaLine(st.Schema, source))
 	f.add("lock file", "%s", st.LockPath)
 	f.addOwner(st.Owner)
@@ -124,16 +138,16 @@ type statusJSON struct {
 }
 
 // schemaJSON is the schema state. Latest and Pending are there only with
-// -builtin; Pending is then [] when nothing is pending.
+// -builtin or -migrations; Pending is then [] when nothing is pending.
 type schemaJSON struct {
 	Current int64    `json:"current"`
 	Latest  *int64   `json:"latest,omitzero"`
 	Pending []string `json:"pending,omitzero"`
 }
 
-func newStatusJSON(st *workspace.Status, builtin bool) statusJSON {
+func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 	s := schemaJSON{Current: st.Schema.Current}
-	if builtin {
+	if compared {
 		latest := st.Schema.Latest
 		s.Latest = &latest
 		s.Pending = []string{}

@@ -14,7 +14,11 @@ const versionDoc = `
 Version prints the version of litedir and of what it is built with: Go, the
 SQLite engine, the go-sqlite3 driver and the wazero runtime, and the platform
 profile: which file locks the driver uses here, whether WAL has shared memory,
-and what litedir does about what is missing.`
+and what litedir does about what is missing, and the engine cache.
+
+Example:
+
+	litedir version -json`
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlagSet("version", "[-json]", versionDoc, stderr)
