@@ -132,7 +132,8 @@ type statusJSON struct {
 	FreePages       int64        `json:"free_pages"`
 	Schema          schemaJSON   `json:"schema"`
 	LockFile        string       `json:"lock_file"`
-	Owner           *ownerJSON   `json:"owner"` // null: no owner record
+	Owner           *ownerJSON   `json:"owner"`      // null: no owner record
+	LockState       string       `json:"lock_state"` // see lockState
 	Platform        platformJSON `json:"platform"`
 	Engine          engineJSON   `json:"engine"`
 }
@@ -168,6 +169,7 @@ func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 		Schema:          s,
 		LockFile:        st.LockPath,
 		Owner:           newOwnerJSON(st.Owner),
+		LockState:       lockState(st.Owner),
 		Platform:        newPlatformJSON(st.Profile),
 		Engine:          newEngineJSON(st.Engine),
 	}
