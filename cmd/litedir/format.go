@@ -101,6 +101,7 @@ func newPlatformJSON(p ncruces.Profile) platformJSON {
 type engineJSON struct {
 	SQLiteVersion string `json:"sqlite_version"`
 	DriverVersion string `json:"driver_version"`
+	WazeroVersion string `json:"wazero_version"`
 	CacheDir      string `json:"cache_dir"`
 	CacheNote     string `json:"cache_note,omitempty"`
 }
@@ -109,6 +110,7 @@ func newEngineJSON(e ncruces.Engine) engineJSON {
 	return engineJSON{
 		SQLiteVersion: e.SQLiteVersion,
 		DriverVersion: e.DriverVersion,
+		WazeroVersion: wazeroVersion(),
 		CacheDir:      e.CacheDir,
 		CacheNote:     e.CacheNote,
 	}
@@ -157,7 +159,7 @@ func (f *fields) addPlatform(p ncruces.Profile) {
 
 // addEngine adds the engine lines.
 func (f *fields) addEngine(e ncruces.Engine) {
-	f.add("engine", "SQLite %s, github.com/ncruces/go-sqlite3 %s", orUnknown(e.SQLiteVersion), orUnknown(e.DriverVersion))
+	f.add("engine", "SQLite %s, github.com/ncruces/go-sqlite3 %s, wazero %s", orUnknown(e.SQLiteVersion), orUnknown(e.DriverVersion), wazeroVersion())
 	switch {
 	case e.CacheDir == "":
 		f.add("engine cache", "off (%s)", e.CacheNote)

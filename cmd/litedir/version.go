@@ -41,7 +41,7 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 		Go:       runtime.Version(),
 		GOOS:     runtime.GOOS,
 		GOARCH:   runtime.GOARCH,
-		Wazero:   "unknown",
+		Wazero:   wazeroVersion(),
 		Platform: newPlatformJSON(profile),
 		Engine:   newEngineJSON(engine),
 	}
@@ -57,14 +57,6 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 				v.Modified = s.Value == "true"
 			}
 		}
-		for _, m := range bi.Deps {
-			if m.Path == wazeroModule {
-				v.Wazero = m.Version
-				if m.Replace != nil && m.Replace.Version != "" {
-					v.Wazero = m.Replace.Version
-				}
-			}
-		}
 	}
 	var err error
 	if asJSON {
@@ -76,6 +68,25 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 		return initErr
 	}
 	return err
+}
+
+// wazeroVersion returns the version of the Wasm runtime in the build info,
+// or "unknown".
+func wazeroVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, m := range bi.Deps {
+		if m.Path != wazeroModule {
+			continue
+		}
+		if m.Replace != nil && m.Replace.Version != "" {
+			return m.Replace.Version
+		}
+		return m.Version
+	}
+	return "unknown"
 }
 
 // wazeroModule is the module path of the Wasm runtime, for its version in
