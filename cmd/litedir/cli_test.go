@@ -370,7 +370,7 @@ func TestStatusJSONKeys(t *testing.T) {
 		t.Fatalf("status -json: %v\n%s", err, stdout)
 	}
 	wantKeys := []string{
-		"database", "database_size", "dir", "engine", "free_pages", "journal_mode", "lock_file", "owner",
+		"database", "database_size", "dir", "engine", "free_pages", "journal_mode", "lock_file", "lock_state", "owner",
 		"page_count", "page_size", "platform", "schema", "wal_size", "want_journal_mode",
 	}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, wantKeys) {
@@ -381,7 +381,7 @@ func TestStatusJSONKeys(t *testing.T) {
 		want []string
 	}{
 		{"schema", []string{"current", "latest", "pending"}},
-		{"engine", []string{"cache_dir", "driver_version", "sqlite_version"}},
+		{"engine", []string{"cache_dir", "driver_version", "sqlite_version", "wazero_version"}},
 		{"platform", []string{"file_locking", "goarch", "goos", "journal_mode", "locking", "locking_exclusive",
 			"no_lock", "notes", "shared_memory", "single_connection"}},
 	} {
