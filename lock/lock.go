@@ -283,7 +283,11 @@ func (a *attempt) try() (*Lock, error) {
 	if err != nil {
 		var b *busy
 		if errors.As(err, &b) {
-			return nil, &LockedError{Dir: a.dir, Path: a.path, Mode: a.mode, Owner: b.owner, HeldShared: b.shared}
+			owner := b.owner
+			if owner.IsZero() && !b.shared {
+				owner = awaitRecord(a.path)
+			}
+			return nil, &LockedError{Dir: a.dir, Path: a.path, Mode: a.mode, Owner: owner, HeldShared: b.shared}
 		}
 		return nil, err
 	}
@@ -303,6 +307,43 @@ func (a *attempt) try() (*Lock, error) {
 	live.locks[l] = struct{}{}
 	live.Unlock()
 	return l, nil
+}
+
+// testHookRecord, when set by a test, is called each time awaitRecord is about to re-read the
+// owner record, so the test can write the record only once a contender really waits for it.
+var testHookRecord func()
+
+// recordWait bounds how long a contender that finds the lock held exclusively, but no owner
+// record in the file, waits for the record to appear.
+const recordWait = 250 * time.Millisecond
+
+// awaitRecord re-reads the owner record of the lock file at path until it names an owner, for
+// at most recordWait, and returns the zero Owner if it never does. An exclusive holder writes
+// its record right after it takes the lock, so a contender that loses a race by microseconds
+// finds the lock held and the file still empty; without this wait it would report "an unknown
+// process" where a moment later it could have named the winner. A holder killed between the
+// two steps leaves no lock behind, so an empty file on a held lock is almost always a record on
+// its way; the wait costs a contender something only when the record never comes (a holder
+// that is not litedir, or a record unreadable for good).
+func awaitRecord(path string) Owner {
+	deadline := time.Now().Add(recordWait)
+	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return Owner{}
+		}
+		time.Sleep(min(delay, remaining))
+		if testHookRecord != nil {
+			testHookRecord()
+		}
+		b, err := readRecordFile(path)
+		if err != nil {
+			return Owner{}
+		}
+		if o := parseOwner(b); !o.IsZero() {
+			return o
+		}
+	}
 }
 
 // prepare puts the owner record in place once the lock is held: the exclusive holder writes
