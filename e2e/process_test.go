@@ -112,8 +112,9 @@ type child struct {
 	// Written by the reader goroutine before exited is closed.
 	waitErr error
 
-	seen   []string // stdout lines read so far, for failure messages
-	killed bool     // the test killed the child: a failed exit is expected
+	seen      []string // stdout lines read so far, for failure messages
+	killed    bool     // the test killed the child: a failed exit is expected
+	interrupt bool     // stop interrupts the child rather than only closing its stdin
 }
 
 // startChild starts the test binary as a child of the test t, passing it cfg
@@ -121,21 +122,43 @@ type child struct {
 // child is stopped and reaped when the test ends.
 func startChild(t *testing.T, name string, cfg any) *child {
 	t.Helper()
-	env, err := json.Marshal(cfg)
+	return startChildEnv(t, name, cfg, nil)
+}
+
+// startChildEnv is startChild with env (KEY=value entries) added to the
+// environment the child inherits, for settings that are per process, such as
+// the engine cache's directory.
+func startChildEnv(t *testing.T, name string, cfg any, env []string) *child {
+	t.Helper()
+	js, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{
-		t:      t,
-		name:   name,
-		lines:  make(chan string, 64),
-		exited: make(chan struct{}),
-	}
 	// -test.timeout bounds an orphan whose parent died without closing its
 	// stdin (it reads EOF then anyway; this is a second line of defence).
-	c.cmd = exec.Command(os.Args[0], "-test.run=^"+envName(t)+"$", "-test.count=1", "-test.timeout=5m")
-	c.cmd.Env = append(os.Environ(), envName(t)+"="+string(env))
+	cmd := exec.Command(os.Args[0], "-test.run=^"+envName(t)+"$", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, envName(t)+"="+string(js))
+	return startProcess(t, name, cmd, false)
+}
+
+// startProcess starts cmd, which must have no standard streams of its own
+// yet, as a child of the test t, and returns at once. The child is stopped
+// and reaped when the test ends: its stdin is closed, and if interrupt is
+// true (a program that does not read stdin, such as "litedir lock") it is
+// also sent an interrupt.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd, interrupt bool) *child {
+	t.Helper()
+	c := &child{
+		t:         t,
+		name:      name,
+		cmd:       cmd,
+		lines:     make(chan string, 64),
+		exited:    make(chan struct{}),
+		interrupt: interrupt,
+	}
 	c.cmd.Stderr = &c.stderr
+	var err error
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +234,39 @@ func (c *child) waitFor(ctx context.Context, want string) {
 	}
 }
 
+// waitForPrefix reads the child's lines until one that starts with one of
+// prefixes, and returns it. It fails the test like waitFor.
+func (c *child) waitForPrefix(ctx context.Context, prefixes ...string) string {
+	c.t.Helper()
+	for {
+		line, ok := c.next(ctx)
+		if !ok {
+			err := c.wait(ctx)
+			c.t.Fatalf("%s ended (%v) before saying a line starting with %q\n%s", c.name, err, prefixes, c.output())
+		}
+		if strings.HasPrefix(line, errorLine) {
+			c.t.Fatalf("%s: %s\n%s", c.name, line, c.output())
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				return line
+			}
+		}
+	}
+}
+
+// signalInterrupt asks the child to end the way Ctrl-C does. Windows cannot
+// deliver an interrupt to another process; the child is killed there.
+func (c *child) signalInterrupt() {
+	c.t.Helper()
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			return
+		}
+		c.kill()
+	}
+}
+
 // kill kills the child at once, without letting it run another instruction:
 // SIGKILL on Unix, TerminateProcess on Windows. Its stdout can still be read
 // to its end; wait reaps it.
@@ -255,6 +311,17 @@ func (c *child) finish(ctx context.Context) {
 // exit fails the test.
 func (c *child) stop() {
 	c.stdin.Close()
+	if c.interrupt {
+		select {
+		case <-c.exited:
+		default:
+			if err := c.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				// Windows cannot interrupt another process.
+				c.killed = true
+				c.cmd.Process.Kill()
+			}
+		}
+	}
 	timer := time.NewTimer(stopGrace)
 	defer timer.Stop()
 	for open := true; open; {
@@ -275,6 +342,19 @@ func (c *child) stop() {
 	if c.waitErr != nil && !c.killed && !c.t.Failed() {
 		c.t.Errorf("%s: %v\n%s", c.name, c.waitErr, c.output())
 	}
+}
+
+// exitCode returns the exit status in the error of wait: 0 for nil, -1
+// for a child ended by a signal or not run at all.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	return -1
 }
 
 // output formats what the child said so far, for failure messages. Only the

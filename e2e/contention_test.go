@@ -1,0 +1,244 @@
+package e2e_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// contenders is how many processes race for one workspace.
+const contenders = 16
+
+// contenderConfig configures a contender child: one of the processes that
+// race to open one workspace exclusively.
+type contenderConfig struct {
+	Dir   string
+	Index int
+}
+
+// runContender plays a contender child. It compiles the engine (from the
+// cache), says readyLine and waits for "go", so that the contenders race
+// into Open together, not one process start after another. Then it opens
+// cfg.Dir exclusively, without waiting, and says either "won" and holds the
+// workspace until stdin ends, or "locked <pid>", naming the holder its
+// *lock.LockedError reports. Any other error fails it.
+func runContender(t *testing.T, cfg contenderConfig) {
+	ctx := t.Context()
+	p := newParentLink()
+	if err := ncruces.Initialize(nil); err != nil {
+		p.fail(t, "initialize: %v", err)
+	}
+	p.say(readyLine)
+	line, ok := p.next()
+	if !ok {
+		return // the parent gave up before the race
+	}
+	if line != "go" {
+		p.fail(t, "got command %q, want %q", line, "go")
+	}
+
+	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
+		Program:    fmt.Sprintf("e2e-contender/%d", cfg.Index),
+		Migrations: migrations.Builtin,
+	})
+	if err != nil {
+		var le *lock.LockedError
+		if !errors.Is(err, lock.ErrLocked) || !errors.As(err, &le) {
+			p.fail(t, "open: got %v, want a *lock.LockedError", err)
+		}
+		p.say("locked %d", le.Owner.PID)
+	} else {
+		p.say("won")
+	}
+	for {
+		if _, ok := p.next(); !ok {
+			break
+		}
+	}
+	if ws != nil {
+		if err := ws.Close(); err != nil {
+			p.fail(t, "close: %v", err)
+		}
+	}
+}
+
+// TestContention starts 16 processes that open one fresh workspace
+// exclusively at the same moment, and checks that exactly one of them gets
+// it while every other fails at once (no wait) with a *lock.LockedError
+// naming the winner's pid. The winner's migrations are in place afterwards.
+// A soak run does 10 rounds.
+func TestContention(t *testing.T) {
+	var cfg contenderConfig
+	if childConfig(t, &cfg) {
+		runContender(t, cfg)
+		return
+	}
+	needLocks(t)
+	for round := range scaled(1) {
+		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
+			ctx := testCtx(t)
+			dir := filepath.Join(t.TempDir(), "ws") // created by the race
+			cs := make([]*child, contenders)
+			for i := range cs {
+				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
+			}
+			for _, c := range cs {
+				c.waitFor(ctx, readyLine)
+			}
+			for _, c := range cs {
+				c.send("go")
+			}
+
+			winner := -1
+			lockedBy := make([]int, len(cs))
+			for i, c := range cs {
+				line := c.waitForPrefix(ctx, "won", "locked ")
+				if line == "won" {
+					if winner >= 0 {
+						t.Fatalf("%s and %s both opened the workspace", cs[winner].name, c.name)
+					}
+					winner = i
+					continue
+				}
+				pid, err := strconv.Atoi(strings.TrimPrefix(line, "locked "))
+				if err != nil {
+					t.Fatalf("%s: %q: %v", c.name, line, err)
+				}
+				lockedBy[i] = pid
+			}
+			if winner < 0 {
+				t.Fatalf("no contender opened the workspace")
+			}
+			for i, pid := range lockedBy {
+				if i != winner && pid != cs[winner].pid() {
+					t.Errorf("%s: LockedError.Owner.PID: got %d, want %d (%s, the winner)", cs[i].name, pid, cs[winner].pid(), cs[winner].name)
+				}
+			}
+			for i, c := range cs {
+				if i != winner {
+					c.finish(ctx)
+				}
+			}
+			cs[winner].finish(ctx)
+			t.Logf("%s (pid %d) opened the workspace; %d refused", cs[winner].name, cs[winner].pid(), len(cs)-1)
+
+			ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+			st, err := ws.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Schema.Current != st.Schema.Latest || len(st.Schema.Pending) != 0 {
+				t.Errorf("Status.Schema: got %+v, want the builtin migrations applied by the winner", st.Schema)
+			}
+			mustCheck(t, ctx, ws)
+		})
+	}
+}
+
+// lockedLine is what "litedir lock" prints once it holds the lock.
+var lockedLine = regexp.MustCompile(`^locked (.+) \(pid (\d+)\)$`)
+
+// TestContentionCLI starts 16 "litedir lock DIR" commands at the same
+// moment on one fresh directory, and checks that exactly one holds the lock
+// while every other exits at once with status 3, its error naming the
+// holder's pid; and that the holder, interrupted, releases the lock and
+// exits 0. A soak run does 10 rounds.
+func TestContentionCLI(t *testing.T) {
+	var cfg launchConfig
+	if childConfig(t, &cfg) {
+		runLauncher(t, cfg)
+		return
+	}
+	needLocks(t)
+	bin := litedirBin(t)
+	for round := range scaled(1) {
+		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
+			ctx := testCtx(t)
+			dir := filepath.Join(t.TempDir(), "ws") // created by the race
+			cs := make([]*child, contenders)
+			for i := range cs {
+				args := []string{"lock", "-program", fmt.Sprintf("e2e-cli/%d", i), dir}
+				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
+			}
+			for _, c := range cs {
+				c.waitFor(ctx, readyLine)
+			}
+			for _, c := range cs {
+				c.send("go")
+			}
+
+			// The holder says "locked"; the others report at once, as
+			// they never hold the lock. Lines of a launcher come in order:
+			// a holder's "locked" line comes before its report.
+			winner, holderPID := -1, 0
+			stderrs := make([]string, len(cs))
+			for i, c := range cs {
+				line := c.waitForPrefix(ctx, "locked ", "stderr ")
+				if m := lockedLine.FindStringSubmatch(line); m != nil {
+					if winner >= 0 {
+						t.Fatalf("%s and %s both hold the lock: %q", cs[winner].name, c.name, line)
+					}
+					winner = i
+					holderPID, _ = strconv.Atoi(m[2])
+					continue
+				}
+				if strings.HasPrefix(line, "locked ") {
+					t.Fatalf("%s: %q: not a locked line", c.name, line)
+				}
+				stderr, err := strconv.Unquote(strings.TrimPrefix(line, "stderr "))
+				if err != nil {
+					t.Fatalf("%s: %q: %v", c.name, line, err)
+				}
+				stderrs[i] = stderr
+				code := c.waitForPrefix(ctx, "exit ")
+				if code != fmt.Sprintf("exit %d", 3) {
+					t.Errorf("%s: got %q, want exit status 3 (locked); stderr:\n%s", c.name, code, stderr)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("no contender holds the lock; stderr of the first: %s", stderrs[0])
+			}
+			want := fmt.Sprintf("pid %d", holderPID)
+			for i, stderr := range stderrs {
+				if i != winner && !strings.Contains(stderr, want) {
+					t.Errorf("%s: stderr %q does not name the holder: want %q in it", cs[i].name, stderr, want)
+				}
+			}
+			for i, c := range cs {
+				if i != winner {
+					c.finish(ctx)
+				}
+			}
+			t.Logf("%s (litedir pid %d) holds the lock; %d exited with status 3", cs[winner].name, holderPID, len(cs)-1)
+
+			// Interrupted, the holder releases the lock and exits 0.
+			// Windows has no interrupt to send: the launcher kills it there.
+			w := cs[winner]
+			w.stdin.Close()
+			if runtime.GOOS != "windows" {
+				w.waitForPrefix(ctx, "released ")
+				if stderr, code := launchResult(t, ctx, w); code != 0 {
+					t.Errorf("%s: got exit status %d, want 0 after an interrupt; stderr:\n%s", w.name, code, stderr)
+				}
+			}
+			w.finish(ctx)
+			l, err := lock.Acquire(ctx, dir, lock.Options{})
+			if err != nil {
+				t.Fatalf("lock after the holder ended: %v", err)
+			}
+			if err := l.Release(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
