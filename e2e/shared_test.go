@@ -1,12 +1,16 @@
 package e2e_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/litedir/litedir/lock"
@@ -18,16 +22,34 @@ import (
 // sharedConfig configures a shared child: one of several processes that
 // open a fresh workspace in shared mode at the same moment.
 type sharedConfig struct {
-	Dir   string
-	Index int
-	Rows  int
+	Dir     string
+	Index   int
+	Rows    int // messages to write, across Writers goroutines
+	Writers int
+
+	// Opener, when set, makes the child an opener instead (see
+	// runOpener): a process that tries one Open while the test holds the
+	// workspace.
+	Opener *openerConfig
 }
+
+// doneFormat is what a shared child reports when its writes are done:
+// "done <failed> <busy>", the Writes that returned an error and, of those,
+// the ones whose error matched ncruces.ErrBusy.
+const doneFormat = "done %d %d"
 
 // runShared plays a shared child. It compiles the engine, says readyLine and
 // waits for "go", so that the children race into Open together, not one
 // compile after another. Then it opens cfg.Dir shared with the builtin
-// schema, writes cfg.Rows messages into a session of its own, says "done",
-// and holds the workspace open until stdin ends.
+// schema, creates a session of its own, says "opened" and waits for "write",
+// so that the children's writes overlap too. It writes cfg.Rows messages
+// into its session from cfg.Writers goroutines, says doneFormat with the
+// failures, and holds the workspace open until stdin ends.
+//
+// A failed Write does not stop the child: the parent wants to know how many
+// failed and whether any failed with SQLITE_BUSY, which the busy timeout
+// and IMMEDIATE transactions must keep from ever reaching a caller. Each
+// failure is also said as "write-error <error>".
 func runShared(t *testing.T, cfg sharedConfig) {
 	ctx := t.Context()
 	p := newParentLink()
@@ -39,62 +61,97 @@ func runShared(t *testing.T, cfg sharedConfig) {
 		Migrations: migrations.Builtin,
 		Program:    fmt.Sprintf("e2e-shared/%d", cfg.Index),
 	}
-	p.say(readyLine)
-	line, ok := p.next()
-	if !ok {
-		return // the parent gave up before the race
+	command := func(want string) bool {
+		line, ok := p.next()
+		if !ok {
+			return false // the parent gave up
+		}
+		if line != want {
+			p.fail(t, "got command %q, want %q", line, want)
+		}
+		return true
 	}
-	if line != "go" {
-		p.fail(t, "got command %q, want %q", line, "go")
+	p.say(readyLine)
+	if !command("go") {
+		return
 	}
 
 	ws, err := workspace.Open(ctx, cfg.Dir, opts)
 	if err != nil {
 		p.fail(t, "open: %v", err)
 	}
+	defer func() {
+		if err := ws.Close(); err != nil {
+			p.fail(t, "close: %v", err)
+		}
+	}()
 	session, err := newSession(ctx, ws, fmt.Sprintf("shared %d", cfg.Index))
 	if err != nil {
 		p.fail(t, "new session: %v", err)
 	}
-	for i := range cfg.Rows {
-		if err := addMessage(ctx, ws, session, fmt.Sprintf("c%d-%04d", cfg.Index, i)); err != nil {
-			p.fail(t, "message %d: %v", i, err)
-		}
+	p.say("opened")
+	if !command("write") {
+		return
 	}
-	p.say("done")
+
+	var failed, busy atomic.Int64
+	var wg sync.WaitGroup
+	for g := range cfg.Writers {
+		wg.Go(func() {
+			for i := g; i < cfg.Rows; i += cfg.Writers {
+				err := addMessage(ctx, ws, session, fmt.Sprintf("c%d-%04d", cfg.Index, i))
+				if err == nil {
+					continue
+				}
+				failed.Add(1)
+				if errors.Is(err, ncruces.ErrBusy) {
+					busy.Add(1)
+				}
+				p.say("write-error %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	p.say(doneFormat, failed.Load(), busy.Load())
 
 	for {
 		if _, ok := p.next(); !ok {
 			break
 		}
 	}
-	if err := ws.Close(); err != nil {
-		p.fail(t, "close: %v", err)
-	}
 }
 
 // TestSharedMigratesOnce starts four processes that open the same fresh
-// directory in shared mode at once and write through it. It checks that the
-// migrations were applied exactly once (each version has one row in goose's
-// table), that every process's rows are there, that the database is sound,
-// and that an exclusive Open fails while the shared holders are in.
+// directory in shared mode at once and then write through it at once, from
+// several goroutines each. It checks that the migrations were applied
+// exactly once (each version has one row in goose's table), that no Write
+// failed — none with SQLITE_BUSY, which the busy timeout must absorb — that
+// every process's rows are there, and that the database is sound. And that
+// shared and exclusive openers exclude each other in both orders: an
+// exclusive Open fails while the shared holders are in, and a shared opener
+// fails while this process holds the workspace exclusively.
 func TestSharedMigratesOnce(t *testing.T) {
 	var cfg sharedConfig
 	if childConfig(t, &cfg) {
+		if cfg.Opener != nil {
+			runOpener(t, *cfg.Opener)
+			return
+		}
 		runShared(t, cfg)
 		return
 	}
 	needLocks(t)
 	const (
 		processes = 4
-		rows      = 100
+		writers   = 4 // goroutines per process
+		rows      = 200
 	)
 	ctx := testCtx(t)
 	dir := t.TempDir()
 
 	children := make([]*child, processes)
 	for i := range children {
-		children[i] = startChild(t, fmt.Sprintf("child %d", i), sharedConfig{Dir: dir, Index: i, Rows: rows})
+		children[i] = startChild(t, fmt.Sprintf("child %d", i), sharedConfig{Dir: dir, Index: i, Rows: rows, Writers: writers})
 	}
 	for _, c := range children {
 		c.waitFor(ctx, readyLine)
@@ -103,9 +160,11 @@ func TestSharedMigratesOnce(t *testing.T) {
 		c.send("go")
 	}
 	for _, c := range children {
-		c.waitFor(ctx, "done")
+		c.waitFor(ctx, "opened")
 	}
 
+	// Shared holders first: an exclusive opener is refused, and told that
+	// the holders are shared (they write no owner record).
 	err := mustNotOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	var le *lock.LockedError
 	if !errors.As(err, &le) || !errors.Is(err, lock.ErrLocked) {
@@ -116,10 +175,27 @@ func TestSharedMigratesOnce(t *testing.T) {
 	}
 
 	for _, c := range children {
+		c.send("write")
+	}
+	for _, c := range children {
+		failed, busy := waitDone(t, ctx, c)
+		if failed != 0 || busy != 0 {
+			t.Errorf("%s: got %d failed Writes, %d of them SQLITE_BUSY; want none\n%s", c.name, failed, busy, c.output())
+		}
+	}
+	for _, c := range children {
 		c.finish(ctx)
 	}
 
+	// The exclusive owner first: a shared opener, another process, is
+	// refused and told who owns the workspace.
 	ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	r := startOpener(t, ctx, openerConfig{Dir: dir, Sharing: lock.Shared, Builtin: true}, openerProcess{})
+	if !r.matches("lock.ErrLocked") || r.LockedPID != os.Getpid() || r.HeldShared {
+		t.Errorf("shared Open beside an exclusive owner: got %s (matching %q, owner pid %d, HeldShared %v); want lock.ErrLocked naming pid %d",
+			r.Err, r.Is, r.LockedPID, r.HeldShared, os.Getpid())
+	}
+
 	got := appliedVersions(t, ws)
 	want := map[string]int{"0 applied": 1} // goose's row for the empty database
 	for _, v := range builtinVersions(t) {
@@ -143,6 +219,24 @@ func TestSharedMigratesOnce(t *testing.T) {
 			if body := fmt.Sprintf("c%d-%04d", i, j); stored[body] != 1 {
 				t.Errorf("%s: got %d copies, want 1", body, stored[body])
 			}
+		}
+	}
+}
+
+// waitDone reads a shared child's lines until its doneFormat line and
+// returns the counts in it.
+func waitDone(t *testing.T, ctx context.Context, c *child) (failed, busy int) {
+	t.Helper()
+	for {
+		line, ok := c.next(ctx)
+		if !ok {
+			t.Fatalf("%s ended (%v) before its writes were done\n%s", c.name, c.wait(ctx), c.output())
+		}
+		if strings.HasPrefix(line, errorLine) {
+			t.Fatalf("%s: %s\n%s", c.name, line, c.output())
+		}
+		if _, err := fmt.Sscanf(line, doneFormat, &failed, &busy); err == nil {
+			return failed, busy
 		}
 	}
 }
