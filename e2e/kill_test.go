@@ -19,6 +19,20 @@ type writerConfig struct {
 	Dir     string
 	Pragmas []ncruces.Pragma
 	Writers int
+
+	// Prefix starts every message body, so that the bodies of writers run
+	// one after another on one workspace differ.
+	Prefix string
+
+	// DBEvery, when positive, makes every DBEvery-th message of each
+	// goroutine bypass Write: it is committed in a transaction of its own
+	// on ws.DB(), the writer pool that Write batches on too.
+	DBEvery int
+
+	// Checkpoint adds a goroutine that runs checkpoints back to back
+	// (FULL, RESTART, TRUNCATE in turn), saying "checkpoint start" before
+	// each and "checkpoint done" after it.
+	Checkpoint bool
 }
 
 // messagesPerSession is how many messages a writer goroutine puts in one
@@ -29,9 +43,10 @@ const messagesPerSession = 64
 // runWriters plays the writer child. It opens cfg.Dir with the builtin
 // schema and cfg.Pragmas, says "synchronous N" (the setting in force) and
 // readyLine, then runs cfg.Writers goroutines that each add messages with
-// unique bodies, one Write per message, and say "ack <body>" after each
-// Write has returned nil: an acknowledged message is committed. It stops
-// when stdin ends; normally it is killed long before.
+// unique bodies ("<prefix>w<goroutine>-<n>", n counting up from 0), one
+// Write per message (or a ws.DB() transaction, see DBEvery), and say
+// "ack <body>" after each has returned nil: an acknowledged message is
+// committed. It stops when stdin ends; normally it is killed long before.
 func runWriters(t *testing.T, cfg writerConfig) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -61,9 +76,13 @@ func runWriters(t *testing.T, cfg writerConfig) {
 				if n%messagesPerSession == 0 {
 					session, err = newSession(ctx, ws, fmt.Sprintf("writer %d", g))
 				}
-				body := fmt.Sprintf("w%02d-%07d", g, n)
+				body := fmt.Sprintf("%sw%02d-%07d", cfg.Prefix, g, n)
 				if err == nil {
-					err = addMessage(ctx, ws, session, body)
+					if cfg.DBEvery > 0 && n%cfg.DBEvery == cfg.DBEvery-1 {
+						err = addMessageDB(ctx, ws, session, body)
+					} else {
+						err = addMessage(ctx, ws, session, body)
+					}
 				}
 				if err != nil {
 					if ctx.Err() == nil {
@@ -73,6 +92,23 @@ func runWriters(t *testing.T, cfg writerConfig) {
 					return
 				}
 				p.say("ack %s", body)
+			}
+		})
+	}
+
+	if cfg.Checkpoint {
+		wg.Go(func() {
+			modes := []workspace.CheckpointMode{workspace.CheckpointFull, workspace.CheckpointRestart, workspace.CheckpointTruncate}
+			for i := 0; ctx.Err() == nil; i++ {
+				p.say("checkpoint start")
+				if _, err := ws.Checkpoint(ctx, modes[i%len(modes)]); err != nil {
+					if ctx.Err() == nil {
+						p.say("%s: checkpoint: %v", errorLine, err)
+						t.Errorf("checkpoint: %v", err)
+					}
+					return
+				}
+				p.say("checkpoint done")
 			}
 		})
 	}
@@ -89,6 +125,28 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	if err := ws.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
+}
+
+// addMessageDB is addMessage on ws.DB() rather than through Write: a
+// transaction of its own on the writer pool, as a program that needs
+// something Write does not offer would run it.
+func addMessageDB(ctx context.Context, ws *workspace.Workspace, session int64, body string) (err error) {
+	tx, err := ws.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (session_id, role, body) VALUES (?, 'tool', ?)`, session, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET message_count = message_count + 1 WHERE id = ?`, session); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // TestKillDuringWrites kills a process in the middle of its writes and

@@ -1,0 +1,205 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// Kill torture sizes. Each cycle costs a process start (the engine from the
+// cache), up to maxKillDelay of writing, and a reopen with a full integrity
+// check.
+const (
+	tortureCycles  = 50 // LITEDIR_E2E_CYCLES overrides; a soak run does 10x
+	tortureWriters = 8
+	maxKillDelay   = 300 * time.Millisecond
+	// Every checkpointEvery-th cycle the writer also checkpoints back to
+	// back, and the kill lands right after a checkpoint has started.
+	checkpointEvery = 3
+	// Every dbEvery-th message of a writer goroutine is committed on
+	// ws.DB() instead of through Write.
+	dbEvery = 7
+)
+
+// TestKillTorture kills a writer process with SIGKILL at a random moment,
+// again and again, on one workspace: 8 goroutines writing messages (most
+// through Write, some in transactions of their own on ws.DB()), and in some
+// cycles checkpoints running back to back, with the kill sent right after
+// one started. After every cycle the workspace is reopened and must be a
+// database (never SQLITE_NOTADB), pass PRAGMA integrity_check and
+// foreign_key_check, keep each session's message_count equal to its
+// messages, and hold every message whose commit the writer acknowledged,
+// exactly once.
+func TestKillTorture(t *testing.T) {
+	var cfg writerConfig
+	if childConfig(t, &cfg) {
+		runWriters(t, cfg)
+		return
+	}
+	cycles := sizeFromEnv(t, envCycles, scaled(tortureCycles))
+	dir := t.TempDir()
+	var verified, inCheckpoint, checkpointCycles int
+	for cycle := range cycles {
+		cfg := writerConfig{
+			Dir:        dir,
+			Writers:    tortureWriters,
+			Prefix:     fmt.Sprintf("c%04d-", cycle),
+			DBEvery:    dbEvery,
+			Checkpoint: cycle%checkpointEvery == checkpointEvery-1,
+		}
+		delay := rand.N(maxKillDelay + 1)
+		acked, duringCheckpoint := killWriter(t, cycle, cfg, delay)
+		if cfg.Checkpoint {
+			checkpointCycles++
+		}
+		if duringCheckpoint {
+			inCheckpoint++
+		}
+		verified += mustSurvive(t, cycle, dir, cfg.Prefix, acked)
+		if t.Failed() {
+			t.Fatalf("cycle %d failed (killed %v after ready, %d acknowledged messages)", cycle, delay, len(acked))
+		}
+	}
+	info, err := os.Stat(dbPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d cycles, %d acknowledged messages verified; %d cycles with checkpoints, %d kills while a checkpoint had started and not returned; database %d bytes",
+		cycles, verified, checkpointCycles, inCheckpoint, info.Size())
+}
+
+// killWriter runs one cycle: it starts a writer child with cfg, kills it
+// delay after it is ready (in checkpoint cycles, at the first checkpoint
+// start after delay), reads what it said up to its end and reaps it. It
+// returns the acknowledged bodies and whether the child's last checkpoint
+// had started without returning when it died.
+func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration) (acked map[string]bool, duringCheckpoint bool) {
+	t.Helper()
+	ctx := testCtx(t)
+	c := startChild(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
+	c.waitFor(ctx, readyLine)
+	// A random delay before an action, not a wait for a condition.
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+
+	acked = make(map[string]bool)
+	due, killed := false, false
+	kill := func() {
+		if !killed {
+			c.kill()
+			killed = true
+		}
+	}
+	for {
+		select {
+		case <-timer.C:
+			due = true
+			if !cfg.Checkpoint {
+				kill()
+			}
+			continue
+		case <-ctx.Done():
+			t.Fatalf("cycle %d: the writer did not end: %v\n%s", cycle, context.Cause(ctx), c.output())
+		case line, ok := <-c.lines:
+			if !ok {
+				if err := c.wait(ctx); err == nil || !killed {
+					t.Fatalf("cycle %d: the writer ended (%v) before it was killed\n%s", cycle, err, c.output())
+				}
+				return acked, duringCheckpoint
+			}
+			if body, ok := strings.CutPrefix(line, "ack "); ok {
+				if acked[body] {
+					t.Errorf("cycle %d: %s acknowledged twice", cycle, body)
+				}
+				acked[body] = true
+				continue
+			}
+			c.seen = append(c.seen, line)
+			switch {
+			case line == "checkpoint start":
+				duringCheckpoint = true
+				if due {
+					kill()
+				}
+			case line == "checkpoint done":
+				duringCheckpoint = false
+			case strings.HasPrefix(line, errorLine):
+				t.Fatalf("cycle %d: %s\n%s", cycle, line, c.output())
+			}
+		}
+	}
+}
+
+// mustSurvive reopens the workspace in dir after a cycle and checks it: a
+// database, sound, consistent, holding every acknowledged message of the
+// cycle (bodies starting with prefix) exactly once. It returns the number of
+// acknowledged messages it found.
+func mustSurvive(t *testing.T, cycle int, dir, prefix string, acked map[string]bool) int {
+	t.Helper()
+	ctx := testCtx(t)
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	if errors.Is(err, ncruces.ErrNotADatabase) {
+		t.Fatalf("cycle %d: the killed writer left a file that is not a database: %v", cycle, err)
+	}
+	if err != nil {
+		t.Fatalf("cycle %d: reopen: %v", cycle, err)
+	}
+	defer func() {
+		if err := ws.Close(); err != nil {
+			t.Errorf("cycle %d: close: %v", cycle, err)
+		}
+	}()
+	r, err := ws.Check(ctx, true)
+	if err != nil {
+		t.Fatalf("cycle %d: check: %v (not a database: %v)", cycle, err, errors.Is(err, ncruces.ErrNotADatabase))
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("cycle %d: check: got %v, want ok", cycle, err)
+	}
+	mustConsistentCounts(t, ctx, ws)
+
+	stored := make(map[string]int)
+	rows, err := ws.ReadDB().QueryContext(ctx, `SELECT body, count(*) FROM messages WHERE substr(body, 1, ?) = ? GROUP BY body`, len(prefix), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body string
+		var n int
+		if err := rows.Scan(&body, &n); err != nil {
+			t.Fatal(err)
+		}
+		stored[body] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for body := range acked {
+		if stored[body] == 0 {
+			if missing < 10 {
+				t.Errorf("cycle %d: %s acknowledged, but not in the database", cycle, body)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("cycle %d: acknowledged messages lost: got %d, want 0 (of %d)", cycle, missing, len(acked))
+	}
+	for body, n := range stored {
+		if n != 1 {
+			t.Errorf("cycle %d: %s: got %d copies, want 1", cycle, body, n)
+		}
+	}
+	return len(acked) - missing
+}
