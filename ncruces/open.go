@@ -146,6 +146,8 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	if cfg.Immediate {
 		params.Set("_txlock", "immediate")
 	}
+	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS).
+	params.Set("vfs", vfsName)
 	for k, v := range extra {
 		params[k] = v
 	}

@@ -1,0 +1,183 @@
+//go:build linux
+
+package e2e_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// diskSize is the size of the filesystem TestDiskFull fills: small, so that
+// filling it takes a moment, and big enough for the schema and a WAL.
+const diskSize = 8 << 20
+
+// TestDiskFull runs a workspace on a small tmpfs and fills the filesystem
+// while goroutines write through it. Every Write that fails must fail with
+// SQLITE_FULL (ncruces.ErrFull), not a corruption or an I/O error; once the
+// filler is deleted and the workspace reopened, the database must pass
+// integrity_check and hold every message whose Write returned nil.
+//
+// Mounting needs root; elsewhere the test is skipped.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs to fill needs root")
+	}
+	ctx := testCtx(t)
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", diskSize)); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (%v): in a container without CAP_SYS_ADMIN?", err)
+	}
+	// Registered first, run last: after the workspace is closed.
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	dir := filepath.Join(mnt, "ws")
+	filler := filepath.Join(mnt, "filler")
+
+	const (
+		writers = 4
+		// afterFull bounds the Writes each goroutine tries once the disk
+		// is full: the WAL may have room left in it, but not this much.
+		afterFull = 2000
+	)
+	pad := strings.Repeat("x", 2000)
+
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := newSession(ctx, ws, "disk full")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu      sync.Mutex
+		acked   = make(map[string]bool) // keys of the messages whose Write returned nil
+		full    atomic.Bool             // the filler found no more space
+		fullErr atomic.Int64            // Writes that failed with ErrFull
+		wg      sync.WaitGroup
+	)
+	started := make(chan struct{}, writers)
+	for g := range writers {
+		wg.Go(func() {
+			// A writer that ends early must not keep the filler waiting.
+			signal := sync.OnceFunc(func() { started <- struct{}{} })
+			defer signal()
+			afterFullTries := 0
+			for n := 0; ; n++ {
+				if n == 50 {
+					signal()
+				}
+				if full.Load() {
+					if afterFullTries++; afterFullTries > afterFull {
+						t.Errorf("writer %d: %d Writes on a full disk, and none failed", g, afterFull)
+						return
+					}
+				}
+				key := fmt.Sprintf("w%d-%06d", g, n)
+				err := addMessage(ctx, ws, session, key+" "+pad)
+				if err == nil {
+					mu.Lock()
+					acked[key] = true
+					mu.Unlock()
+					continue
+				}
+				if !errors.Is(err, ncruces.ErrFull) {
+					t.Errorf("writer %d: got %v (class %v), want an error matching ncruces.ErrFull", g, err, ncruces.Classify(err))
+					return
+				}
+				fullErr.Add(1)
+				if full.Load() {
+					return // the disk is full, and Write said so
+				}
+			}
+		})
+	}
+	// Fill the disk once every writer is under way, so that the space runs
+	// out in the middle of their writes.
+	for range writers {
+		<-started
+	}
+	filled, err := fill(filler)
+	full.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("fill: %v", err)
+	}
+	t.Logf("filler took %d bytes; %d messages acknowledged, %d Writes failed with SQLITE_FULL", filled, len(acked), fullErr.Load())
+	if fullErr.Load() == 0 && !t.Failed() {
+		t.Fatal("no Write failed with SQLITE_FULL")
+	}
+
+	// Full, the database is still sound for readers.
+	mustCheck(t, ctx, ws)
+
+	// Free the space: the workspace works again, and closes cleanly (its
+	// checkpoint needs room).
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := addMessage(ctx, ws, session, "after"); err != nil {
+		t.Errorf("Write once space is freed: %v", err)
+	}
+	if err := ws.Close(); err != nil {
+		t.Errorf("Close once space is freed: %v", err)
+	}
+
+	ws = mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	mustCheck(t, ctx, ws)
+	mustConsistentCounts(t, ctx, ws)
+	stored := make(map[string]bool)
+	for body := range bodies(t, ctx, ws) {
+		key, _, _ := strings.Cut(body, " ")
+		stored[key] = true
+	}
+	missing := 0
+	for key := range acked {
+		if !stored[key] {
+			missing++
+			if missing <= 10 {
+				t.Errorf("acknowledged message %s: missing", key)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged messages missing", missing, len(acked))
+	}
+}
+
+// fill writes to path until the filesystem is full, and returns how much it
+// wrote. The file is synced so that the space is taken, not promised.
+func fill(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	for {
+		m, err := f.Write(buf)
+		n += int64(m)
+		if errors.Is(err, syscall.ENOSPC) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}

@@ -1,0 +1,13 @@
+package ncruces
+
+import (
+	"errors"
+
+	"golang.org/x/sys/windows"
+)
+
+// isDiskFull reports whether err is ERROR_DISK_FULL or
+// ERROR_HANDLE_DISK_FULL.
+func isDiskFull(err error) bool {
+	return errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL)
+}
