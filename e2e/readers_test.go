@@ -48,12 +48,14 @@ func TestReadersBesideOwner(t *testing.T) {
 	acks := collectAcks(c)
 	acks.waitLen(t, ctx, 100) // something to back up in the first round
 
+	// What a backup's check leaves to be checked against the final
+	// workspace: its last message of each writer goroutine.
 	type backup struct {
-		path   string
-		before map[string]bool // acknowledged before the backup started
-		bodies map[string]int
+		path string
+		last map[string]int
 	}
 	var backups []backup
+	lastSize := 0 // messages in the last backup
 	backupDir := t.TempDir()
 	for round := range rounds {
 		// status
@@ -104,11 +106,13 @@ func TestReadersBesideOwner(t *testing.T) {
 		if err := os.Mkdir(filepath.Dir(b.path), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		b.before = acks.snapshot()
+		acked := acks.snapshot()
 		mustLitedir(t, ctx, "backup", dir, b.path)
 		mustLitedir(t, ctx, "check", filepath.Dir(b.path))
-		b.bodies = backupBodies(t, ctx, filepath.Dir(b.path))
+		got := backupBodies(t, ctx, filepath.Dir(b.path))
+		b.last = mustConsistentPrefix(t, b.path, got, acked)
 		backups = append(backups, b)
+		lastSize = len(got)
 	}
 
 	// Stop the writer cleanly: every message it committed is then in the
@@ -118,13 +122,21 @@ func TestReadersBesideOwner(t *testing.T) {
 	if err := c.wait(ctx); err != nil {
 		t.Fatalf("writer: %v\n%s", err, c.output())
 	}
+	// The final workspace holds every acknowledged message, and every
+	// message of every backup: each writer goroutine's last message in a
+	// backup is there, and the final messages form a prefix too.
 	ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	final := bodies(t, ctx, ws)
+	mustConsistentPrefix(t, "the workspace", final, acks.snapshot())
 	for _, b := range backups {
-		mustConsistentPrefix(t, b.path, b.bodies, b.before, final)
+		for g, n := range b.last {
+			if body := fmt.Sprintf("%s-%07d", g, n); final[body] == 0 {
+				t.Errorf("%s: %s is in the backup but was never committed", b.path, body)
+			}
+		}
 	}
 	t.Logf("%d rounds of status, sql and backup beside a writer; %d messages acknowledged, %d in the last backup",
-		rounds, acks.len(), len(backups[len(backups)-1].bodies))
+		rounds, acks.len(), lastSize)
 }
 
 // backupBodies checks the backup in dir (as the database of a workspace
@@ -141,29 +153,26 @@ func backupBodies(t *testing.T, ctx context.Context, dir string) map[string]int 
 	return bodies(t, ctx, ws)
 }
 
-// mustConsistentPrefix checks a backup's bodies against the messages
-// acknowledged before it started (all must be there) and the final
-// workspace (every message must be there: committed, as nothing is ever
-// deleted), and that of each writer goroutine it holds the first k
-// messages: a snapshot, not a mix of moments.
-func mustConsistentPrefix(t *testing.T, path string, backup map[string]int, before map[string]bool, final map[string]int) {
+// mustConsistentPrefix checks the message bodies of a database (a backup,
+// named by path): they must include every message acknowledged before it
+// was taken (before), each once, and of each writer goroutine, which writes
+// its messages one after the other, the first k for some k: a snapshot, not
+// a mix of moments. It returns each goroutine's last message number.
+func mustConsistentPrefix(t *testing.T, path string, got map[string]int, before map[string]bool) map[string]int {
 	t.Helper()
 	missing := 0
 	for body := range before {
-		if backup[body] == 0 {
+		if got[body] == 0 {
 			missing++
 		}
 	}
 	if missing > 0 {
-		t.Errorf("%s: %d of the %d messages acknowledged before the backup are missing", path, missing, len(before))
+		t.Errorf("%s: %d of the %d messages acknowledged before it are missing", path, missing, len(before))
 	}
 	last := make(map[string]int) // goroutine "wNN" -> highest n
-	for body, n := range backup {
+	for body, n := range got {
 		if n != 1 {
 			t.Errorf("%s: %s: got %d copies, want 1", path, body, n)
-		}
-		if final[body] == 0 {
-			t.Errorf("%s: %s is in the backup but was never committed", path, body)
 		}
 		g, seq, ok := strings.Cut(body, "-")
 		num, err := strconv.Atoi(seq)
@@ -174,12 +183,13 @@ func mustConsistentPrefix(t *testing.T, path string, backup map[string]int, befo
 	}
 	for _, g := range slices.Sorted(maps.Keys(last)) {
 		for n := range last[g] + 1 {
-			if backup[fmt.Sprintf("%s-%07d", g, n)] == 0 {
+			if got[fmt.Sprintf("%s-%07d", g, n)] == 0 {
 				t.Errorf("%s: writer %s: has message %d but not %d: not a prefix", path, g, last[g], n)
 				break
 			}
 		}
 	}
+	return last
 }
 
 // ackLog collects a writer child's "ack <body>" lines in the background,
