@@ -140,12 +140,13 @@ func TestCrashReleasesLock(t *testing.T) {
 			if holder.PID != waiter.pid() || holder.Program != "e2e-cli-waiter" {
 				t.Errorf("owner record: got %v, want pid %d (e2e-cli-waiter)", holder, waiter.pid())
 			}
+			// Windows has no interrupt to send: the waiter is killed there.
 			waiter.signalInterrupt()
 			if runtime.GOOS != "windows" {
 				waiter.waitForPrefix(ctx, "released ")
-				if err := waiter.wait(ctx); err != nil {
-					t.Errorf("waiter: got %v, want exit status 0 after an interrupt\n%s", err, waiter.output())
-				}
+			}
+			if err := waiter.wait(ctx); err != nil && runtime.GOOS != "windows" {
+				t.Errorf("waiter: got %v, want exit status 0 after an interrupt\n%s", err, waiter.output())
 			}
 			mustReopenAfterCrash(t, dir, rows)
 		})
