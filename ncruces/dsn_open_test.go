@@ -1,0 +1,99 @@
+package ncruces
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzDSNOpen is the round trip FuzzDSN checks on paper, made on real files:
+// for a file name, Open creates the database at exactly the path named and
+// nowhere else, and the file there is that database — it starts with
+// SQLite's header, and opening the path again reads back the row written
+// through the first connection. Its seeds, which run in every go test, are
+// the names a URI is most likely to get wrong.
+func FuzzDSNOpen(f *testing.F) {
+	for _, name := range []string{
+		"x.db", "a b.db", "q?x.db", "h#x.db", "p%20x.db", "p%x.db", "p%2Fx.db", "%", "%%41", "+plus+",
+		"ünï ☃.db", "semi;colon.db", "a&b=c.db", "file:x.db", ":memory:", "?mode=memory", "x?vfs=memdb",
+		"#", "x#mode=ro", "..x", "-wal", "x.db-journal", "\t\n", "\xff\xfe.db",
+	} {
+		f.Add(name)
+	}
+	root, err := filepath.EvalSymlinks(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !usableName(name) {
+			t.Skip("not a file name on this system")
+		}
+		dir, err := os.MkdirTemp(root, "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, name)
+
+		ctx := context.Background()
+		db, err := Open(ctx, Config{Path: path})
+		if err != nil {
+			t.Fatalf("Open(%q): %v", path, err)
+		}
+		mustExec(t, db, `CREATE TABLE t (name TEXT)`)
+		mustExec(t, db, `INSERT INTO t VALUES (?)`, name)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		// Closing the last connection removes the WAL: the database is
+		// the only file, and where it was named.
+		if got := dirNames(t, dir); !slices.Equal(got, []string{name}) {
+			t.Fatalf("Open(%q) left %q in its directory, want only %q", path, got, name)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("SQLite format 3\x00")) {
+			t.Fatalf("%q is not an SQLite database: %q...", path, b[:min(len(b), 16)])
+		}
+		db, err = Open(ctx, Config{Path: path, ReadOnly: true, NoCreate: true})
+		if err != nil {
+			t.Fatalf("reopen %q: %v", path, err)
+		}
+		defer db.Close()
+		var got string
+		if err := db.QueryRowContext(ctx, `SELECT name FROM t`).Scan(&got); err != nil {
+			t.Fatalf("reopen %q: %v", path, err)
+		}
+		if got != name {
+			t.Errorf("reopen %q: got row %q, want %q", path, got, name)
+		}
+	})
+}
+
+// usableName reports whether name can be a file name here: one path element,
+// not too long, nothing the OS refuses.
+func usableName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 200 ||
+		strings.ContainsAny(name, "/\x00") {
+		return false
+	}
+	if runtime.GOOS == "windows" {
+		if strings.ContainsAny(name, `<>:"\|?*`) || strings.TrimRight(name, ". ") != name {
+			return false
+		}
+		for _, r := range name {
+			if r < ' ' {
+				return false
+			}
+		}
+	}
+	return true
+}
