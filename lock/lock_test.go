@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // mustAcquire acquires the lock of dir with opts and releases it when the test ends.
@@ -64,12 +66,10 @@ func mustReadFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// mustSymlink creates a symbolic link, skipping the test where the platform does not allow it.
+// mustSymlink creates a symbolic link, skipping the test where the platform does not make one.
 func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Skipf("cannot create symlink: %v", err)
-	}
+	testdir.Symlink(t, target, link)
 }
 
 // wantLocked checks that err is a *LockedError for dir that matches ErrLocked, and returns it.
@@ -140,7 +140,7 @@ func TestModeString(t *testing.T) {
 }
 
 func TestAcquireRelease(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	meta := map[string]string{"addr": "127.0.0.1:7070"}
 	before := time.Now().Add(-time.Second)
 	l := mustAcquire(t, dir, Options{Meta: meta})
@@ -193,7 +193,7 @@ func TestAcquireRelease(t *testing.T) {
 }
 
 func TestReleaseConcurrent(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	l := mustAcquire(t, dir, Options{})
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
@@ -224,7 +224,7 @@ func TestInProcess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.first.String()+"/"+tt.second.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			first := mustAcquire(t, dir, Options{Mode: tt.first, Program: "first"})
 			second, err := Acquire(t.Context(), dir, Options{Mode: tt.second, Program: "second"})
 			if !tt.wantLocked {
@@ -255,7 +255,7 @@ func TestInProcess(t *testing.T) {
 
 func TestSharedHoldersInProcess(t *testing.T) {
 	// Several shared holders in one process: the lock stays shared until the last one goes.
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	a := mustAcquire(t, dir, Options{Mode: Shared})
 	b := mustAcquire(t, dir, Options{Mode: Shared})
 	mustRelease(t, a)
@@ -284,7 +284,7 @@ func TestOptionsName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Quote(tt.name), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			l, err := Acquire(t.Context(), dir, Options{Name: tt.name})
 			if tt.valid {
 				if err != nil {
@@ -313,7 +313,7 @@ func TestOptionsName(t *testing.T) {
 }
 
 func TestInvalidMode(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	_, err := Acquire(t.Context(), dir, Options{Mode: Mode(2)})
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("Acquire: got %v, want ErrInvalidOptions", err)
@@ -325,7 +325,7 @@ func TestInvalidMode(t *testing.T) {
 
 func TestBadDir(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
-		parent := t.TempDir()
+		parent := testdir.New(t)
 		dir := filepath.Join(parent, "missing")
 		_, err := Acquire(t.Context(), dir, Options{})
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -339,7 +339,7 @@ func TestBadDir(t *testing.T) {
 		}
 	})
 	t.Run("file", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "file")
+		dir := filepath.Join(testdir.New(t), "file")
 		mustWriteFile(t, dir, []byte("data"))
 		_, err := Acquire(t.Context(), dir, Options{})
 		if !errors.Is(err, syscall.ENOTDIR) {
@@ -353,7 +353,7 @@ func TestBadDir(t *testing.T) {
 		}
 	})
 	t.Run("lock file is a directory", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := testdir.New(t)
 		if err := os.Mkdir(Path(dir, ""), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +375,7 @@ func TestBadDir(t *testing.T) {
 
 func TestSymlink(t *testing.T) {
 	t.Run("to a file", func(t *testing.T) {
-		dir, other := t.TempDir(), t.TempDir()
+		dir, other := testdir.New(t), testdir.New(t)
 		target := filepath.Join(other, "precious")
 		content := []byte(`{"pid": 1, "program": "not a lock"}`)
 		mustWriteFile(t, target, content)
@@ -398,7 +398,7 @@ func TestSymlink(t *testing.T) {
 		}
 	})
 	t.Run("dangling", func(t *testing.T) {
-		dir, other := t.TempDir(), t.TempDir()
+		dir, other := testdir.New(t), testdir.New(t)
 		target := filepath.Join(other, "created")
 		mustSymlink(t, target, Path(dir, ""))
 		if _, err := Acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrSymlink) {
@@ -410,8 +410,8 @@ func TestSymlink(t *testing.T) {
 	})
 	t.Run("directory is a symlink", func(t *testing.T) {
 		// Only the lock file itself is not followed; dir may be a link to a directory.
-		real := t.TempDir()
-		dir := filepath.Join(t.TempDir(), "link")
+		real := testdir.New(t)
+		dir := filepath.Join(testdir.New(t), "link")
 		mustSymlink(t, real, dir)
 		l := mustAcquire(t, dir, Options{})
 		if _, err := os.Stat(Path(real, "")); err != nil {
@@ -422,7 +422,7 @@ func TestSymlink(t *testing.T) {
 }
 
 func TestGarbageRecord(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	garbage := []byte("\x00\xffnot json at all{{{\n")
 	mustWriteFile(t, Path(dir, ""), garbage)
 	if got := mustReadOwner(t, dir); !got.IsZero() {
@@ -441,7 +441,7 @@ func TestGarbageRecord(t *testing.T) {
 
 func TestLongerStaleRecord(t *testing.T) {
 	// A stale record longer than the new one must not leave its tail behind.
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	stale := Owner{PID: 999999, Program: strings.Repeat("x", 1000), Meta: map[string]string{"k": strings.Repeat("v", 1000)}}
 	rec, err := encodeOwner(stale)
 	if err != nil {
@@ -459,7 +459,7 @@ func TestLongerStaleRecord(t *testing.T) {
 }
 
 func TestStaleRecordShared(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	stale := Owner{PID: 999999, Host: "gone", Program: "killed/1.0", StartedAt: time.Date(2026, 11, 23, 18, 45, 0, 0, time.UTC)}
 	rec, err := encodeOwner(stale)
 	if err != nil {
@@ -480,7 +480,7 @@ func TestStaleRecordShared(t *testing.T) {
 }
 
 func TestReadOwnerMissing(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	_, err := ReadOwner(dir)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadOwner: got %v, want fs.ErrNotExist", err)
@@ -496,7 +496,7 @@ func TestReadOwnerMissing(t *testing.T) {
 func TestReadOwnerOfHolderInProcess(t *testing.T) {
 	// Reading the record must not disturb the lock, even where closing any descriptor of the
 	// file would drop the process's lock (fcntl).
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	l := mustAcquire(t, dir, Options{})
 	for range 3 {
 		if got := mustReadOwner(t, dir); !sameOwner(got, l.Owner()) {
@@ -508,7 +508,7 @@ func TestReadOwnerOfHolderInProcess(t *testing.T) {
 }
 
 func TestContextDone(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := Acquire(ctx, dir, Options{})
@@ -521,7 +521,7 @@ func TestContextDone(t *testing.T) {
 }
 
 func TestWaitInProcess(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	holder := mustAcquire(t, dir, Options{Program: "holder"})
 	waiting := hookWait(t)
 	done := make(chan error, 1)

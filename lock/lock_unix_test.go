@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestKilledHolder(t *testing.T) {
@@ -16,7 +18,7 @@ func TestKilledHolder(t *testing.T) {
 	}
 	for _, mode := range []Mode{Exclusive, Shared} {
 		t.Run(mode.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			h := startHolder(t, holderConfig{Dir: dir, Program: "victim/1.0"})
 			if got := mustReadOwner(t, dir); got.PID != h.pid() {
 				t.Fatalf("ReadOwner: got pid %d, want %d", got.PID, h.pid())
@@ -41,7 +43,7 @@ func TestKilledHolder(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	mustAcquire(t, dir, Options{})
 	fi, err := os.Lstat(Path(dir, ""))
 	if err != nil {
@@ -54,7 +56,7 @@ func TestPermissions(t *testing.T) {
 
 func TestFIFO(t *testing.T) {
 	// Opening a FIFO would block until a writer comes; it must be refused before that.
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	if err := unix.Mkfifo(Path(dir, ""), 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}

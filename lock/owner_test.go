@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 var started = time.Date(2026, 11, 23, 18, 45, 0, 0, time.UTC)
@@ -117,7 +119,7 @@ func TestEncodeOwnerTooLarge(t *testing.T) {
 	if err == nil {
 		t.Fatal("encodeOwner of an oversized record: got nil, want error")
 	}
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	_, err = Acquire(t.Context(), dir, Options{Meta: map[string]string{"big": strings.Repeat("x", maxRecord)}})
 	if got := dirEntries(t, dir); err == nil || len(got) != 0 {
 		t.Errorf("Acquire with oversized Meta: got %v and entries %q, want ErrInvalidOptions and none", err, got)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // The multi-process tests re-execute the test binary. The child runs the same test function,
@@ -201,7 +203,7 @@ func TestAcrossProcesses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.child.String()+"/"+tt.parent.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			meta := map[string]string{"addr": "127.0.0.1:7070", "note": "héllo \"world\""}
 			h := startHolder(t, holderConfig{Dir: dir, Mode: tt.child, Program: "holder/1.0", Meta: meta})
 
@@ -264,7 +266,7 @@ func TestWait(t *testing.T) {
 		t.Skip("no inter-process locks on this platform")
 	}
 	t.Run("released", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := testdir.New(t)
 		h := startHolder(t, holderConfig{Dir: dir, Program: "holder/1.0"})
 		waiting := hookWait(t)
 		done := make(chan error, 1)
@@ -285,7 +287,7 @@ func TestWait(t *testing.T) {
 		mustRelease(t, l)
 	})
 	t.Run("elapsed", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := testdir.New(t)
 		h := startHolder(t, holderConfig{Dir: dir, Program: "holder/1.0"})
 		_, err := Acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond})
 		if le := wantLocked(t, err, dir, Exclusive); le.Owner.PID != h.pid() {
@@ -293,7 +295,7 @@ func TestWait(t *testing.T) {
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := testdir.New(t)
 		h := startHolder(t, holderConfig{Dir: dir, Program: "holder/1.0"})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
@@ -309,7 +311,7 @@ func TestWait(t *testing.T) {
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := testdir.New(t)
 		startHolder(t, holderConfig{Dir: dir, Program: "holder/1.0"})
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer cancel()

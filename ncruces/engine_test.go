@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestInitialize(t *testing.T) {
@@ -126,7 +128,7 @@ func TestEngineCache(t *testing.T) {
 	t.Run("unwritable", func(t *testing.T) {
 		t.Parallel()
 		// A directory under a regular file cannot be created, even by root.
-		file := filepath.Join(t.TempDir(), "file")
+		file := filepath.Join(testdir.New(t), "file")
 		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +153,8 @@ func TestEngineCache(t *testing.T) {
 	t.Run("corrupt entry", func(t *testing.T) {
 		t.Parallel()
 		slow(t)
-		dir := filepath.Join(t.TempDir(), "cache")
+		testdir.NeedRemoveAll(t) // removeCache drops the corrupt entry with it
+		dir := filepath.Join(testdir.New(t), "cache")
 		env := EnvCacheDir + "=" + dir
 		if r := run(t, "report", env); r.Engine.CacheDir != dir || r.Engine.CacheNote != "" {
 			t.Fatalf("cold: got %+v, want cache %s", r.Engine, dir)
@@ -190,7 +193,7 @@ func engineChild(t *testing.T, role string) {
 	}
 	r.Engine = EngineInfo()
 	r.Query = func() string {
-		db, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "e.db"), Logger: logger})
+		db, err := Open(context.Background(), Config{Path: filepath.Join(testdir.New(t), "e.db"), Logger: logger})
 		if err != nil {
 			return err.Error()
 		}
@@ -226,7 +229,8 @@ func cacheEntries(t *testing.T, dir string) []string {
 
 // TestRemoveCache checks that only wazero's directories are removed.
 func TestRemoveCache(t *testing.T) {
-	dir := t.TempDir()
+	testdir.NeedRemoveAll(t)
+	dir := testdir.New(t)
 	keep := []string{"mine.txt", "wazero-file", "other"}
 	for _, name := range []string{"wazero-v1-amd64-linux", "wazero-v2-" + runtime.GOARCH + "-" + runtime.GOOS} {
 		if err := os.MkdirAll(filepath.Join(dir, name, "sub"), 0o755); err != nil {
@@ -255,7 +259,7 @@ func TestOpenCacheProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := sqlite3.RuntimeConfig
-	file := filepath.Join(t.TempDir(), "file")
+	file := filepath.Join(testdir.New(t), "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

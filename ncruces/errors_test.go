@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // realErrors produces each error class from a real SQLite operation.
@@ -20,7 +22,7 @@ var realErrors = []struct {
 }{
 	{"busy: write lock held", ErrBusy, func(t *testing.T) error {
 		needSharedAccess(t)
-		path := filepath.Join(t.TempDir(), "b.db")
+		path := filepath.Join(testdir.New(t), "b.db")
 		holder := mustOpen(t, Config{Path: path, Immediate: true})
 		mustExec(t, holder, "CREATE TABLE t (x)")
 		other := mustOpen(t, Config{Path: path, Pragmas: []Pragma{{"busy_timeout", "0"}}})
@@ -34,7 +36,7 @@ var realErrors = []struct {
 	}},
 	{"locked: table in use by the same connection", ErrLocked, func(t *testing.T) error {
 		ctx := context.Background()
-		db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "l.db")})
+		db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "l.db")})
 		mustExec(t, db, "CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)")
 		conn := mustConn(t, db)
 		rows, err := conn.QueryContext(ctx, "SELECT x FROM t")
@@ -47,7 +49,7 @@ var realErrors = []struct {
 		return err
 	}},
 	{"not a database", ErrNotADatabase, func(t *testing.T) error {
-		path := filepath.Join(t.TempDir(), "n.db")
+		path := filepath.Join(testdir.New(t), "n.db")
 		if err := os.WriteFile(path, make([]byte, 8192), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +57,7 @@ var realErrors = []struct {
 		return err
 	}},
 	{"corrupt: b-tree page overwritten", ErrCorrupt, func(t *testing.T) error {
-		path := filepath.Join(t.TempDir(), "c.db")
+		path := filepath.Join(testdir.New(t), "c.db")
 		db := mustOpen(t, Config{Path: path})
 		mustExec(t, db, "CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)")
 		if err := db.Close(); err != nil {
@@ -75,7 +77,7 @@ var realErrors = []struct {
 		return db.QueryRow("SELECT count(*) FROM t").Scan(&n)
 	}},
 	{"read-only", ErrReadOnly, func(t *testing.T) error {
-		path := filepath.Join(t.TempDir(), "r.db")
+		path := filepath.Join(testdir.New(t), "r.db")
 		db := mustOpen(t, Config{Path: path})
 		mustExec(t, db, "CREATE TABLE t (x)")
 		if err := db.Close(); err != nil {
@@ -85,15 +87,15 @@ var realErrors = []struct {
 		return err
 	}},
 	{"can't open: missing with NoCreate", ErrCantOpen, func(t *testing.T) error {
-		_, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "missing.db"), NoCreate: true})
+		_, err := Open(context.Background(), Config{Path: filepath.Join(testdir.New(t), "missing.db"), NoCreate: true})
 		return err
 	}},
 	{"can't open: a directory", ErrCantOpen, func(t *testing.T) error {
-		_, err := Open(context.Background(), Config{Path: t.TempDir()})
+		_, err := Open(context.Background(), Config{Path: testdir.New(t)})
 		return err
 	}},
 	{"full: max_page_count reached", ErrFull, func(t *testing.T) error {
-		db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "f.db")})
+		db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "f.db")})
 		conn := mustConn(t, db)
 		mustExec(t, conn, "CREATE TABLE t (x)")
 		mustExec(t, conn, "PRAGMA max_page_count=4")
@@ -115,13 +117,13 @@ var realErrors = []struct {
 		return conn.Exec("SELECT 1")
 	}},
 	{"constraint: unique", ErrConstraint, func(t *testing.T) error {
-		db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "u.db")})
+		db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "u.db")})
 		mustExec(t, db, "CREATE TABLE t (x UNIQUE); INSERT INTO t VALUES (1)")
 		_, err := db.Exec("INSERT INTO t VALUES (1)")
 		return err
 	}},
 	{"constraint: foreign key", ErrConstraint, func(t *testing.T) error {
-		db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "k.db")})
+		db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "k.db")})
 		mustExec(t, db, "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (p REFERENCES p(id))")
 		_, err := db.Exec("INSERT INTO c VALUES (42)")
 		return err
@@ -155,7 +157,7 @@ func TestErrorBusySnapshot(t *testing.T) {
 		t.Skip("needs WAL with several connections")
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
+	path := filepath.Join(testdir.New(t), "s.db")
 	db := mustOpen(t, Config{Path: path, MaxConns: 2})
 	mustExec(t, db, "CREATE TABLE t (x)")
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // deadline bounds every wait on another goroutine or process. It is a
@@ -179,7 +181,7 @@ func waitLine(t *testing.T, r *bufio.Reader, prefix string) string {
 // that paths compare equal to what the driver resolves.
 func absTemp(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.EvalSymlinks(t.TempDir())
+	dir, err := filepath.EvalSymlinks(testdir.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,14 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestOpenInvalidConfig(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
-		{Path: filepath.Join(t.TempDir(), "x.db"), MaxConns: -1},
+		{Path: filepath.Join(testdir.New(t), "x.db"), MaxConns: -1},
 		{Path: "a\x00b"},
 	} {
 		db, err := Open(context.Background(), cfg)
@@ -47,7 +49,7 @@ func TestOpenGarbage(t *testing.T) {
 		{"query-only", Config{QueryOnly: true, MaxConns: 3}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			path := filepath.Join(dir, "garbage.db")
 			if err := os.WriteFile(path, garbage, 0o644); err != nil {
 				t.Fatal(err)
@@ -79,7 +81,7 @@ func TestOpenGarbage(t *testing.T) {
 }
 
 func TestOpenNoCreate(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	for _, cfg := range []Config{
 		{Path: filepath.Join(dir, "missing.db"), NoCreate: true},
 		{Path: filepath.Join(dir, "missing.db"), ReadOnly: true},
@@ -105,7 +107,7 @@ func TestOpenNoCreate(t *testing.T) {
 
 func TestOpenQueryOnly(t *testing.T) {
 	needSharedAccess(t)
-	path := filepath.Join(t.TempDir(), "q.db")
+	path := filepath.Join(testdir.New(t), "q.db")
 	writer := mustOpen(t, Config{Path: path})
 	mustExec(t, writer, "CREATE TABLE t (x)")
 	mustExec(t, writer, "INSERT INTO t VALUES (1)")
@@ -128,7 +130,7 @@ func TestOpenQueryOnly(t *testing.T) {
 // mode read-only: the journal mode is left alone, not an error.
 func TestOpenReadOnlyOnRollbackJournal(t *testing.T) {
 	needSharedAccess(t)
-	path := filepath.Join(t.TempDir(), "d.db")
+	path := filepath.Join(testdir.New(t), "d.db")
 	pragmas, err := MergePragmas(DefaultPragmas(), Pragma{"journal_mode", "DELETE"})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +226,7 @@ func ownerChild(t *testing.T, path string) {
 // write lock when they begin.
 func TestOpenImmediate(t *testing.T) {
 	needSharedAccess(t)
-	path := filepath.Join(t.TempDir(), "i.db")
+	path := filepath.Join(testdir.New(t), "i.db")
 	writer := mustOpen(t, Config{Path: path, Immediate: true})
 	mustExec(t, writer, "CREATE TABLE t (x)")
 	noWait, err := MergePragmas(DefaultPragmas(), Pragma{"busy_timeout", "0"})
@@ -289,7 +291,7 @@ func TestOpenBusyTimeoutWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "busy.db")
+	path := filepath.Join(testdir.New(t), "busy.db")
 	holder := mustOpen(t, Config{Path: path, Pragmas: pragmas, Immediate: true})
 	mustExec(t, holder, "CREATE TABLE t (x)")
 	waiter, err := open(context.Background(), Config{Path: path, Pragmas: pragmas, Logger: testLogger(t)},
@@ -341,7 +343,7 @@ func TestOpenBusyTimeoutWaits(t *testing.T) {
 }
 
 func TestJournalMode(t *testing.T) {
-	db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "j.db")})
+	db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "j.db")})
 	mode, err := JournalMode(context.Background(), db)
 	if err != nil || mode != Platform().JournalMode {
 		t.Errorf("JournalMode: got %v, %v, want %v", mode, err, Platform().JournalMode)
@@ -371,7 +373,7 @@ func TestOpenProfiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := testdir.New(t)
 			path := filepath.Join(dir, "p.db")
 			db := mustOpen(t, Config{Path: path, Profile: &tt.prof, MaxConns: 4})
 			if got := db.Stats().MaxOpenConnections; got != 1 {
@@ -426,7 +428,7 @@ func TestOpenJournalModeNotGranted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "m.db"), Pragmas: pragmas, Logger: logger})
+	db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "m.db"), Pragmas: pragmas, Logger: logger})
 	mode, err := JournalMode(context.Background(), db)
 	if err != nil || mode != "delete" {
 		t.Errorf("JournalMode: got %v, %v, want delete", mode, err)
@@ -437,7 +439,7 @@ func TestOpenJournalModeNotGranted(t *testing.T) {
 }
 
 func TestOpenInit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "init.db")
+	path := filepath.Join(testdir.New(t), "init.db")
 	var mu sync.Mutex
 	var seen []string
 	db := mustOpen(t, Config{

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestPragmaString(t *testing.T) {
@@ -223,7 +225,7 @@ func TestOpenPragmas(t *testing.T) {
 		want["locking_mode"] = "exclusive"
 	}
 	const n = 4
-	db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "p.db"), MaxConns: n})
+	db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "p.db"), MaxConns: n})
 	conns := n
 	if prof.SingleConnection {
 		conns = 1
@@ -253,7 +255,7 @@ func TestOpenPragmaOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "o.db"), Pragmas: pragmas})
+	db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "o.db"), Pragmas: pragmas})
 	conn := mustConn(t, db)
 	for name, want := range map[string]string{
 		"busy_timeout": "1234", "synchronous": "2", "cache_size": "-3000", "foreign_keys": "1",
@@ -268,14 +270,14 @@ func TestOpenPragmaOverrides(t *testing.T) {
 // without busy_timeout does not lose the driver's default, as a _pragma DSN
 // parameter would.
 func TestOpenCustomPragmasKeepDriverBusyTimeout(t *testing.T) {
-	db := mustOpen(t, Config{Path: filepath.Join(t.TempDir(), "b.db"), Pragmas: []Pragma{{"foreign_keys", "ON"}}})
+	db := mustOpen(t, Config{Path: filepath.Join(testdir.New(t), "b.db"), Pragmas: []Pragma{{"foreign_keys", "ON"}}})
 	if got := mustPragma(t, mustConn(t, db), "busy_timeout"); got != "60000" {
 		t.Errorf("PRAGMA busy_timeout: got %v, want the driver's 60000", got)
 	}
 }
 
 func TestOpenInvalidPragma(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	path := filepath.Join(dir, "x.db")
 	bad := Pragma{"journal_mode", "WAL; DROP TABLE t"}
 	db, err := Open(context.Background(), Config{Path: path, Pragmas: append(DefaultPragmas(), bad)})
@@ -297,7 +299,7 @@ func TestOpenInvalidPragma(t *testing.T) {
 // TestOpenPragmaFails checks that a pragma SQLite rejects fails Open, with
 // the pragma and SQLite's error in the chain.
 func TestOpenPragmaFails(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := filepath.Join(testdir.New(t), "x.db")
 	bad := Pragma{"nosuchschema.cache_size", "1"}
 	db, err := Open(context.Background(), Config{Path: path, Pragmas: append(DefaultPragmas(), bad)})
 	if err == nil {
@@ -315,7 +317,7 @@ func TestOpenPragmaFails(t *testing.T) {
 // TestOpenPragmasConcurrent opens one database from many goroutines.
 func TestOpenPragmasConcurrent(t *testing.T) {
 	needSharedAccess(t)
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := filepath.Join(testdir.New(t), "c.db")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {

@@ -1,0 +1,134 @@
+package testdir
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestNew(t *testing.T) {
+	var a, b string
+	t.Run("sub/test*?", func(t *testing.T) {
+		a, b = New(t), New(t)
+		if a == b {
+			t.Fatalf("New twice: got %q both times, want two directories", a)
+		}
+		for _, dir := range []string{a, b} {
+			entries, err := os.ReadDir(dir)
+			if err != nil || len(entries) != 0 {
+				t.Fatalf("ReadDir(%q): got %d entries, %v; want an empty directory", dir, len(entries), err)
+			}
+		}
+		if got, want := filepath.Base(a)[:len("TestNewsubtest")], "TestNewsubtest"; got != want {
+			t.Errorf("name of %q: got prefix %q, want %q", a, got, want)
+		}
+		mustTree(t, a)
+	})
+	// The subtest has ended: its directories are gone, contents and all.
+	for _, dir := range []string{a, b} {
+		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Lstat(%q) after the subtest: got %v, want fs.ErrNotExist", dir, err)
+		}
+	}
+}
+
+func TestRemove(t *testing.T) {
+	parent := New(t)
+	outside := filepath.Join(parent, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(outside, "keep")
+	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(parent, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustTree(t, tree)
+	// A link to a directory outside the tree is removed, not followed.
+	if err := os.Symlink(outside, filepath.Join(tree, "a", "link")); err != nil {
+		t.Logf("no symbolic link in the tree: %v", err)
+	}
+
+	if err := Remove(tree); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := os.Lstat(tree); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lstat after Remove: got %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("file behind the removed link: %v, want it kept", err)
+	}
+	if err := Remove(tree); err != nil {
+		t.Errorf("Remove of a missing path: got %v, want nil", err)
+	}
+	file := filepath.Join(parent, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(file); err != nil {
+		t.Errorf("Remove of a file: got %v, want nil", err)
+	}
+	if _, err := os.Lstat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lstat after Remove of a file: got %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestPattern(t *testing.T) {
+	long := "TestX/" + strings.Repeat("é", 40)
+	tests := []struct{ name, want string }{
+		{"TestA", "TestA"},
+		{"TestA/sub_test#01", "TestAsub_test#01"},
+		{"TestA/a*b?c[d]/e\\f:g", "TestAabcdefg"},
+		{long, "TestX"}, // letters beyond ASCII go, as does the rune cut at byte 64
+	}
+	for _, tt := range tests {
+		if got := pattern(tt.name); got != tt.want {
+			t.Errorf("pattern(%q): got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// mustTree fills dir with nested directories and files.
+func mustTree(t *testing.T, dir string) {
+	t.Helper()
+	for _, sub := range []string{"a/b/c", "d"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"f", "a/f", "a/b/f", "a/b/c/f", "d/f"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSymlink(t *testing.T) {
+	dir := New(t)
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	Symlink(t, target, link) // skips where no link can be made
+	if got, err := os.Readlink(link); err != nil || got != target {
+		t.Errorf("Readlink: got %q, %v, want %q", got, err, target)
+	}
+}
+
+func TestNeedRemoveAll(t *testing.T) {
+	NeedRemoveAll(t) // skips where os.RemoveAll fails
+	dir := New(t)
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "a")); err != nil {
+		t.Errorf("os.RemoveAll after NeedRemoveAll passed: %v", err)
+	}
+}
