@@ -18,9 +18,13 @@ import (
 // digits, "-._~", '/' and ':' (which keeps Windows drive letters readable:
 // "file:C:/Users/..."); spaces, '?', '#', '%', ';', '&', '=' and non-ASCII
 // bytes all reach the file system exactly as given. Windows paths use forward
-// slashes and no leading slash ("file:C:/x.db", "file://server/share/x.db"):
-// SQLite passes them on unchanged and the driver's VFS resolves them with
-// filepath.Abs. Parameters are sorted by key and
+// slashes and no leading slash ("file:C:/x.db"): SQLite passes them on
+// unchanged and the driver's VFS resolves them with filepath.Abs. A UNC path
+// (\\server\share\x.db) is written with five slashes,
+// "file://///server/share/x.db", the form from which SQLite keeps
+// "//server/share/x.db": with two, SQLite would read the server as the URI's
+// authority and drop it when it is "localhost", opening \share\x.db on the
+// current drive instead. Parameters are sorted by key and
 // encode spaces as %20, because SQLite, unlike net/url, does not read '+' as
 // a space.
 //
@@ -37,7 +41,15 @@ func DSN(path string, params url.Values) (string, error) {
 
 	var b strings.Builder
 	b.WriteString("file:")
-	escapePath(&b, filepath.ToSlash(abs))
+	path = filepath.ToSlash(abs)
+	if strings.HasPrefix(path, "//") {
+		// Only Windows has absolute paths that start with two slashes (UNC,
+		// and the \\?\ and \\.\ forms); Abs cleans them away elsewhere.
+		// SQLite (built with SQLITE_ALLOW_URI_AUTHORITY) drops the first
+		// three of five or more slashes, and keeps the rest of the path.
+		b.WriteString("///")
+	}
+	escapePath(&b, path)
 	if len(params) > 0 {
 		b.WriteByte('?')
 		// Encode escapes '+' as %2B, so every '+' left is a space.
