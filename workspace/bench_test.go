@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -28,7 +29,7 @@ var benchBody = strings.Repeat("x", 200)
 
 func benchWorkspace(b *testing.B, synchronous string) *workspace.Workspace {
 	b.Helper()
-	ws, err := workspace.Open(context.Background(), b.TempDir(), &workspace.Options{
+	ws, err := workspace.Open(context.Background(), testdir.New(b), &workspace.Options{
 		Migrations: migrations.Builtin,
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: synchronous}},
 	})
@@ -127,7 +128,7 @@ func baselineDB(b *testing.B, synchronous string) *sql.DB {
 		b.Fatal(err)
 	}
 	db, err := ncruces.Open(context.Background(), ncruces.Config{
-		Path:      filepath.Join(b.TempDir(), "baseline.db"),
+		Path:      filepath.Join(testdir.New(b), "baseline.db"),
 		Immediate: true,
 		MaxConns:  1,
 		Pragmas:   pragmas,

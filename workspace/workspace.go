@@ -275,6 +275,10 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 // no lock, never creates a file, never migrates, and works while another
 // process owns the workspace. Its DB and ReadDB return the same read-only
 // pool; Write and Checkpoint return errors matching ncruces.ErrReadOnly.
+// Where the platform profile sets ncruces.Profile.LockingExclusive (Windows,
+// and CPUs without WAL shared memory), an owner's connection holds the
+// database file for as long as the owner has it open: OpenReadOnly then
+// fails with an error matching ncruces.ErrBusy, after the busy timeout.
 //
 // Only Name, Migrations (for Status), Readers, Pragmas and Logger of opts
 // are used.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -70,7 +71,7 @@ func notes(t *testing.T, ws *workspace.Workspace, body string) int {
 }
 
 func TestWriteCommits(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	if err := ws.Write(testCtx(t), insertNote("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestWriteCommits(t *testing.T) {
 }
 
 func TestWriteBatchIsolation(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	queued := queueHook(t)
 	release, occupied := occupy(t, ws, queued)
 
@@ -158,7 +159,7 @@ func TestWriteBatchIsolation(t *testing.T) {
 }
 
 func TestWriteCancelledBeforeStart(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	queued := queueHook(t)
 	release, _ := occupy(t, ws, queued)
 
@@ -196,8 +197,8 @@ func TestWriteCancelledBeforeStart(t *testing.T) {
 }
 
 func TestWriteNested(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
-	other := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
+	other := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	var inner, elsewhere error
 	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
 		inner = ws.Write(testCtx(t), insertNote("inner"))
@@ -220,7 +221,7 @@ func TestWriteNested(t *testing.T) {
 }
 
 func TestWriteDeniesTransactionControl(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	for _, stmt := range []string{"COMMIT", "ROLLBACK", "BEGIN", "END", "SAVEPOINT mine", "RELEASE litedir_write", "ROLLBACK TO litedir_write"} {
 		t.Run(stmt, func(t *testing.T) {
 			err := ws.Write(testCtx(t), func(q workspace.Querier) error {
@@ -252,7 +253,7 @@ func TestWriteDeniesTransactionControl(t *testing.T) {
 }
 
 func TestWriteDeferredForeignKey(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), nil)
+	ws := mustOpen(t, testdir.New(t), nil)
 	mustExec(t, ws, `CREATE TABLE parent (id INTEGER PRIMARY KEY)`)
 	mustExec(t, ws, `CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`)
 	queued := queueHook(t)
@@ -293,7 +294,7 @@ func TestWriteDeferredForeignKey(t *testing.T) {
 }
 
 func TestWriteBatchAborted(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	// RAISE(ROLLBACK) in a trigger ends the whole transaction, the way
 	// SQLite does by itself after some I/O errors.
 	mustExec(t, ws, `CREATE TRIGGER notes_rollback BEFORE INSERT ON notes WHEN NEW.body = 'rollback'
@@ -339,7 +340,7 @@ func TestWriteBatchAborted(t *testing.T) {
 }
 
 func TestWriteQuerierAfterReturn(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	var kept workspace.Querier
 	if err := ws.Write(testCtx(t), func(q workspace.Querier) error { kept = q; return nil }); err != nil {
 		t.Fatal(err)
@@ -357,7 +358,7 @@ func TestWriteQuerierAfterReturn(t *testing.T) {
 }
 
 func TestWriteLeftOpenRows(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
 		if err := insertNote("x")(q); err != nil {
 			return err
@@ -377,7 +378,7 @@ func TestWriteLeftOpenRows(t *testing.T) {
 }
 
 func TestWriteAndDBDoNotInterleave(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	tx, err := ws.DB().BeginTx(testCtx(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +402,7 @@ func TestWriteAndDBDoNotInterleave(t *testing.T) {
 }
 
 func TestWriteGoexit(t *testing.T) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	returned := make(chan bool, 1)
 	go func() {
 		ok := false
@@ -428,7 +429,7 @@ func TestWriteGoexit(t *testing.T) {
 // once, then checks that every row arrived and the database is sound.
 func TestWriteConcurrent(t *testing.T) {
 	const writers, perWriter = 32, 100
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: migrations.Builtin})
 	ctx := testCtx(t)
 	for s := 1; s <= writers; s++ {
 		mustExec(t, ws, "INSERT INTO sessions(id, title) VALUES (?, ?)", s, fmt.Sprint("agent ", s))
@@ -478,7 +479,7 @@ func TestWriteConcurrent(t *testing.T) {
 func TestWriteDurableSync(t *testing.T) {
 	for _, level := range []string{"FULL", "EXTRA", "2"} {
 		t.Run(level, func(t *testing.T) {
-			ws := mustOpen(t, t.TempDir(), &workspace.Options{
+			ws := mustOpen(t, testdir.New(t), &workspace.Options{
 				Migrations: schema(1),
 				Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: level}},
 			})
@@ -531,13 +532,19 @@ func TestWriteWALBounded(t *testing.T) {
 		{"continuous readers", 4, 12000, 48 << 20},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if p := ncruces.Platform(); tt.readers > 0 && p.SingleConnection {
+				// Readers and the writer take turns on the one connection: no
+				// reader's snapshot can outlive a checkpoint, and readers that
+				// never pause only starve the writer.
+				t.Skipf("readers share the writer's one connection on %s/%s", p.GOOS, p.GOARCH)
+			}
 			walBounded(t, tt.readers, tt.rows, tt.maxWAL)
 		})
 	}
 }
 
 func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
-	ws := mustOpen(t, t.TempDir(), &workspace.Options{Migrations: schema(1)})
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	const size = 8000
 	stop := make(chan struct{})
 	var rg sync.WaitGroup
