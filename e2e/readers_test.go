@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,16 +47,16 @@ func TestReadersBesideOwner(t *testing.T) {
 	acks := collectAcks(c)
 	acks.waitLen(t, ctx, 100) // something to back up in the first round
 
-	// What a backup's check leaves to be checked against the final
-	// workspace: its last message of each writer goroutine.
-	type backup struct {
-		path string
-		last map[string]int
-	}
-	var backups []backup
+	// Each backup's last message of each writer goroutine, to be checked
+	// against the final workspace.
+	backups := make(map[string]progress)
 	lastSize := 0 // messages in the last backup
 	backupDir := t.TempDir()
 	for round := range rounds {
+		// A deadline per round: the database grows as the writer goes on,
+		// and a soak run does 50 rounds.
+		ctx := testCtx(t)
+
 		// status
 		var st struct {
 			Owner *struct {
@@ -102,36 +101,40 @@ func TestReadersBesideOwner(t *testing.T) {
 		}
 
 		// backup, named as a workspace's database so that it opens as one.
-		b := backup{path: filepath.Join(backupDir, fmt.Sprintf("round%d", round), lock.DefaultName+".db")}
-		if err := os.Mkdir(filepath.Dir(b.path), 0o700); err != nil {
+		path := filepath.Join(backupDir, fmt.Sprintf("round%d", round), lock.DefaultName+".db")
+		if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		acked := acks.snapshot()
-		mustLitedir(t, ctx, "backup", dir, b.path)
-		mustLitedir(t, ctx, "check", filepath.Dir(b.path))
-		got := backupBodies(t, ctx, filepath.Dir(b.path))
-		b.last = mustConsistentPrefix(t, b.path, got, acked)
-		backups = append(backups, b)
-		lastSize = len(got)
+		acked := acks.progress()
+		mustLitedir(t, ctx, "backup", dir, path)
+		mustLitedir(t, ctx, "check", filepath.Dir(path))
+		ws, err := workspace.OpenReadOnly(ctx, filepath.Dir(path), nil)
+		if err != nil {
+			t.Fatalf("open the backup: %v", err)
+		}
+		mustCheck(t, ctx, ws)
+		mustConsistentCounts(t, ctx, ws)
+		backups[path] = mustPrefix(t, ctx, ws, path, acked)
+		lastSize = count(t, ctx, ws, `SELECT count(*) FROM messages`)
+		if err := ws.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Stop the writer cleanly: every message it committed is then in the
-	// workspace, and every message of a backup must be among them.
+	// workspace, and every message of every backup must be among them.
+	ctx = testCtx(t)
 	c.stdin.Close()
 	acks.wait(t, ctx)
 	if err := c.wait(ctx); err != nil {
 		t.Fatalf("writer: %v\n%s", err, c.output())
 	}
-	// The final workspace holds every acknowledged message, and every
-	// message of every backup: each writer goroutine's last message in a
-	// backup is there, and the final messages form a prefix too.
 	ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
-	final := bodies(t, ctx, ws)
-	mustConsistentPrefix(t, "the workspace", final, acks.snapshot())
-	for _, b := range backups {
-		for g, n := range b.last {
-			if body := fmt.Sprintf("%s-%07d", g, n); final[body] == 0 {
-				t.Errorf("%s: %s is in the backup but was never committed", b.path, body)
+	final := mustPrefix(t, ctx, ws, "the workspace", acks.progress())
+	for path, last := range backups {
+		for g, n := range last {
+			if n > final[g] {
+				t.Errorf("%s: writer %s: has message %d, but only %d were ever committed", path, g, n, final[g]+1)
 			}
 		}
 	}
@@ -139,66 +142,76 @@ func TestReadersBesideOwner(t *testing.T) {
 		rounds, acks.len(), lastSize)
 }
 
-// backupBodies checks the backup in dir (as the database of a workspace
-// there) and returns its message bodies.
-func backupBodies(t *testing.T, ctx context.Context, dir string) map[string]int {
+// progress is how far each writer goroutine ("w00", "w01", ...) got: the
+// number of its last message, or -1 for none.
+type progress map[string]int
+
+// parseBody splits a writer child's message body "wNN-nnnnnnn" into the
+// goroutine and the message's number.
+func parseBody(body string) (g string, n int, ok bool) {
+	g, seq, ok := strings.Cut(body, "-")
+	n, err := strconv.Atoi(seq)
+	return g, n, ok && err == nil
+}
+
+// mustPrefix checks that the messages of the database of ws (a backup or
+// the workspace, named what) are a consistent prefix of the writes: of each
+// writer goroutine, which writes its messages one after the other, messages
+// 0 to k, each once, for some k; and that they include the acknowledged
+// ones (acked: each goroutine acknowledges its messages in order, so its
+// acknowledged messages are a prefix too). It returns how far each
+// goroutine got. The messages are counted in SQL rather than read: a soak
+// run has millions.
+func mustPrefix(t *testing.T, ctx context.Context, ws *workspace.Workspace, what string, acked progress) progress {
 	t.Helper()
-	ws, err := workspace.OpenReadOnly(ctx, dir, nil)
+	rows, err := ws.ReadDB().QueryContext(ctx, `
+		SELECT g, count(*), count(DISTINCT n), min(n), max(n)
+		FROM (SELECT substr(body, 1, instr(body, '-') - 1) AS g,
+		             CAST(substr(body, instr(body, '-') + 1) AS INTEGER) AS n
+		      FROM messages)
+		GROUP BY g`)
 	if err != nil {
-		t.Fatalf("open the backup: %v", err)
+		t.Fatal(err)
 	}
-	defer ws.Close()
-	mustCheck(t, ctx, ws)
-	mustConsistentCounts(t, ctx, ws)
-	return bodies(t, ctx, ws)
+	defer rows.Close()
+	got := make(progress)
+	for rows.Next() {
+		var g string
+		var total, distinct, lo, hi int
+		if err := rows.Scan(&g, &total, &distinct, &lo, &hi); err != nil {
+			t.Fatal(err)
+		}
+		if total != distinct {
+			t.Errorf("%s: writer %s: %d messages, %d distinct: some twice", what, g, total, distinct)
+		}
+		if lo != 0 || hi != distinct-1 {
+			t.Errorf("%s: writer %s: %d distinct messages numbered %d to %d: not a prefix", what, g, distinct, lo, hi)
+		}
+		got[g] = hi
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for g, n := range acked {
+		h, ok := got[g]
+		if !ok {
+			h = -1
+		}
+		if h < n {
+			t.Errorf("%s: writer %s: acknowledged messages up to %d before, but has only up to %d", what, g, n, h)
+		}
+	}
+	return got
 }
 
-// mustConsistentPrefix checks the message bodies of a database (a backup,
-// named by path): they must include every message acknowledged before it
-// was taken (before), each once, and of each writer goroutine, which writes
-// its messages one after the other, the first k for some k: a snapshot, not
-// a mix of moments. It returns each goroutine's last message number.
-func mustConsistentPrefix(t *testing.T, path string, got map[string]int, before map[string]bool) map[string]int {
-	t.Helper()
-	missing := 0
-	for body := range before {
-		if got[body] == 0 {
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Errorf("%s: %d of the %d messages acknowledged before it are missing", path, missing, len(before))
-	}
-	last := make(map[string]int) // goroutine "wNN" -> highest n
-	for body, n := range got {
-		if n != 1 {
-			t.Errorf("%s: %s: got %d copies, want 1", path, body, n)
-		}
-		g, seq, ok := strings.Cut(body, "-")
-		num, err := strconv.Atoi(seq)
-		if !ok || err != nil {
-			t.Fatalf("%s: unexpected body %q", path, body)
-		}
-		last[g] = max(last[g], num)
-	}
-	for _, g := range slices.Sorted(maps.Keys(last)) {
-		for n := range last[g] + 1 {
-			if got[fmt.Sprintf("%s-%07d", g, n)] == 0 {
-				t.Errorf("%s: writer %s: has message %d but not %d: not a prefix", path, g, last[g], n)
-				break
-			}
-		}
-	}
-	return last
-}
-
-// ackLog collects a writer child's "ack <body>" lines in the background,
+// ackLog follows a writer child's "ack <body>" lines in the background,
 // so that the child never waits for the test to read, while the test runs
 // commands.
 type ackLog struct {
 	mu     sync.Mutex
-	acked  map[string]bool
-	errs   []string      // errorLine lines
+	n      int           // messages acknowledged
+	last   progress      // of each goroutine, its last acknowledged message
+	errs   []string      // errorLine lines, and lines that make no sense
 	notify chan struct{} // a value after each batch of new acks
 	done   chan struct{} // closed when the child's stdout has ended
 }
@@ -206,13 +219,18 @@ type ackLog struct {
 // collectAcks starts reading c's lines; the test must not read them itself
 // from here on.
 func collectAcks(c *child) *ackLog {
-	a := &ackLog{acked: make(map[string]bool), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &ackLog{last: make(progress), notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		for line := range c.lines {
 			a.mu.Lock()
 			if body, ok := strings.CutPrefix(line, "ack "); ok {
-				a.acked[body] = true
+				g, n, ok := parseBody(body)
+				if prev, seen := a.last[g]; !ok || (seen && n != prev+1) || (!seen && n != 0) {
+					a.errs = append(a.errs, "out of order: "+line)
+				}
+				a.last[g] = n
+				a.n++
 			} else if strings.HasPrefix(line, errorLine) {
 				a.errs = append(a.errs, line)
 			}
@@ -226,17 +244,18 @@ func collectAcks(c *child) *ackLog {
 	return a
 }
 
+// len returns the number of acknowledged messages.
 func (a *ackLog) len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.acked)
+	return a.n
 }
 
-// snapshot returns a copy of the bodies acknowledged so far.
-func (a *ackLog) snapshot() map[string]bool {
+// progress returns how far each goroutine's acknowledged messages go.
+func (a *ackLog) progress() progress {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return maps.Clone(a.acked)
+	return maps.Clone(a.last)
 }
 
 // waitLen waits until at least n messages are acknowledged.
