@@ -12,36 +12,6 @@ import (
 	"github.com/litedir/litedir/internal/testdir"
 )
 
-func TestKilledHolder(t *testing.T) {
-	if runHolder(t) {
-		return
-	}
-	for _, mode := range []Mode{Exclusive, Shared} {
-		t.Run(mode.String(), func(t *testing.T) {
-			dir := testdir.New(t)
-			h := startHolder(t, holderConfig{Dir: dir, Program: "victim/1.0"})
-			if got := mustReadOwner(t, dir); got.PID != h.pid() {
-				t.Fatalf("ReadOwner: got pid %d, want %d", got.PID, h.pid())
-			}
-			// SIGKILL: the child cannot release or clear its record, but the kernel drops its
-			// lock when the process dies.
-			h.kill()
-			if got := mustReadOwner(t, dir); got.PID != h.pid() {
-				t.Errorf("ReadOwner after kill: got pid %d, want the stale %d", got.PID, h.pid())
-			}
-
-			l := mustAcquire(t, dir, Options{Mode: mode, Program: "survivor/1.0"})
-			got := mustReadOwner(t, dir)
-			if mode == Exclusive && !sameOwner(got, l.Owner()) {
-				t.Errorf("ReadOwner after Acquire: got %+v, want %+v", got, l.Owner())
-			}
-			if mode == Shared && !got.IsZero() {
-				t.Errorf("ReadOwner after shared Acquire: got %+v, want zero", got)
-			}
-		})
-	}
-}
-
 func TestPermissions(t *testing.T) {
 	dir := testdir.New(t)
 	mustAcquire(t, dir, Options{})

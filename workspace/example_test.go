@@ -74,9 +74,13 @@ func ExampleOpenReadOnly() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer owner.Close()
+	if err := owner.Close(); err != nil {
+		log.Fatal(err)
+	}
 
-	// A status tool can look while the owner works.
+	// A status tool looks without the lock. It can also look while an owner
+	// works, except where the owner holds the database file exclusively
+	// (Windows: see OpenReadOnly).
 	ro, err := workspace.OpenReadOnly(ctx, dir, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -86,6 +90,6 @@ func ExampleOpenReadOnly() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("owner:", st.Owner.Program, "schema version:", st.Schema.Current)
-	// Output: owner: owner/1.0 schema version: 2
+	fmt.Println("read-only:", st.ReadOnly, "schema version:", st.Schema.Current)
+	// Output: read-only: true schema version: 2
 }
