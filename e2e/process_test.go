@@ -32,6 +32,9 @@ const signalDeadline = 2 * time.Minute
 // an optimize and a checkpoint.
 const stopGrace = 30 * time.Second
 
+// childTimeout is the least -test.timeout of a child process.
+const childTimeout = 5 * time.Minute
+
 // Lines every child role uses.
 const (
 	readyLine = "ready"
@@ -135,8 +138,14 @@ func startChildEnv(t *testing.T, name string, cfg any, env []string) *child {
 		t.Fatal(err)
 	}
 	// -test.timeout bounds an orphan whose parent died without closing its
-	// stdin (it reads EOF then anyway; this is a second line of defence).
-	cmd := exec.Command(os.Args[0], "-test.run=^"+envName(t)+"$", "-test.count=1", "-test.timeout=5m")
+	// stdin (it reads EOF then anyway; this is a second line of defence):
+	// 5 minutes, or as long as the parent may still run, for a child that
+	// lives through a long soak test.
+	timeout := childTimeout
+	if d, ok := t.Deadline(); ok {
+		timeout = max(timeout, time.Until(d).Round(time.Second))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+envName(t)+"$", "-test.count=1", "-test.timeout="+timeout.String())
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Env = append(cmd.Env, envName(t)+"="+string(js))
 	return startProcess(t, name, cmd, false)

@@ -17,8 +17,8 @@ import (
 	"github.com/litedir/litedir/workspace"
 )
 
-// readerRounds is how many times TestReadersBesideOwner runs each command;
-// a soak run does 10x.
+// readerRounds is how many times TestReadersBesideOwner runs each command
+// beside one writer; a soak run does it all 10 times.
 const readerRounds = 5
 
 // TestReadersBesideOwner runs "litedir status -json", "litedir sql -json"
@@ -39,7 +39,16 @@ func TestReadersBesideOwner(t *testing.T) {
 		return
 	}
 	needLocks(t) // status's owner record is only there with locks
-	rounds := scaled(readerRounds)
+	// A soak run repeats the whole test rather than running more rounds
+	// on one workspace, which would grow without end.
+	for run := range scaled(1) {
+		t.Run(fmt.Sprint(run), readersBesideOwner)
+	}
+}
+
+// readersBesideOwner is one run of TestReadersBesideOwner.
+func readersBesideOwner(t *testing.T) {
+	const rounds = readerRounds
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	c := startChild(t, "writer", writerConfig{Dir: dir, Writers: 4})
