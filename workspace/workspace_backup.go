@@ -90,12 +90,16 @@ func copyDB(ctx context.Context, db *sql.DB, path string) error {
 			return err
 		}
 		// The copy keeps the source's WAL flag; a backup is better as one
-		// file that needs no -wal or -shm beside it.
+		// file that needs no -wal or -shm beside it. EXCLUSIVE locking mode
+		// first: where the driver has no WAL shared memory (linux/s390x),
+		// SQLite can open a WAL database only in that mode, and fails with
+		// "unable to open database file" otherwise. The copy is ours alone
+		// until it is placed, so the mode costs nothing elsewhere.
 		dst, err := sqlite3.Open(uri)
 		if err != nil {
 			return err
 		}
-		return errors.Join(dst.Exec("PRAGMA journal_mode=DELETE"), dst.Close())
+		return errors.Join(dst.Exec("PRAGMA locking_mode=EXCLUSIVE"), dst.Exec("PRAGMA journal_mode=DELETE"), dst.Close())
 	})
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
