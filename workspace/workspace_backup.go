@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -54,7 +55,7 @@ func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
 	}()
 
 	// The empty temporary file keeps its name reserved; SQLite fills it.
-	if err := copyDB(ctx, w.e.readDB, tmpPath); err != nil {
+	if err := copyDB(ctx, w.e.readDB, tmpPath, w.e.config.profile); err != nil {
 		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
 	}
 	if err := syncFile(tmpPath); err != nil {
@@ -74,9 +75,15 @@ func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
 
 // copyDB copies the database of db into the empty file path, in one backup
 // step: a step-by-step copy would start over whenever a writer commits, and
-// might never end under load.
-func copyDB(ctx context.Context, db *sql.DB, path string) error {
-	uri, err := ncruces.DSN(path, nil)
+// might never end under load. The copy is opened as the profile says, with
+// nolock=1 where the driver has no file locking (wasip1: without it every
+// access is a disk I/O error).
+func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
+	var params url.Values
+	if p.NoLock {
+		params = url.Values{"nolock": {"1"}}
+	}
+	uri, err := ncruces.DSN(path, params)
 	if err != nil {
 		return err
 	}

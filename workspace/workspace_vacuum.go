@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -55,7 +56,7 @@ func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
 	}()
 	// VACUUM INTO fills an empty file as readily as a missing one, and the
 	// empty file keeps the name reserved.
-	if err := vacuumInto(ctx, w.e.readDB, tmpPath); err != nil {
+	if err := vacuumInto(ctx, w.e.readDB, tmpPath, w.e.config.profile); err != nil {
 		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
 	}
 	if err := syncFile(tmpPath); err != nil {
@@ -75,10 +76,16 @@ func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
 
 // vacuumInto runs VACUUM INTO path on a connection of db and switches the
 // result to a rollback journal.
-func vacuumInto(ctx context.Context, db *sql.DB, path string) error {
+func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
 	// VACUUM INTO takes a file name, or a URI when it starts with "file:";
-	// a URI built here names exactly path, whatever characters it holds.
-	uri, err := ncruces.DSN(path, nil)
+	// a URI built here names exactly path, whatever characters it holds,
+	// and carries nolock=1 where the profile needs it (wasip1: without it
+	// every access to the copy is a disk I/O error).
+	var params url.Values
+	if p.NoLock {
+		params = url.Values{"nolock": {"1"}}
+	}
+	uri, err := ncruces.DSN(path, params)
 	if err != nil {
 		return err
 	}
