@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // TestLockedErrorAwaitsRecord checks that a contender which finds the lock
@@ -13,7 +15,7 @@ import (
 // reporting an unknown process; and that without a record it reports the
 // unknown process after a bounded wait, still as ErrLocked.
 func TestLockedErrorAwaitsRecord(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	l := mustAcquire(t, dir, Options{Program: "holder/1.0"})
 	record, err := encodeOwner(l.Owner())
 	if err != nil {

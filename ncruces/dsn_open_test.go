@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // FuzzDSNOpen is the round trip FuzzDSN checks on paper, made on real files:
@@ -25,7 +28,7 @@ func FuzzDSNOpen(f *testing.F) {
 	} {
 		f.Add(name)
 	}
-	root, err := filepath.EvalSymlinks(f.TempDir())
+	root, err := filepath.EvalSymlinks(testdir.New(f))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -37,7 +40,7 @@ func FuzzDSNOpen(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer os.RemoveAll(dir)
+		defer testdir.Remove(dir)
 		path := filepath.Join(dir, name)
 
 		ctx := context.Background()
@@ -86,7 +89,8 @@ func usableName(name string) bool {
 		return false
 	}
 	if runtime.GOOS == "windows" {
-		if strings.ContainsAny(name, `<>:"\|?*`) || strings.TrimRight(name, ". ") != name {
+		// Windows file names are UTF-16: invalid UTF-8 cannot round-trip.
+		if strings.ContainsAny(name, `<>:"\|?*`) || strings.TrimRight(name, ". ") != name || !utf8.ValidString(name) {
 			return false
 		}
 		for _, r := range name {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // TestOpenUsesFullVFS checks that Open's connections run on the litedir VFS
@@ -33,7 +35,7 @@ func TestOpenUsesFullVFS(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := filepath.Join(testdir.New(t), "x.db")
 	db, err := Open(context.Background(), Config{Path: path, Init: record, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
@@ -42,7 +43,7 @@ func TestStressOpenClose(t *testing.T) {
 	opts := &workspace.Options{Migrations: schema(1)}
 	ctx := testCtx(t)
 
-	base, err := filepath.EvalSymlinks(t.TempDir())
+	base, err := filepath.EvalSymlinks(testdir.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +69,7 @@ func TestStressOpenClose(t *testing.T) {
 		}
 		if symlinks {
 			link := filepath.Join(base, "link-"+name)
-			if err := os.Symlink(dir, link); err != nil {
-				t.Fatal(err)
-			}
+			testdir.Symlink(t, dir, link)
 			spellings[i] = append(spellings[i], link, "link-"+name)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/ncruces"
 )
 
@@ -37,7 +38,7 @@ func TestPlatformModes(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	ws := mustOpen(t, dir, nil)
 	ctx := testCtx(t)
 	mustExec(t, ws, "CREATE TABLE t (x); INSERT INTO t VALUES (1)")
