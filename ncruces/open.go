@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -232,13 +231,7 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 // initConn returns the driver's init callback: the pragmas, in order, then
 // init.
 func initConn(pragmas []Pragma, init func(*sqlite3.Conn) error) func(*sqlite3.Conn) error {
-	// The driver's default, in force unless the pragmas set one.
-	timeout := time.Minute
-	for _, p := range pragmas {
-		if ms, err := strconv.ParseInt(p.Value, 10, 32); p.is("busy_timeout") && err == nil {
-			timeout = time.Duration(max(ms, 0)) * time.Millisecond
-		}
-	}
+	timeout := BusyTimeout(pragmas)
 	return func(c *sqlite3.Conn) error {
 		for _, p := range pragmas {
 			var err error

@@ -1,8 +1,13 @@
 package workspace
 
+import "github.com/litedir/litedir/internal/committer"
+
 // SetTestHookQueued makes every Write call f after queuing its request, until
 // the test ends.
 func SetTestHookQueued(t interface{ Cleanup(func()) }, f func()) {
-	testHookQueued.Store(&f)
-	t.Cleanup(func() { testHookQueued.Store(nil) })
+	t.Cleanup(committer.SetTestHookQueued(f))
 }
+
+// WriterPrepares returns how many statements the writer connection has
+// prepared for its cache.
+func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }

@@ -58,6 +58,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -121,6 +122,19 @@ type Options struct {
 	// cache_size=-8000, journal_size_limit=67108864.
 	Pragmas []ncruces.Pragma
 
+	// ExternalCheckpoints means another program checkpoints the WAL, as
+	// Litestream and other WAL replicators ask: litedir then runs no
+	// checkpoint at all — none after commits, none at Close. A
+	// wal_autocheckpoint=0 pragma means the same. Zero means litedir
+	// checkpoints (see WriteStats).
+	ExternalCheckpoints bool
+
+	// CloseWait bounds how long the last Close waits for a transaction or
+	// a *sql.Conn still open on DB or SQL; after it, Close rolls the
+	// transaction back, releases the lock and returns an error matching
+	// ErrLeaseRevoked. Zero means 5 seconds.
+	CloseWait time.Duration
+
 	// Logger receives diagnostics, such as a journal mode that SQLite
 	// refused or an engine cache that could not be used. Zero means they
 	// are discarded.
@@ -140,6 +154,9 @@ type config struct {
 	pragmas    []ncruces.Pragma
 	logger     *slog.Logger
 	profile    ncruces.Profile
+
+	externalCheckpoints bool
+	closeWait           time.Duration
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -160,6 +177,9 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		readers:    o.Readers,
 		logger:     o.Logger,
 		profile:    p,
+
+		externalCheckpoints: o.ExternalCheckpoints,
+		closeWait:           o.CloseWait,
 	}
 	if c.name == "" {
 		c.name = lock.DefaultName
@@ -181,6 +201,9 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	if c.readers < 0 {
 		return c, fmt.Errorf("%w: Readers = %d", ErrInvalidOptions, c.readers)
 	}
+	if c.closeWait < 0 {
+		return c, fmt.Errorf("%w: CloseWait = %v", ErrInvalidOptions, c.closeWait)
+	}
 	if c.lockWait < 0 {
 		return c, fmt.Errorf("%w: LockWait = %v", ErrInvalidOptions, c.lockWait)
 	}
@@ -201,6 +224,9 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		return c, err
 	}
 	c.pragmas = pragmas
+	if checkpointPages(pragmas) == 0 {
+		c.externalCheckpoints = true
+	}
 	return c, nil
 }
 
@@ -214,6 +240,8 @@ func (c *config) compatible(other *config) error {
 		return fmt.Errorf("%w: opened with SkipLock %v, asked for %v", ErrIncompatible, c.skipLock, other.skipLock)
 	case c.readers != other.readers:
 		return fmt.Errorf("%w: opened with %d readers, asked for %d", ErrIncompatible, c.readers, other.readers)
+	case c.externalCheckpoints != other.externalCheckpoints:
+		return fmt.Errorf("%w: opened with ExternalCheckpoints %v, asked for %v", ErrIncompatible, c.externalCheckpoints, other.externalCheckpoints)
 	case !slices.Equal(c.pragmas, other.pragmas):
 		return fmt.Errorf("%w: opened with pragmas %v, asked for %v", ErrIncompatible, c.pragmas, other.pragmas)
 	}
@@ -235,6 +263,10 @@ func envTrue(v string) bool {
 type Workspace struct {
 	e      *entry
 	closed atomic.Bool
+
+	// This handle's own DB and front, made on first use, closed by Close.
+	dbOnce, frontOnce sync.Once
+	db, front         *sql.DB
 }
 
 // Open opens the workspace in dir, creating dir (mode 0700) if it is missing.
@@ -312,10 +344,22 @@ func (w *Workspace) Close() error {
 	if w.closed.Swap(true) {
 		return nil
 	}
-	if w.e.readOnly {
-		return w.e.close()
+	// The handle's pools first: they never close the writer connection,
+	// and nothing of this handle uses them after Close.
+	w.dbOnce.Do(func() {})
+	w.frontOnce.Do(func() {})
+	var errs []error
+	for _, db := range []*sql.DB{w.db, w.front} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
 	}
-	return registry.release(w.e)
+	if w.e.readOnly {
+		errs = append(errs, w.e.close())
+	} else {
+		errs = append(errs, registry.release(w.e))
+	}
+	return errors.Join(errs...)
 }
 
 // check returns ErrClosed, wrapped with the operation and the database path,
@@ -327,15 +371,30 @@ func (w *Workspace) check(op string) error {
 	return nil
 }
 
-// DB returns the writer pool: one connection whose transactions begin
-// IMMEDIATE. Writes through DB never interleave with a [Workspace.Write]
-// batch. For a read-only workspace it is the read-only pool. The pool is
-// closed by the last Close of the directory; do not close it yourself.
-func (w *Workspace) DB() *sql.DB { return w.e.writeDB }
+// DB returns the writer pool: its statements, Rows, transactions (which
+// begin IMMEDIATE) and *sql.Conn values hold the writer connection
+// exclusively while they last, between [Workspace.Write] batches, so they
+// never interleave with one. Begin transactions with BeginTx or on a
+// *sql.Conn: a BEGIN statement run on the pool keeps the writer connection
+// until the transaction ends, and only the pool connection that ran it can
+// end it.
+//
+// From inside a Write function, DB's statements join the function's
+// savepoint and BeginTx returns ErrNestedWrite. Each handle has its own
+// DB, closed by the handle's Close; closing it yourself closes that pool
+// only, never the writer connection. For a read-only workspace it is the
+// read-only pool.
+func (w *Workspace) DB() *sql.DB {
+	if w.e.committer == nil {
+		return w.e.writeDB
+	}
+	w.dbOnce.Do(func() { w.db = w.e.committer.NewDB() })
+	return w.db
+}
 
 // ReadDB returns the read pool: connections with PRAGMA query_only, so reads
 // never wait behind a write transaction. On platforms where litedir uses a
-// single connection it is the same pool as DB. Do not close it yourself.
+// single connection it is a pool like DB. Do not close it yourself.
 func (w *Workspace) ReadDB() *sql.DB { return w.e.readDB }
 
 // Dir returns the workspace directory, absolute and with symbolic links

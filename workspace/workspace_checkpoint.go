@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/litedir/litedir/ncruces"
 )
@@ -72,7 +74,28 @@ func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	if w.e.readOnly {
 		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint %s: read-only handle: %w", w.e.dbPath, ncruces.ErrReadOnly)
 	}
-	return checkpoint(ctx, w.e.writeDB, mode)
+	if w.e.committer == nil {
+		return checkpoint(ctx, w.e.writeDB, mode)
+	}
+	var r CheckpointResult
+	err := w.e.committer.WithConn(ctx, func(c *sqlite3.Conn) error {
+		if mode < 0 || int(mode) >= len(checkpointModes) {
+			return fmt.Errorf("%w: mode %d", ErrInvalidOptions, int(mode))
+		}
+		if old := c.SetInterrupt(ctx); old != ctx {
+			defer c.SetInterrupt(old)
+		}
+		var err error
+		r.WALFrames, r.Checkpointed, err = c.WALCheckpoint("main", sqlite3.CheckpointMode(mode))
+		if errors.Is(err, sqlite3.BUSY) {
+			r.Busy, err = true, nil
+		}
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("workspace: checkpoint %v: %w", mode, err)
+	}
+	return r, nil
 }
 
 func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (CheckpointResult, error) {
@@ -89,31 +112,22 @@ func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (Checkpoin
 	return r, nil
 }
 
-// Automatic checkpoints. SQLite checkpoints the WAL inside the COMMIT that
-// takes it past wal_autocheckpoint pages (1000 by default), with a PASSIVE
-// checkpoint, which never waits for readers. But the WAL starts over only
-// when a write finds every frame copied and no reader still on an old
-// snapshot: readers that never pause keep it from ever starting over, and it
-// grows without bound. So the writer connection's WAL hook, which replaces
-// SQLite's automatic checkpoint, does what it did and one thing more: past
-// walRestartPages it runs a RESTART checkpoint, which waits (up to the busy
-// timeout) for the readers of old snapshots to finish, so that the next
-// write starts the WAL over and journal_size_limit trims the file.
-//
-// (Checkpointing from a background goroutine instead was measured: no faster
-// with 16 writers at NORMAL, 15-20% slower at FULL, where its fsyncs compete
-// with the commits' for the disk, and the WAL twice as large.)
-
-// walRestartPages is the WAL size, in pages, above which the writer
-// connection runs a RESTART checkpoint after a commit: 32 MiB of 4 KiB pages.
-const walRestartPages = 8192
+// Automatic checkpoints are the group committer's (see
+// internal/committer/hooks.go): it replaces SQLite's own, backs off while
+// readers hold the WAL, and runs none with Options.ExternalCheckpoints.
 
 // defaultCheckpointPages is SQLite's default wal_autocheckpoint.
 const defaultCheckpointPages = 1000
 
+// closeCheckpointWait bounds how long Close's TRUNCATE checkpoint waits
+// for readers: a reader that holds the WAL (a replicator, another process)
+// would otherwise hold Close for the whole busy timeout.
+const closeCheckpointWait = 50 * time.Millisecond
+
 // checkpointPages returns the wal_autocheckpoint the pragmas ask for, which
-// the WAL hook honours since it replaces SQLite's own; 0 or less disables
-// PASSIVE checkpoints (the RESTART bound remains).
+// the committer honours since it replaces SQLite's own checkpoints; 0 means
+// an external program checkpoints (see Options.ExternalCheckpoints), less
+// than 0 disables PASSIVE checkpoints (the RESTART bound remains).
 func checkpointPages(pragmas []ncruces.Pragma) int {
 	for _, p := range pragmas {
 		if strings.EqualFold(p.Name, "wal_autocheckpoint") {
@@ -125,22 +139,31 @@ func checkpointPages(pragmas []ncruces.Pragma) int {
 	return defaultCheckpointPages
 }
 
-// walHook is the writer connection's WAL hook. It runs after each commit,
-// once the write lock is released, on the committing connection. Its errors
-// are logged, not returned: SQLite would report them as the COMMIT's,
-// although the commit took place.
-func (g *connGuard) walHook(c *sqlite3.Conn, schema string, pages int) error {
-	mode, counter := sqlite3.CHECKPOINT_PASSIVE, &g.checkpoints
-	switch {
-	case pages >= walRestartPages:
-		mode, counter = sqlite3.CHECKPOINT_RESTART, &g.restarts
-	case g.checkpointPages <= 0 || pages < g.checkpointPages:
-		return nil
+// closeCheckpoint runs the TRUNCATE checkpoint of the last Close, waiting
+// for readers at most closeCheckpointWait. A checkpoint that readers kept
+// from finishing is logged, not returned: the WAL is simply kept for the
+// next writer.
+func (e *entry) closeCheckpoint(ctx context.Context) error {
+	conn, err := e.writeDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if _, _, err := c.WALCheckpoint(schema, mode); err != nil && !errors.Is(err, sqlite3.BUSY) {
-		g.log.Warn("automatic checkpoint failed", "pages", pages, "mode", mode, "err", err)
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(sqlite3driver.Conn).Raw()
+		if err := c.BusyTimeout(closeCheckpointWait); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		defer c.BusyTimeout(ncruces.BusyTimeout(e.config.pragmas))
+		nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
+		if errors.Is(err, sqlite3.BUSY) {
+			e.config.logger.Info("readers hold the WAL: the TRUNCATE checkpoint of Close was skipped",
+				"db", e.dbPath, "wal_frames", nLog, "checkpointed", nCkpt)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("checkpoint TRUNCATE: %w", err)
+		}
 		return nil
-	}
-	counter.Add(1)
-	return nil
+	})
 }

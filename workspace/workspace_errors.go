@@ -2,12 +2,14 @@ package workspace
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/litedir/litedir/internal/committer"
 )
 
 var (
-	// ErrClosed is returned by operations on a closed Workspace handle.
-	ErrClosed = errors.New("workspace: closed")
+	// ErrClosed is returned by operations on a closed Workspace handle, and
+	// by Writes still queued when the last handle closed.
+	ErrClosed = committer.ErrClosed
 
 	// ErrInvalidOptions is returned for Options that cannot work, such as a
 	// Name with a path separator or a negative Readers.
@@ -23,15 +25,37 @@ var (
 	ErrNotDir = errors.New("workspace: not a directory")
 
 	// ErrNestedWrite is returned by a Write called from inside the function
-	// of another Write on the same workspace: the inner call would wait for
-	// the batch that is running it, forever.
-	ErrNestedWrite = errors.New("workspace: Write called from inside a Write function")
+	// of another Write on the same workspace, and by a transaction begun
+	// there through DB or SQL: the inner call would wait for the batch that
+	// is running it, forever.
+	ErrNestedWrite = committer.ErrNestedWrite
 
-	// ErrBatchAborted is returned to the Write calls of a batch whose
-	// transaction SQLite rolled back as a whole (for example after a disk
-	// full or I/O error in one function), or whose COMMIT failed. None of the
-	// batch's work was committed; it wraps the cause.
-	ErrBatchAborted = errors.New("workspace: write batch aborted")
+	// ErrBatchAborted is returned to the Write calls (and front statements)
+	// of a batch whose transaction SQLite rolled back as a whole (for example
+	// after a disk full or I/O error in one function), or whose COMMIT
+	// failed. None of the batch's work was committed; it wraps the cause.
+	ErrBatchAborted = committer.ErrBatchAborted
+
+	// ErrQuerierDone is returned by a Querier used after its Write function
+	// returned. (QueryRowContext's Row reports context.Canceled instead: a
+	// *sql.Row cannot carry an error of ours.)
+	ErrQuerierDone = committer.ErrQuerierDone
+
+	// ErrFailStop is returned by every Write and front statement after an
+	// fsync of the WAL or a checkpoint failed with an I/O error: the
+	// operating system may have dropped the pages that failed, so nothing
+	// more is acknowledged until the workspace is closed and opened again.
+	// It wraps the first failure.
+	ErrFailStop = committer.ErrFailStop
+
+	// ErrLeaseRevoked is returned by statements on a transaction or
+	// connection of DB or SQL that was still open when Close gave up
+	// waiting for it (see Options.CloseWait), and is wrapped in that
+	// Close's error.
+	ErrLeaseRevoked = committer.ErrLeaseRevoked
+
+	// ErrPanicked is matched by every *PanicError.
+	ErrPanicked = committer.ErrPanicked
 
 	// ErrExists is returned, inside a *fs.PathError, by Backup when the
 	// destination already exists.
@@ -42,16 +66,9 @@ var (
 	ErrCheckFailed = errors.New("workspace: check failed")
 )
 
-// abortError is what the Write calls of an aborted batch return: it matches
-// ErrBatchAborted and unwraps to the cause.
-type abortError struct {
-	cause error
-}
-
-func (e *abortError) Error() string {
-	return fmt.Sprintf("%v: %v", ErrBatchAborted, e.cause)
-}
-
-func (e *abortError) Is(target error) bool { return target == ErrBatchAborted }
-
-func (e *abortError) Unwrap() error { return e.cause }
+// PanicError is a panic recovered in a statement that SQL or DB ran — in a
+// driver.Valuer, or in the engine — returned as an error: database/sql holds
+// locks while it calls the driver and releases them only on a normal
+// return, so the panic cannot be re-raised through it. (Write re-raises
+// such panics in its caller instead.)
+type PanicError = committer.PanicError

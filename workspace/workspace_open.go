@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/litedir/litedir/internal/committer"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -33,12 +34,12 @@ type entry struct {
 	err    error         // open's result, set before ready is closed
 	closed chan struct{} // closed when close has finished
 
-	readOnly bool
-	lock     *lock.Lock // nil with SkipLock and for read-only handles
-	writeDB  *sql.DB
-	readDB   *sql.DB    // == writeDB on single-connection platforms
-	guard    *connGuard // the writer pool's hooks
-	writer   *writer    // nil for read-only handles
+	readOnly  bool
+	lock      *lock.Lock // nil with SkipLock and for read-only handles
+	writeDB   *sql.DB    // the writer pool; the committer pins its connection
+	readDB    *sql.DB    // the read pool; the committer's DB on single-connection platforms
+	hooks     *committer.Hooks
+	committer *committer.Committer // nil for read-only handles
 
 	migrateMu sync.Mutex // serializes migrations from several Opens
 }
@@ -82,7 +83,12 @@ func (e *entry) open(ctx context.Context) (err error) {
 		}
 	}
 
-	e.guard = &connGuard{checkpointPages: checkpointPages(c.pragmas), log: c.logger}
+	e.hooks = committer.NewHooks(committer.HooksConfig{
+		PassivePages: checkpointPages(c.pragmas),
+		External:     c.externalCheckpoints,
+		BusyTimeout:  ncruces.BusyTimeout(c.pragmas),
+		Log:          c.logger,
+	})
 	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
 		Path:      e.dbPath,
 		Immediate: true,
@@ -90,14 +96,12 @@ func (e *entry) open(ctx context.Context) (err error) {
 		MaxConns:  1,
 		Profile:   &c.profile,
 		Logger:    c.logger,
-		Init:      e.guard.init,
+		Init:      e.hooks.Init,
 	})
 	if err != nil {
 		return err
 	}
-	if c.profile.SingleConnection {
-		e.readDB = e.writeDB
-	} else {
+	if !c.profile.SingleConnection {
 		e.readDB, err = ncruces.Open(ctx, ncruces.Config{
 			Path:      e.dbPath,
 			QueryOnly: true,
@@ -119,7 +123,21 @@ func (e *entry) open(ctx context.Context) (err error) {
 		return err
 	}
 	level, _ := deferredSync(c.pragmas, mode)
-	e.writer = newWriter(e.writeDB, e.dbPath, e.guard, level, c.logger)
+	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
+		Path:      e.dbPath,
+		SyncLevel: level,
+		WALPath:   e.dbPath + "-wal",
+		ReadDB:    e.readDB,
+		CloseWait: c.closeWait,
+		Log:       c.logger,
+	})
+	if err != nil {
+		return err
+	}
+	if c.profile.SingleConnection {
+		// One connection: reads take it between batches, as DB does.
+		e.readDB = e.committer.DB()
+	}
 	return nil
 }
 
@@ -153,7 +171,13 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 	e.migrateMu.Lock()
 	defer e.migrateMu.Unlock()
 
-	m, err := migrations.New(e.writeDB, fsys, &migrations.Options{Logger: e.config.logger})
+	// Before the committer starts, the writer pool is free; after, its
+	// connection is the committer's, lent between batches through DB.
+	db := e.writeDB
+	if e.committer != nil {
+		db = e.committer.DB()
+	}
+	m, err := migrations.New(db, fsys, &migrations.Options{Logger: e.config.logger})
 	if err != nil {
 		return err
 	}
@@ -179,8 +203,14 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 // pools and the lock.
 func (e *entry) close() error {
 	var errs []error
-	if e.writer != nil {
-		e.writer.stop()
+	if e.committer != nil {
+		// Waits for a transaction of DB or SQL at most CloseWait.
+		if err := e.committer.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+		if e.readDB == e.committer.DB() {
+			e.readDB = nil
+		}
 	}
 	if !e.readOnly {
 		// Close must finish whatever the caller's contexts say; the busy
@@ -189,10 +219,8 @@ func (e *entry) close() error {
 		if _, err := e.writeDB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			errs = append(errs, fmt.Errorf("optimize: %w", err))
 		}
-		if wantJournalMode(e.config.pragmas, e.config.profile) == "wal" {
-			// In a shared workspace another process may be reading; a
-			// busy checkpoint is normal there, so only failures count.
-			if _, err := checkpoint(ctx, e.writeDB, CheckpointTruncate); err != nil {
+		if wantJournalMode(e.config.pragmas, e.config.profile) == "wal" && !e.config.externalCheckpoints {
+			if err := e.closeCheckpoint(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -210,7 +238,7 @@ func (e *entry) close() error {
 // acquisition, and returns every failure joined.
 func (e *entry) closeResources() error {
 	var errs []error
-	if e.readDB != nil && e.readDB != e.writeDB {
+	if e.readDB != nil && e.readDB != e.writeDB && (e.committer == nil || e.readDB != e.committer.DB()) {
 		errs = append(errs, e.readDB.Close())
 	}
 	if e.writeDB != nil {

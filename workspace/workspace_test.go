@@ -64,7 +64,7 @@ func TestOpenName(t *testing.T) {
 	}
 	// Another name in the same directory is another workspace.
 	other := mustOpen(t, dir, nil)
-	if other.DB() == ws.DB() {
+	if other.ReadDB() == ws.ReadDB() {
 		t.Error("workspaces with different names share a pool")
 	}
 }
@@ -82,7 +82,7 @@ func TestOpenSameDirectoryShares(t *testing.T) {
 	viaRelative := mustOpen(t, "./ws/../ws", nil)
 
 	for name, ws := range map[string]*workspace.Workspace{"symlink": viaLink, "relative path": viaRelative} {
-		if ws.DB() != first.DB() {
+		if ws.ReadDB() != first.ReadDB() {
 			t.Errorf("%s: a second pool was opened for the same directory", name)
 		}
 	}

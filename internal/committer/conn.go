@@ -1,0 +1,458 @@
+package committer
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
+)
+
+// Transaction control statements, prepared once on the raw connection: they
+// bypass database/sql, whose Tx would add locks a panic could leave held.
+type ctl int
+
+const (
+	ctlBegin ctl = iota
+	ctlCommit
+	ctlRollback
+	ctlSavepoint
+	ctlRelease
+	ctlRollbackTo
+	numCtl
+)
+
+var ctlSQL = [numCtl]string{
+	ctlBegin:      "BEGIN IMMEDIATE",
+	ctlCommit:     "COMMIT",
+	ctlRollback:   "ROLLBACK",
+	ctlSavepoint:  "SAVEPOINT litedir_write",
+	ctlRelease:    "RELEASE litedir_write",
+	ctlRollbackTo: "ROLLBACK TO litedir_write",
+}
+
+// errDenied is what a statement that begins, commits or releases a
+// transaction or savepoint gets inside a batch: it would commit or lose
+// other callers' work behind their backs.
+var errDenied = fmt.Errorf("transaction control is not allowed in a batch (use DB or the front's BeginTx): %w", sqlite3.AUTH)
+
+// wconn is the writer connection, pinned out of the writer pool for the
+// committer's life. Every use of the driver connection holds mu, whichever
+// goroutine it comes from (the loop, a lease holder, a nested call), and
+// turns a panic into an error before it can reach database/sql.
+type wconn struct {
+	mu    sync.Mutex
+	sc    *sql.Conn // holds the pool's connection until unpin
+	dc    sqlite3driver.Conn
+	raw   *sqlite3.Conn
+	hooks *Hooks
+	ctl   [numCtl]*sqlite3.Stmt
+	cache stmtCache
+
+	// checker is a driver statement kept for its CheckNamedValue, which
+	// accepts the value types the driver binds natively.
+	checker driver.Stmt
+
+	// level is the synchronous level in force on the connection.
+	level string
+
+	// dead is set by unpin: the connection is back in the pool.
+	dead bool
+}
+
+// lock takes mu for a call made under lease (nil for the committer's own
+// calls and for calls inside a batch), failing once the connection was
+// unpinned or the lease taken back by Stop.
+func (w *wconn) lock(lease *request) error {
+	w.mu.Lock()
+	switch {
+	case lease != nil && lease.revoked.Load():
+		w.mu.Unlock()
+		return ErrLeaseRevoked
+	case w.dead:
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// pin takes db's connection out of the pool and prepares the control
+// statements on it.
+func pin(ctx context.Context, db *sql.DB, hooks *Hooks) (_ *wconn, err error) {
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &wconn{sc: sc, hooks: hooks, level: "NORMAL"}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.unpin())
+		}
+	}()
+	// The driver connection is used outside Raw's callback for as long as
+	// the *sql.Conn is held: database/sql never touches a connection
+	// that is not released to the pool.
+	if err := sc.Raw(func(dc any) error {
+		c, ok := dc.(sqlite3driver.Conn)
+		if !ok {
+			return fmt.Errorf("writer connection is a %T, not an ncruces connection", dc)
+		}
+		w.dc, w.raw = c, c.Raw()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, q := range ctlSQL {
+		st, _, err := w.raw.Prepare(q)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", q, err)
+		}
+		w.ctl[i] = st
+	}
+	if w.checker, err = w.dc.PrepareContext(ctx, "SELECT NULL"); err != nil {
+		return nil, err
+	}
+	w.cache.init(maxCachedStmts)
+	return w, nil
+}
+
+// unpin closes the statements, rolls back a transaction left open, and
+// returns the connection to the pool.
+func (w *wconn) unpin() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead {
+		return nil
+	}
+	w.dead = true
+	var errs []error
+	if w.raw != nil && !w.raw.GetAutocommit() {
+		errs = append(errs, w.raw.Exec("ROLLBACK"))
+	}
+	w.cache.closeAll()
+	for i, st := range w.ctl {
+		if st != nil {
+			st.Close()
+			w.ctl[i] = nil
+		}
+	}
+	if w.checker != nil {
+		// Kept: checkArgs may still read it, and its CheckNamedValue uses
+		// no engine state.
+		w.checker.Close()
+	}
+	if w.sc != nil {
+		errs = append(errs, w.sc.Close())
+		w.sc = nil
+	}
+	return errors.Join(errs...)
+}
+
+// control runs a control statement.
+func (w *wconn) control(k ctl) (err error) {
+	if err := w.lock(nil); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	return w.ctl[k].Exec()
+}
+
+// begin begins a batch's transaction, at synchronous NORMAL when the syncer
+// takes over the fsyncs.
+func (w *wconn) begin(normal bool) (err error) {
+	if normal {
+		if err := w.setLevel("NORMAL"); err != nil {
+			return err
+		}
+	}
+	return w.control(ctlBegin)
+}
+
+// setLevel sets PRAGMA synchronous, outside a transaction, when it differs.
+func (w *wconn) setLevel(level string) (err error) {
+	if err := w.lock(nil); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	if w.level == level {
+		return nil
+	}
+	if err := w.raw.Exec("PRAGMA synchronous=" + level); err != nil {
+		return err
+	}
+	w.level = level
+	return nil
+}
+
+// rollback rolls back the open transaction, if any.
+func (w *wconn) rollback() (err error) {
+	if err := w.lock(nil); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	if w.raw.GetAutocommit() {
+		return nil
+	}
+	return w.ctl[ctlRollback].Exec()
+}
+
+// autocommit reports whether no transaction is open.
+func (w *wconn) autocommit() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dead || w.raw.GetAutocommit()
+}
+
+// deferredFKs returns the number of deferred foreign key violations of the
+// open transaction.
+func (w *wconn) deferredFKs() (n int64, err error) {
+	if err := w.lock(nil); err != nil {
+		return 0, err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	n, _, err = w.raw.Status(sqlite3.DBSTATUS_DEFERRED_FKS, false)
+	return n, err
+}
+
+// checkArgs checks and converts args as database/sql would, but here, so
+// that a driver.Valuer that panics does so outside database/sql's locks: the
+// panic becomes a *PanicError.
+func (w *wconn) checkArgs(args []driver.NamedValue) (_ []driver.NamedValue, err error) {
+	defer recoverErr(&err)
+	checker := w.checker.(driver.NamedValueChecker)
+	for i := range args {
+		nv := &args[i]
+		switch err := checker.CheckNamedValue(nv); {
+		case err == nil:
+			continue
+		case !errors.Is(err, driver.ErrSkip):
+			return nil, err
+		}
+		v, err := driver.DefaultParameterConverter.ConvertValue(nv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("sql: converting argument %s: %w", argName(nv), err)
+		}
+		nv.Value = v
+	}
+	return args, nil
+}
+
+func argName(nv *driver.NamedValue) string {
+	if nv.Name != "" {
+		return "$" + nv.Name
+	}
+	return fmt.Sprintf("$%d", nv.Ordinal)
+}
+
+// prepared returns the statement for query from the cache, or prepares it.
+// It reports errTail, with no statement, for text that holds more than one
+// statement. The caller holds mu and gives the statement back with put.
+func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cached, error) {
+	st, err := w.cache.get(ctx, w, query)
+	if err != nil {
+		return nil, err
+	}
+	if inBatch && st.txControl {
+		w.cache.put(st, true)
+		return nil, errDenied
+	}
+	return st, nil
+}
+
+// validate prepares query (keeping it in the cache) to report a statement
+// that does not prepare, as database/sql's Prepare would.
+func (w *wconn) validate(ctx context.Context, lease *request, query string, inBatch bool) (err error) {
+	if err := w.lock(lease); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	st, err := w.prepared(ctx, query, inBatch)
+	if err != nil {
+		return err
+	}
+	w.cache.put(st, true)
+	return nil
+}
+
+// checkCount fails a call whose number of arguments does not match the
+// statement's, as database/sql does for prepared statements.
+func checkCount(st *cached, args []driver.NamedValue) error {
+	if want := st.ds.NumInput(); want >= 0 && want != len(args) {
+		return fmt.Errorf("sql: expected %d arguments, got %d", want, len(args))
+	}
+	return nil
+}
+
+// exec runs query once. inBatch says the call runs inside a batch, where
+// transaction control is denied.
+func (w *wconn) exec(ctx context.Context, lease *request, query string, args []driver.NamedValue, inBatch bool) (_ driver.Result, err error) {
+	if err := w.lock(lease); err != nil {
+		return nil, err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	st, err := w.prepared(ctx, query, inBatch)
+	if errors.Is(err, errTail) && len(args) == 0 {
+		// Several statements with no arguments: the driver runs them all.
+		return w.dc.(driver.ExecerContext).ExecContext(ctx, query, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() { w.cache.put(st, ok) }()
+	if err := checkCount(st, args); err != nil {
+		ok = true
+		return nil, err
+	}
+	res, err := st.ds.(driver.StmtExecContext).ExecContext(ctx, args)
+	ok = true
+	return res, err
+}
+
+// query runs query and returns its rows, which hold the statement until
+// they are closed. onPanic, when not nil, learns of a panic in Next.
+func (w *wconn) query(ctx context.Context, lease *request, query string, args []driver.NamedValue, inBatch bool, onPanic func(*PanicError)) (_ *wrows, err error) {
+	if err := w.lock(lease); err != nil {
+		return nil, err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	st, err := w.prepared(ctx, query, inBatch)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			w.cache.put(st, false)
+		}
+	}()
+	if err := checkCount(st, args); err != nil {
+		ok = true
+		w.cache.put(st, true)
+		return nil, err
+	}
+	rows, err := st.ds.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		ok = true
+		w.cache.put(st, true)
+		return nil, err
+	}
+	ok = true
+	return &wrows{w: w, lease: lease, st: st, rows: rows, onPanic: onPanic}, nil
+}
+
+// queryAll runs query and reads all its rows into memory.
+func (w *wconn) queryAll(ctx context.Context, query string, args []driver.NamedValue) (_ *bufRows, err error) {
+	rows, err := w.query(ctx, nil, query, args, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	return readAll(rows)
+}
+
+// wrows are the rows of a statement on the writer connection.
+type wrows struct {
+	w       *wconn
+	lease   *request
+	st      *cached
+	rows    driver.Rows
+	onPanic func(*PanicError)
+	closed  bool
+}
+
+func (r *wrows) Columns() []string {
+	if err := r.w.lock(r.lease); err != nil {
+		return nil
+	}
+	defer r.w.mu.Unlock()
+	return r.rows.Columns()
+}
+
+func (r *wrows) ColumnTypeDatabaseTypeName(i int) string {
+	if err := r.w.lock(r.lease); err != nil {
+		return ""
+	}
+	defer r.w.mu.Unlock()
+	if t, ok := r.rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return t.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *wrows) Next(dest []driver.Value) (err error) {
+	if err := r.w.lock(r.lease); err != nil {
+		return err
+	}
+	defer r.w.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+			var pe *PanicError
+			if errors.As(err, &pe) && r.onPanic != nil {
+				r.onPanic(pe)
+			}
+		}
+	}()
+	if r.closed {
+		return io.EOF
+	}
+	return r.rows.Next(dest)
+}
+
+func (r *wrows) Close() (err error) {
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	if r.closed || r.w.dead {
+		r.closed = true
+		return nil
+	}
+	r.closed = true
+	ok := false
+	defer func() { r.w.cache.put(r.st, ok) }()
+	defer recoverErr(&err)
+	err = r.rows.Close()
+	ok = true
+	return err
+}
+
+// beginTx begins a transaction for a lease holder, through the driver,
+// which honours opts (read-only, isolation) as it does for its own pools.
+func (w *wconn) beginTx(ctx context.Context, lease *request, opts driver.TxOptions) (err error) {
+	if err := w.lock(lease); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	_, err = w.dc.BeginTx(ctx, opts)
+	return err
+}
+
+// endTx commits or rolls back a lease holder's transaction.
+func (w *wconn) endTx(lease *request, commit bool) (err error) {
+	if err := w.lock(lease); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	defer recoverErr(&err)
+	tx := w.dc.(driver.Tx)
+	if commit {
+		return tx.Commit()
+	}
+	if w.raw.GetAutocommit() {
+		return nil
+	}
+	return tx.Rollback()
+}
