@@ -31,9 +31,9 @@ const (
 // result fields, then closes done; the caller reads them after done.
 type request struct {
 	kind  kind
-	fn    func(Querier) error   // kindFn
-	query string                // kindExec, kindQuery
-	args  []driver.NamedValue   // converted already (see convertArgs)
+	fn    func(Querier) error // kindFn
+	query string              // kindExec, kindQuery
+	args  []driver.NamedValue // converted already (see convertArgs)
 	state atomic.Int32
 	done  chan struct{}
 
