@@ -32,9 +32,18 @@ of sessions.message_count must both have grown by exactly that many. A
 mismatch or a failed write fails the run with exit status 1, an integrity
 problem with exit status 4.
 
-With -compare, a second phase runs the same workload on the configuration
-agents ship today: a fresh database with one pooled connection, one BEGIN
-IMMEDIATE transaction per write, and the reads on that same connection.
+With -compare, two more phases run the same workload: through the front
+(Workspace.SQL), the code unchanged, each statement outside a transaction
+joining a group-commit batch and the reads going to the read pool; and on
+the configuration agents ship today: a fresh database with one pooled
+connection, one BEGIN IMMEDIATE transaction per write (with -workload sqlc:
+each statement in autocommit, as sqlc-generated code over a *sql.DB runs
+it), and the reads on that same connection.
+
+-workload sqlc runs the statement shapes of sqlc-generated code: each write
+is INSERT … RETURNING * into messages and UPDATE … RETURNING of its
+session, through QueryRowContext, and readers alternate a read by id and the
+latest messages of a session.
 
 Then bench closes the workspace and runs "litedir bench-open DIR" -open-runs
 times as child processes, each timing Open plus a first query: the first
@@ -56,7 +65,8 @@ Examples:
 
 	litedir bench                              # 16 writers on a fresh workspace
 	litedir bench -compare -sync full -duration 10s
-	litedir bench -writers 4 -readers 4 -compare -json`
+	litedir bench -writers 4 -readers 4 -compare -json
+	litedir bench -workload sqlc -compare        # sqlc's statement shapes`
 
 // benchConfig is the command line of litedir bench, validated.
 type benchConfig struct {
@@ -70,6 +80,7 @@ type benchConfig struct {
 	rowSize  int
 	sessions int
 	compare  bool
+	workload string // workloadPlain or workloadSQLC
 	json     bool
 	openRuns int
 	keep     bool
@@ -94,7 +105,8 @@ func benchFlags(flags *flag.FlagSet, args []string) (*benchConfig, error) {
 	flags.StringVar(&sync, "sync", "normal", "PRAGMA synchronous: off, normal, full or extra")
 	flags.IntVar(&c.rowSize, "row-size", 200, "message body size in bytes")
 	flags.IntVar(&c.sessions, "sessions", 64, "sessions the writers and readers spread over")
-	flags.BoolVar(&c.compare, "compare", false, "also run the baseline: one connection, one transaction per write")
+	flags.BoolVar(&c.compare, "compare", false, "also run the front (Workspace.SQL, code unchanged) and the baseline: one connection, one transaction per write")
+	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write) or sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session)")
 	flags.BoolVar(&c.json, "json", false, "print one JSON object, in ns, bytes and counts")
 	flags.IntVar(&c.openRuns, "open-runs", 5, "child processes timing Open and a first query; 0 skips")
 	flags.BoolVar(&c.keep, "keep", false, "keep the temporary directories")
@@ -137,6 +149,8 @@ func benchFlags(flags *flag.FlagSet, args []string) (*benchConfig, error) {
 		return nil, usageError("-sessions %d: need at least 1", c.sessions)
 	case c.openRuns < 0:
 		return nil, usageError("-open-runs %d: cannot be negative", c.openRuns)
+	case c.workload != workloadPlain && c.workload != workloadSQLC:
+		return nil, usageError("-workload %q: want plain or sqlc", c.workload)
 	}
 	c.sync = mode
 	return c, nil
@@ -220,6 +234,7 @@ func bench(ctx context.Context, c *benchConfig, stderr io.Writer) (res *benchRes
 		Synchronous:   c.sync,
 		RowSize:       c.rowSize,
 		Sessions:      c.sessions,
+		Workload:      c.workload,
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
 		GOOS:          runtime.GOOS,
 		GOARCH:        runtime.GOARCH,
@@ -237,26 +252,35 @@ func bench(ctx context.Context, c *benchConfig, stderr io.Writer) (res *benchRes
 	// exit status.
 	var failures []error
 
-	ph, err := runPhase(ctx, c, "litedir", &litedirTarget{ws: ws}, stderr)
-	if cerr := ws.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
-	}
+	lt := &litedirTarget{ws: ws, workload: c.workload}
+	ph, err := runPhase(ctx, c, "litedir", lt, stderr)
 	if ph == nil {
 		res = nil // nothing was measured
-		return nil, err
+		return nil, errors.Join(err, ws.Close())
 	}
 	res.Litedir = ph
 	if err != nil {
-		return res, err
+		return res, errors.Join(err, ws.Close())
 	}
 	failures = append(failures, ph.failures()...)
+	if c.compare && ctx.Err() == nil {
+		ph, err := runPhase(ctx, c, "front", &frontTarget{*lt}, stderr)
+		res.Front = ph
+		if err != nil {
+			return res, errors.Join(append(failures, err, ws.Close())...)
+		}
+		failures = append(failures, ph.failures()...)
+	}
+	if err := ws.Close(); err != nil {
+		return res, errors.Join(append(failures, err)...)
+	}
 
 	if c.compare && ctx.Err() == nil {
 		bdir, err := tempDir("litedir-bench-baseline-*")
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
-		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync)
+		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync, c.workload)
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
@@ -270,6 +294,9 @@ func bench(ctx context.Context, c *benchConfig, stderr io.Writer) (res *benchRes
 		}
 		failures = append(failures, ph.failures()...)
 		res.Ratios = newRatios(res.Litedir, res.Baseline)
+		if res.Front != nil {
+			res.FrontRatios = newRatios(res.Front, res.Baseline)
+		}
 	}
 
 	if c.openRuns > 0 && ctx.Err() == nil {

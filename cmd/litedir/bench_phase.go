@@ -26,6 +26,13 @@ const (
 	updateSession = `UPDATE sessions SET message_count = message_count + 1, updated_at = ? WHERE id = ?`
 	selectLatest  = `SELECT id, role, body, created_at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT 20`
 
+	// The sqlc workload's statements: what sqlc generates for ":one"
+	// queries, INSERT … RETURNING * and UPDATE … RETURNING, run through
+	// QueryRowContext.
+	insertMessageReturning = `INSERT INTO messages(session_id, role, body) VALUES (?, ?, ?) RETURNING id, session_id, role, body, created_at`
+	updateSessionReturning = `UPDATE sessions SET message_count = message_count + 1, updated_at = ? WHERE id = ? RETURNING id, message_count, updated_at`
+	selectMessageByID      = `SELECT id, session_id, role, body, created_at FROM messages WHERE id = ?`
+
 	// countRows reads both totals in one statement, so from one snapshot.
 	countRows = `SELECT (SELECT count(*) FROM messages), (SELECT coalesce(sum(message_count), 0) FROM sessions)`
 )
@@ -81,14 +88,51 @@ type message struct {
 	at        int64 // sessions.updated_at, Unix milliseconds
 }
 
-// execer is what both a Write function's Querier and a *sql.Tx offer.
+// execer is what a Write function's Querier, a *sql.Tx and a *sql.DB all
+// offer: sqlc's DBTX, less Prepare.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// store runs m's two statements on q. An update that finds no session is an
-// error: the bench's counts would no longer add up.
-func (m *message) store(ctx context.Context, q execer) error {
+// Workloads: plain runs each write as two ExecContext calls; sqlc as the
+// two QueryRowContext calls sqlc generates for ":one" queries with
+// RETURNING.
+const (
+	workloadPlain = "plain"
+	workloadSQLC  = "sqlc"
+)
+
+// store runs m's two statements on q, in the shape of the workload. An
+// update that finds no session is an error: the bench's counts would no
+// longer add up.
+func (m *message) store(ctx context.Context, q execer, workload string) error {
+	if workload == workloadSQLC {
+		return m.storeReturning(ctx, q)
+	}
+	return m.storeExec(ctx, q)
+}
+
+// storeReturning is store as sqlc-generated code does it: both statements
+// return the row they wrote, scanned in full.
+func (m *message) storeReturning(ctx context.Context, q execer) error {
+	var (
+		id, sessionID, createdAt int64
+		role, body               string
+	)
+	if err := q.QueryRowContext(ctx, insertMessageReturning, m.sessionID, m.role, m.body).
+		Scan(&id, &sessionID, &role, &body, &createdAt); err != nil {
+		return err
+	}
+	var count, updatedAt int64
+	err := q.QueryRowContext(ctx, updateSessionReturning, m.at, m.sessionID).Scan(&sessionID, &count, &updatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("update of session %d changed no row", m.sessionID)
+	}
+	return err
+}
+
+func (m *message) storeExec(ctx context.Context, q execer) error {
 	if _, err := q.ExecContext(ctx, insertMessage, m.sessionID, m.role, m.body); err != nil {
 		return err
 	}
@@ -126,6 +170,7 @@ type phase struct {
 	wal     int64  // largest WAL size sampled, owned by the monitor
 	writes0 uint64 // writeStats before the workload, for the progress line
 	txs0    uint64
+	maxID   atomic.Int64 // the largest message id when the phase began, for readByID
 
 	writers, readers []*worker
 }
@@ -151,6 +196,7 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	if err != nil {
 		return nil, fmt.Errorf("%s phase: %w", name, err)
 	}
+	p.maxID.Store(max(before.messages, 1))
 	w0, txs0, restarts0, _ := t.writeStats()
 	p.writes0, p.txs0 = w0, txs0
 
@@ -265,13 +311,33 @@ func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 func (p *phase) readLoop(ctx context.Context, w *worker, i int) {
 	rng := rand.New(rand.NewPCG(readerSeed, uint64(i)))
 	db := p.t.readDB()
-	for !p.stop.Load() {
-		if err := readLatest(ctx, db, p.ids[rng.IntN(len(p.ids))]); err != nil {
+	for n := 0; !p.stop.Load(); n++ {
+		var err error
+		if p.cfg.workload == workloadSQLC && n%2 == 1 {
+			err = readByID(ctx, db, rng.Int64N(p.maxID.Load()+1))
+		} else {
+			err = readLatest(ctx, db, p.ids[rng.IntN(len(p.ids))])
+		}
+		if err != nil {
 			w.err = err
 			return
 		}
 		w.ops.Add(1)
 	}
+}
+
+// readByID reads one message by its id, as a program opening a message
+// would; a missing id is not an error.
+func readByID(ctx context.Context, db *sql.DB, id int64) error {
+	var (
+		sessionID, createdAt int64
+		role, body           string
+	)
+	err := db.QueryRowContext(ctx, selectMessageByID, id).Scan(&id, &sessionID, &role, &body, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }
 
 // readLatest runs the readers' query and scans every row, as a program

@@ -16,9 +16,11 @@ import (
 type benchResult struct {
 	Config      benchConfigJSON `json:"config"`
 	Litedir     *phaseResult    `json:"litedir"`
-	Baseline    *phaseResult    `json:"baseline"` // null without -compare
-	Ratios      *benchRatios    `json:"ratios"`   // null without -compare
-	Open        *openResult     `json:"open"`     // null with -open-runs 0
+	Front       *phaseResult    `json:"front"`        // null without -compare
+	Baseline    *phaseResult    `json:"baseline"`     // null without -compare
+	Ratios      *benchRatios    `json:"ratios"`       // litedir/baseline; null without -compare
+	FrontRatios *benchRatios    `json:"front_ratios"` // front/baseline; null without -compare
+	Open        *openResult     `json:"open"`         // null with -open-runs 0
 	Interrupted bool            `json:"interrupted"`
 }
 
@@ -31,6 +33,7 @@ type benchConfigJSON struct {
 	Synchronous   string `json:"synchronous"`
 	RowSize       int    `json:"row_size"` // message body bytes
 	Sessions      int    `json:"sessions"`
+	Workload      string `json:"workload"` // plain or sqlc
 	GOMAXPROCS    int    `json:"gomaxprocs"`
 	GOOS          string `json:"goos"`
 	GOARCH        string `json:"goarch"`
@@ -137,64 +140,86 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %d-byte bodies, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s, workspace %s (%s)\n",
 		c.Writers, c.Readers, c.ReadConns, time.Duration(c.DurationNs), c.Synchronous, c.RowSize, c.Sessions,
 		c.GOMAXPROCS, c.GOOS, c.GOARCH, orUnknown(c.SQLiteVersion), c.Workspace, where)
-	if res.Baseline != nil {
+	if res.Front != nil {
+		b.WriteString("front: Workspace.SQL with the code unchanged, each statement joining a batch, reads on the read pool\n")
+	}
+	if res.Baseline != nil && c.Workload == workloadSQLC {
+		b.WriteString("baseline: one pooled connection, each statement in autocommit (as sqlc over a *sql.DB), reads on that connection\n")
+	} else if res.Baseline != nil {
 		b.WriteString("baseline: one pooled connection, BEGIN IMMEDIATE + the two statements + COMMIT per write, reads on that connection\n")
 	}
 	b.WriteString("\n")
 
 	phases := []*phaseResult{res.Litedir}
 	head := []string{"", "litedir"}
+	if res.Front != nil {
+		phases = append(phases, res.Front)
+		head = append(head, "front")
+	}
 	if res.Baseline != nil {
 		phases = append(phases, res.Baseline)
 		head = append(head, "baseline", "ratio")
+		if res.FrontRatios != nil {
+			head = append(head, "front ratio")
+		}
 	}
 	rows := [][]string{head}
-	row := func(label string, cell func(p *phaseResult) string, r *float64) {
+	var rt, ft benchRatios
+	if res.Ratios != nil {
+		rt = *res.Ratios
+	}
+	if res.FrontRatios != nil {
+		ft = *res.FrontRatios
+	}
+	row := func(label string, cell func(p *phaseResult) string, r, fr *float64) {
 		cells := []string{label}
 		for _, p := range phases {
 			cells = append(cells, cell(p))
 		}
 		if res.Baseline != nil {
 			cells = append(cells, humanRatio(r))
+			if res.FrontRatios != nil {
+				cells = append(cells, humanRatio(fr))
+			}
 		}
 		rows = append(rows, cells)
 	}
-	var rt benchRatios
-	if res.Ratios != nil {
-		rt = *res.Ratios
-	}
-	row("elapsed", func(p *phaseResult) string { return humanDuration(time.Duration(p.ElapsedNs)) }, nil)
-	row("writes/s", func(p *phaseResult) string { return humanRate(p.WritesPerSec) }, rt.WritesPerSec)
-	row("reads/s", func(p *phaseResult) string { return humanRate(p.ReadsPerSec) }, rt.ReadsPerSec)
-	row("write p50", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP50Ns)) }, rt.WriteP50)
-	row("write p99", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP99Ns)) }, rt.WriteP99)
-	row("write max", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteMaxNs)) }, rt.WriteMax)
-	row("mean batch", func(p *phaseResult) string { return strconv.FormatFloat(p.MeanBatch, 'f', 1, 64) }, nil)
-	row("write errors", func(p *phaseResult) string { return humanCount(int64(p.WriteErrors)) }, nil)
+	row("elapsed", func(p *phaseResult) string { return humanDuration(time.Duration(p.ElapsedNs)) }, nil, nil)
+	row("writes/s", func(p *phaseResult) string { return humanRate(p.WritesPerSec) }, rt.WritesPerSec, ft.WritesPerSec)
+	row("reads/s", func(p *phaseResult) string { return humanRate(p.ReadsPerSec) }, rt.ReadsPerSec, ft.ReadsPerSec)
+	row("write p50", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP50Ns)) }, rt.WriteP50, ft.WriteP50)
+	row("write p99", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP99Ns)) }, rt.WriteP99, ft.WriteP99)
+	row("write max", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteMaxNs)) }, rt.WriteMax, ft.WriteMax)
+	row("mean batch", func(p *phaseResult) string { return strconv.FormatFloat(p.MeanBatch, 'f', 1, 64) }, nil, nil)
+	row("write errors", func(p *phaseResult) string { return humanCount(int64(p.WriteErrors)) }, nil, nil)
 	if res.Litedir.ReadErrors > 0 || (res.Baseline != nil && res.Baseline.ReadErrors > 0) {
-		row("read errors", func(p *phaseResult) string { return humanCount(int64(p.ReadErrors)) }, nil)
+		row("read errors", func(p *phaseResult) string { return humanCount(int64(p.ReadErrors)) }, nil, nil)
 	}
-	row("WAL max", func(p *phaseResult) string { return humanBytes(p.WALMaxBytes) }, nil)
-	row("WAL final", func(p *phaseResult) string { return humanBytes(p.WALFinalBytes) }, nil)
+	row("WAL max", func(p *phaseResult) string { return humanBytes(p.WALMaxBytes) }, nil, nil)
+	row("WAL final", func(p *phaseResult) string { return humanBytes(p.WALFinalBytes) }, nil, nil)
 	row("peak RSS*", func(p *phaseResult) string {
 		if p.PeakRSSBytes == nil {
 			return "n/a"
 		}
 		return humanBytes(*p.PeakRSSBytes)
-	}, nil)
+	}, nil, nil)
 	// The details of a problem or a mismatch are in the error on stderr.
-	row("integrity_check", func(p *phaseResult) string { return truncate(p.IntegrityCheck, 32) }, nil)
+	row("integrity_check", func(p *phaseResult) string { return truncate(p.IntegrityCheck, 32) }, nil, nil)
 	row("rows verified", func(p *phaseResult) string {
 		if p.RowsVerified {
 			return humanCount(p.RowsExpected) + " ok"
 		}
 		return "MISMATCH"
-	}, nil)
+	}, nil, nil)
 	writeTable(&b, rows)
 
 	b.WriteString("\n")
 	if res.Baseline != nil {
-		b.WriteString("ratio: litedir/baseline for rates, baseline/litedir for latencies: above 1 means litedir is better\n")
+		b.WriteString("ratio: litedir/baseline for rates, baseline/litedir for latencies: above 1 means litedir is better")
+		if res.FrontRatios != nil {
+			b.WriteString("; front ratio: the same for the front")
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("* peak RSS is the whole process's high-water mark when the phase ended")
 	if res.Baseline != nil {

@@ -17,7 +17,8 @@ import (
 // Workspace.Write, which the group committer batches with other goroutines'
 // writes; reads go to the workspace's read pool.
 type litedirTarget struct {
-	ws *workspace.Workspace
+	ws       *workspace.Workspace
+	workload string
 }
 
 func (t *litedirTarget) addSessions(ctx context.Context, n int) ([]int64, error) {
@@ -41,8 +42,22 @@ func (t *litedirTarget) addSessions(ctx context.Context, n int) ([]int64, error)
 }
 
 func (t *litedirTarget) write(ctx context.Context, m *message) error {
-	return t.ws.Write(ctx, func(q workspace.Querier) error { return m.store(ctx, q) })
+	return t.ws.Write(ctx, func(q workspace.Querier) error { return m.store(ctx, q, t.workload) })
 }
+
+// frontTarget is the phase that measures litedir's front, Workspace.SQL:
+// the same statements as the baseline's code, unchanged, each statement
+// outside a transaction joining a group-commit batch of its own; reads go
+// through the front too, which sends them to the read pool.
+type frontTarget struct {
+	litedirTarget
+}
+
+func (t *frontTarget) write(ctx context.Context, m *message) error {
+	return m.store(ctx, t.ws.SQL(), t.workload)
+}
+
+func (t *frontTarget) readDB() *sql.DB { return t.ws.SQL() }
 
 func (t *litedirTarget) readDB() *sql.DB  { return t.ws.ReadDB() }
 func (t *litedirTarget) countDB() *sql.DB { return t.ws.DB() }
@@ -61,15 +76,16 @@ func (t *litedirTarget) check(ctx context.Context) (*workspace.CheckReport, erro
 // pooled connection whose transactions begin IMMEDIATE, one transaction per
 // write, and the reads queued on that same connection.
 type baselineTarget struct {
-	db   *sql.DB
-	path string // the database file, <dir>/<name>.db
+	db       *sql.DB
+	path     string // the database file, <dir>/<name>.db
+	workload string
 }
 
 // openBaseline opens (creating it) the baseline database at path with
 // litedir's default pragmas and the given synchronous mode, and migrates it
 // with migrations.Builtin, so both phases run on the same schema and
 // settings and differ only in how writes reach SQLite.
-func openBaseline(ctx context.Context, path, sync string) (_ *baselineTarget, err error) {
+func openBaseline(ctx context.Context, path, sync, workload string) (_ *baselineTarget, err error) {
 	pragmas, err := ncruces.MergePragmas(ncruces.DefaultPragmas(), ncruces.Pragma{Name: "synchronous", Value: sync})
 	if err != nil {
 		return nil, err
@@ -95,7 +111,7 @@ func openBaseline(ctx context.Context, path, sync string) (_ *baselineTarget, er
 	if _, err := m.Up(ctx); err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	return &baselineTarget{db: db, path: path}, nil
+	return &baselineTarget{db: db, path: path, workload: workload}, nil
 }
 
 func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []int64, err error) {
@@ -125,13 +141,18 @@ func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []int64, err
 
 // write is the pattern of the agents litedir compares itself with: BEGIN
 // IMMEDIATE, the statements, COMMIT, each write waiting for the one
-// connection.
+// connection. In the sqlc workload it is what sqlc-generated code over a
+// *sql.DB does: each statement on its own, in autocommit (an IMMEDIATE
+// transaction of one statement on the writer pool).
 func (t *baselineTarget) write(ctx context.Context, m *message) error {
+	if t.workload == workloadSQLC {
+		return m.store(ctx, t.db, t.workload)
+	}
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := m.store(ctx, tx); err != nil {
+	if err := m.store(ctx, tx, t.workload); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()

@@ -401,7 +401,7 @@ func TestBenchCompareJSON(t *testing.T) {
 		t.Fatalf("got exit status %d, want %d", code, exitOK)
 	}
 	// Every key is there, null when not measured: scripts can rely on them.
-	for _, key := range []string{"config", "litedir", "baseline", "ratios", "open", "interrupted"} {
+	for _, key := range []string{"config", "litedir", "front", "baseline", "ratios", "front_ratios", "open", "interrupted"} {
 		if _, ok := raw[key]; !ok {
 			t.Errorf("JSON has no key %q", key)
 		}
@@ -410,6 +410,10 @@ func TestBenchCompareJSON(t *testing.T) {
 		t.Errorf(`got "open": %v, want null with -open-runs 0`, raw["open"])
 	}
 	checkPhase(t, res.Litedir, true)
+	checkPhase(t, res.Front, true)
+	if res.FrontRatios == nil || res.FrontRatios.WritesPerSec == nil {
+		t.Errorf("front_ratios = %+v, want the front compared with the baseline", res.FrontRatios)
+	}
 	checkPhase(t, res.Baseline, true)
 	if res.Baseline.MeanBatch != 1 || res.Baseline.Batches != res.Baseline.Writes {
 		t.Errorf("baseline: got %d batches, mean %v, for %d writes; want one per write",
