@@ -93,3 +93,40 @@ func ExampleOpenReadOnly() {
 	fmt.Println("read-only:", st.ReadOnly, "schema version:", st.Schema.Current)
 	// Output: read-only: true schema version: 2
 }
+
+// The front: code written for database/sql runs unchanged on ws.SQL(), and
+// its writes are committed in groups with other goroutines' writes.
+func ExampleWorkspace_SQL() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "litedir-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ws.Close()
+
+	db := ws.SQL()
+	// A statement that writes and returns rows joins a group-commit batch;
+	// its rows come back after the commit.
+	var id int64
+	if err := db.QueryRowContext(ctx,
+		`INSERT INTO sessions(title) VALUES (?) RETURNING id`, "refactor").Scan(&id); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx,
+		`INSERT INTO messages(session_id, role, body) VALUES (?, 'user', ?)`, id, "hello"); err != nil {
+		log.Fatal(err)
+	}
+	// A read goes to the read pool, and sees the writes that returned.
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE session_id = ?`, id).Scan(&n); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("messages:", n)
+	// Output: messages: 1
+}

@@ -245,22 +245,22 @@ func TestBenchFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: nil, want: benchConfig{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
-			rowSize: 200, sessions: 64, openRuns: 5,
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
 		}},
 		{name: "everything", args: []string{
 			"-writers", "4", "--readers", "3", "-read-conns", "1", "-duration", "250ms", "-sync", "FULL", "-row-size", "1",
 			"-sessions", "2", "-compare", "-json", "-open-runs", "0", "-keep", "-name", "agent", "dir",
 		}, want: benchConfig{
 			dir: "dir", name: "agent", writers: 4, readers: 3, conns: 1, duration: 250 * time.Millisecond,
-			sync: "FULL", rowSize: 1, sessions: 2, compare: true, json: true, openRuns: 0, keep: true,
+			sync: "FULL", rowSize: 1, sessions: 2, compare: true, json: true, openRuns: 0, keep: true, workload: "plain",
 		}},
 		{name: "sync off", args: []string{"-sync", "off"}, want: benchConfig{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "OFF",
-			rowSize: 200, sessions: 64, openRuns: 5,
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
 		}},
 		{name: "sync extra", args: []string{"-sync=Extra"}, want: benchConfig{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "EXTRA",
-			rowSize: 200, sessions: 64, openRuns: 5,
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
 		}},
 		{name: "no writers", args: []string{"-writers", "0"}, wantErr: "-writers 0"},
 		{name: "negative readers", args: []string{"-readers", "-1"}, wantErr: "-readers -1"},
@@ -272,6 +272,11 @@ func TestBenchFlags(t *testing.T) {
 		{name: "huge row size", args: []string{"-row-size", "1000000000"}, wantErr: "-row-size 1000000000"},
 		{name: "no sessions", args: []string{"-sessions", "0"}, wantErr: "-sessions 0"},
 		{name: "negative open runs", args: []string{"-open-runs", "-2"}, wantErr: "-open-runs -2"},
+		{name: "unknown workload", args: []string{"-workload", "orm"}, wantErr: `-workload "orm"`},
+		{name: "sqlc workload", args: []string{"-workload", "sqlc"}, want: benchConfig{
+			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "sqlc",
+		}},
 		{name: "two dirs", args: []string{"a", "b"}, wantErr: `unexpected argument "b"`},
 		{name: "flag after dir", args: []string{"a", "-json"}, wantErr: "flag -json after the arguments"},
 		{name: "empty dir", args: []string{""}, wantErr: "empty DIR"},
