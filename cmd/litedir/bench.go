@@ -40,6 +40,11 @@ connection, one BEGIN IMMEDIATE transaction per write (with -workload sqlc:
 each statement in autocommit, as sqlc-generated code over a *sql.DB runs
 it), and the reads on that same connection.
 
+With -hold-reader, the litedir phase runs again beside a reader that holds a
+read transaction and renews it every second, as Litestream and other WAL
+replicators do; bench reports its writes/s, worst write and WAL size against
+the phase without it.
+
 -workload sqlc runs the statement shapes of sqlc-generated code: each write
 is INSERT … RETURNING * into messages and UPDATE … RETURNING of its
 session, through QueryRowContext, and readers alternate a read by id and the
@@ -66,7 +71,8 @@ Examples:
 	litedir bench                              # 16 writers on a fresh workspace
 	litedir bench -compare -sync full -duration 10s
 	litedir bench -writers 4 -readers 4 -compare -json
-	litedir bench -workload sqlc -compare        # sqlc's statement shapes`
+	litedir bench -workload sqlc -compare        # sqlc's statement shapes
+	litedir bench -hold-reader                  # beside a long-lived reader`
 
 // benchConfig is the command line of litedir bench, validated.
 type benchConfig struct {
@@ -81,9 +87,12 @@ type benchConfig struct {
 	sessions int
 	compare  bool
 	workload string // workloadPlain or workloadSQLC
-	json     bool
-	openRuns int
-	keep     bool
+	// holdReader runs the litedir phase again beside a reader that holds
+	// a read transaction and renews it every second.
+	holdReader bool
+	json       bool
+	openRuns   int
+	keep       bool
 }
 
 // maxRowSize bounds -row-size: every writer holds a body in memory and
@@ -106,6 +115,7 @@ func benchFlags(flags *flag.FlagSet, args []string) (*benchConfig, error) {
 	flags.IntVar(&c.rowSize, "row-size", 200, "message body size in bytes")
 	flags.IntVar(&c.sessions, "sessions", 64, "sessions the writers and readers spread over")
 	flags.BoolVar(&c.compare, "compare", false, "also run the front (Workspace.SQL, code unchanged) and the baseline: one connection, one transaction per write")
+	flags.BoolVar(&c.holdReader, "hold-reader", false, "also run the litedir phase beside a reader that holds a read transaction and renews it every second, as WAL replicators do")
 	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write) or sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session)")
 	flags.BoolVar(&c.json, "json", false, "print one JSON object, in ns, bytes and counts")
 	flags.IntVar(&c.openRuns, "open-runs", 5, "child processes timing Open and a first query; 0 skips")
@@ -270,6 +280,15 @@ func bench(ctx context.Context, c *benchConfig, stderr io.Writer) (res *benchRes
 			return res, errors.Join(append(failures, err, ws.Close())...)
 		}
 		failures = append(failures, ph.failures()...)
+	}
+	if c.holdReader && ctx.Err() == nil {
+		ph, err := runHoldReader(ctx, c, lt, stderr)
+		res.HoldReader = ph
+		if err != nil {
+			return res, errors.Join(append(failures, err, ws.Close())...)
+		}
+		failures = append(failures, ph.failures()...)
+		res.HoldReaderRatios = newRatios(ph, res.Litedir)
 	}
 	if err := ws.Close(); err != nil {
 		return res, errors.Join(append(failures, err)...)

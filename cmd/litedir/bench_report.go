@@ -20,8 +20,15 @@ type benchResult struct {
 	Baseline    *phaseResult    `json:"baseline"`     // null without -compare
 	Ratios      *benchRatios    `json:"ratios"`       // litedir/baseline; null without -compare
 	FrontRatios *benchRatios    `json:"front_ratios"` // front/baseline; null without -compare
-	Open        *openResult     `json:"open"`         // null with -open-runs 0
-	Interrupted bool            `json:"interrupted"`
+
+	// HoldReader is the litedir phase run again beside a reader that
+	// renews a read transaction every second; HoldReaderRatios compares it
+	// with the phase alone (hold_reader/litedir for rates). Both null
+	// without -hold-reader.
+	HoldReader       *phaseResult `json:"hold_reader"`
+	HoldReaderRatios *benchRatios `json:"hold_reader_ratios"`
+	Open             *openResult  `json:"open"` // null with -open-runs 0
+	Interrupted      bool         `json:"interrupted"`
 }
 
 // benchConfigJSON is the run's configuration and platform.
@@ -226,6 +233,11 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 		b.WriteString(", so the baseline's includes the litedir phase")
 	}
 	b.WriteString("\n")
+	if h, r := res.HoldReader, res.HoldReaderRatios; h != nil && r != nil {
+		fmt.Fprintf(&b, "beside a reader renewing its read transaction every second: writes/s %s (%s of alone), write p99 %s, write max %s, WAL max %s (alone: %s)\n",
+			humanRate(h.WritesPerSec), humanRatio(r.WritesPerSec), humanDuration(time.Duration(h.WriteP99Ns)),
+			humanDuration(time.Duration(h.WriteMaxNs)), humanBytes(h.WALMaxBytes), humanBytes(res.Litedir.WALMaxBytes))
+	}
 	if o := res.Open; o != nil {
 		fmt.Fprintf(&b, "open + first query (child processes, %d runs): cold %s (process %s)",
 			o.Runs, humanDuration(time.Duration(o.ColdNs)), humanDuration(time.Duration(o.ColdProcessNs)))

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -179,3 +182,67 @@ func (t *baselineTarget) check(ctx context.Context) (*workspace.CheckReport, err
 }
 
 func (t *baselineTarget) close() error { return t.db.Close() }
+
+// readerRenewEvery is how long the -hold-reader reader keeps each read
+// transaction open.
+const readerRenewEvery = time.Second
+
+// runHoldReader runs the litedir phase again beside a reader that holds a
+// read transaction on its own connection, as a WAL replicator does, and
+// renews it every readerRenewEvery.
+func runHoldReader(ctx context.Context, c *benchConfig, t *litedirTarget, stderr io.Writer) (*phaseResult, error) {
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: t.ws.Path(), QueryOnly: true, NoCreate: true})
+	if err != nil {
+		return nil, fmt.Errorf("hold-reader phase: %w", err)
+	}
+	defer db.Close()
+	stop := make(chan struct{})
+	held := make(chan struct{}) // closed once the first read transaction is open
+	var wg sync.WaitGroup
+	var readerErr error
+	wg.Go(func() { readerErr = holdReads(db, stop, held) })
+	select {
+	case <-held:
+	case <-ctx.Done():
+	}
+	ph, err := runPhase(ctx, c, "hold_reader", t, stderr)
+	close(stop)
+	wg.Wait()
+	if readerErr != nil {
+		err = errors.Join(err, fmt.Errorf("hold-reader phase: the reader: %w", readerErr))
+	}
+	return ph, err
+}
+
+// holdReads opens a read transaction, reads in it, keeps it open for
+// readerRenewEvery, ends it and starts the next, until stop is closed.
+func holdReads(db *sql.DB, stop <-chan struct{}, held chan<- struct{}) error {
+	ctx := context.Background()
+	first := true
+	for {
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		var n int64
+		// A read is what pins the snapshot: BEGIN alone takes no lock.
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&n); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if first {
+			close(held)
+			first = false
+		}
+		timer := time.NewTimer(readerRenewEvery)
+		select {
+		case <-stop:
+			timer.Stop()
+			return tx.Rollback()
+		case <-timer.C:
+		}
+		if err := tx.Rollback(); err != nil {
+			return err
+		}
+	}
+}

@@ -272,6 +272,10 @@ func TestBenchFlags(t *testing.T) {
 		{name: "huge row size", args: []string{"-row-size", "1000000000"}, wantErr: "-row-size 1000000000"},
 		{name: "no sessions", args: []string{"-sessions", "0"}, wantErr: "-sessions 0"},
 		{name: "negative open runs", args: []string{"-open-runs", "-2"}, wantErr: "-open-runs -2"},
+		{name: "hold reader", args: []string{"-hold-reader"}, want: benchConfig{
+			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", holdReader: true,
+		}},
 		{name: "unknown workload", args: []string{"-workload", "orm"}, wantErr: `-workload "orm"`},
 		{name: "sqlc workload", args: []string{"-workload", "sqlc"}, want: benchConfig{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
@@ -406,7 +410,7 @@ func TestBenchCompareJSON(t *testing.T) {
 		t.Fatalf("got exit status %d, want %d", code, exitOK)
 	}
 	// Every key is there, null when not measured: scripts can rely on them.
-	for _, key := range []string{"config", "litedir", "front", "baseline", "ratios", "front_ratios", "open", "interrupted"} {
+	for _, key := range []string{"config", "litedir", "front", "baseline", "ratios", "front_ratios", "hold_reader", "hold_reader_ratios", "open", "interrupted"} {
 		if _, ok := raw[key]; !ok {
 			t.Errorf("JSON has no key %q", key)
 		}
