@@ -1,6 +1,10 @@
 package workspace
 
-import "github.com/litedir/litedir/internal/committer"
+import (
+	"os"
+
+	"github.com/litedir/litedir/internal/committer"
+)
 
 // SetTestHookQueued makes every Write call f after queuing its request, until
 // the test ends.
@@ -11,3 +15,9 @@ func SetTestHookQueued(t interface{ Cleanup(func()) }, f func()) {
 // WriterPrepares returns how many statements the writer connection has
 // prepared for its cache.
 func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }
+
+// SetSyncFile makes the committer's syncer call f instead of fsync until
+// the test ends.
+func SetSyncFile(t interface{ Cleanup(func()) }, f func(*os.File) error) {
+	t.Cleanup(committer.SetSyncFileForTest(f))
+}

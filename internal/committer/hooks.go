@@ -133,6 +133,13 @@ func (h *Hooks) Init(c *sqlite3.Conn) error {
 	}
 	c.RollbackHook(func() { h.rolledBack.Store(true) })
 	c.WALHook(h.walHook)
+	if h.cfg.External {
+		// SQLite checkpoints (and deletes) the WAL when the last
+		// connection to a database closes: not in this mode.
+		if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -165,3 +165,11 @@ func (s *syncer) sync() error {
 	}
 	return nil
 }
+
+// SetSyncFileForTest replaces the syncer's fsync until restore is called.
+// For tests of the fail-stop behaviour.
+func SetSyncFileForTest(f func(*os.File) error) (restore func()) {
+	old := syncFile
+	syncFile = f
+	return func() { syncFile = old }
+}
