@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -73,6 +74,8 @@ type target interface {
 	countDB() *sql.DB
 	// walPath is the path of the database's WAL file.
 	walPath() string
+	// dbPath is the path of the database file.
+	dbPath() string
 	// writeStats returns the committed writes, transactions and WAL
 	// restarts so far, or ok false when the target does not batch.
 	writeStats() (writes, txs, walRestarts uint64, ok bool)
@@ -196,7 +199,11 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	if err != nil {
 		return nil, fmt.Errorf("%s phase: %w", name, err)
 	}
-	p.maxID.Store(max(before.messages, 1))
+	var firstID int64 // the largest message id before the phase
+	if err := t.countDB().QueryRowContext(opCtx, "SELECT coalesce(max(id), 0) FROM messages").Scan(&firstID); err != nil {
+		return nil, fmt.Errorf("%s phase: %w", name, err)
+	}
+	p.maxID.Store(max(firstID, 1))
 	w0, txs0, restarts0, _ := t.writeStats()
 	p.writes0, p.txs0 = w0, txs0
 
@@ -266,7 +273,11 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	r.RowsExpected = int64(r.Writes)
 	r.RowsFound = after.messages - before.messages
 	r.MessageCountSum = after.messageCount - before.messageCount
-	r.RowsVerified = r.RowsFound == r.RowsExpected && r.MessageCountSum == r.RowsExpected
+	if err := p.verifyKeys(opCtx, r, firstID); err != nil {
+		return r, fmt.Errorf("%s phase: %w", name, err)
+	}
+	r.RowsVerified = r.RowsFound == r.RowsExpected && r.MessageCountSum == r.RowsExpected &&
+		r.KeysMissing == 0 && r.KeysDuplicated == 0 && r.KeysChecked == r.RowsExpected
 
 	rep, err := t.check(opCtx)
 	if err != nil {
@@ -280,6 +291,55 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	return r, nil
 }
 
+// verifyKeys checks, on a connection of its own (not the writer's, which
+// would also see a transaction still open), that the key of every
+// acknowledged write is in the messages the phase added exactly once. Each
+// writer's acknowledged writes are its first ops ones: a writer stops at its
+// first error.
+func (p *phase) verifyKeys(ctx context.Context, r *phaseResult, firstID int64) error {
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: p.t.dbPath(), ReadOnly: true, NoCreate: true})
+	if errors.Is(err, ncruces.ErrBusy) {
+		// Where the owner holds the file exclusively (locking_mode=
+		// EXCLUSIVE), no other connection can read it: check on the
+		// target's own.
+		db, err = p.t.countDB(), nil
+	} else if err == nil {
+		defer db.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT substr(body, 1, instr(body, ':')) FROM messages WHERE id > ?", firstID)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	defer rows.Close()
+	seen := make(map[string]int, r.Writes)
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		seen[k]++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	for i, w := range p.writers {
+		for n := range int(w.ops.Load()) {
+			r.KeysChecked++
+			switch seen[writeKey(i, n)] {
+			case 1:
+			case 0:
+				r.KeysMissing++
+			default:
+				r.KeysDuplicated++
+			}
+		}
+	}
+	return nil
+}
+
 // writeLoop is writer i: it writes messages until the phase stops, or
 // until a write fails.
 func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
@@ -288,10 +348,17 @@ func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 	roles := [2]string{"user", "assistant"}
 	for n := 0; !p.stop.Load(); n++ {
 		fillBody(rng, body)
+		// The write's key leads its body, so that the verification can find
+		// each acknowledged write by identity.
+		key := writeKey(i, n)
+		b := key
+		if len(body) > len(key) {
+			b += string(body[len(key):])
+		}
 		m := message{
 			sessionID: p.ids[rng.IntN(len(p.ids))],
 			role:      roles[n%2],
-			body:      string(body),
+			body:      b,
 		}
 		start := time.Now()
 		m.at = start.UnixMilli()
@@ -305,6 +372,10 @@ func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 		w.ops.Add(1)
 	}
 }
+
+// writeKey is the key of writer i's write n: the prefix of its body up to
+// and including the first ':', a character bodies have nowhere else.
+func writeKey(i, n int) string { return fmt.Sprintf("w%d.%d:", i, n) }
 
 // readLoop is reader i: it reads the latest messages of random sessions
 // until the phase stops, or until a read fails.
@@ -538,11 +609,13 @@ type verifyError struct {
 	Acknowledged int64 // Write calls that returned nil
 	Messages     int64 // rows the messages table gained
 	MessageCount int64 // what sum(sessions.message_count) gained
+	Missing      int64 // acknowledged writes whose key is not in messages
+	Duplicated   int64 // acknowledged writes whose key is there more than once
 }
 
 func (e *verifyError) Error() string {
-	return fmt.Sprintf("VERIFICATION FAILED in the %s phase: %d writes acknowledged, but messages gained %d rows and sum(message_count) gained %d",
-		e.Phase, e.Acknowledged, e.Messages, e.MessageCount)
+	return fmt.Sprintf("VERIFICATION FAILED in the %s phase: %d writes acknowledged, but messages gained %d rows and sum(message_count) gained %d; %d acknowledged keys missing, %d duplicated",
+		e.Phase, e.Acknowledged, e.Messages, e.MessageCount, e.Missing, e.Duplicated)
 }
 
 func (e *verifyError) Is(target error) bool { return target == errVerify }
@@ -557,6 +630,8 @@ func (r *phaseResult) failures() []error {
 			Acknowledged: r.RowsExpected,
 			Messages:     r.RowsFound,
 			MessageCount: r.MessageCountSum,
+			Missing:      r.KeysMissing,
+			Duplicated:   r.KeysDuplicated,
 		})
 	}
 	if r.WriteErrors > 0 {

@@ -83,7 +83,10 @@ type phaseResult struct {
 	RowsExpected    int64  `json:"rows_expected"`   // = writes
 	RowsFound       int64  `json:"rows_found"`      // rows messages gained
 	MessageCountSum int64  `json:"message_count_sum"`
-	RowsVerified    bool   `json:"rows_verified"` // both of the above equal rows_expected
+	KeysChecked     int64  `json:"keys_checked"`    // acknowledged writes looked up by key, on a fresh connection
+	KeysMissing     int64  `json:"keys_missing"`    // of those, not found
+	KeysDuplicated  int64  `json:"keys_duplicated"` // of those, found more than once
+	RowsVerified    bool   `json:"rows_verified"`   // rows_found and message_count_sum equal rows_expected, every key found once
 
 	checkErr         error // matches workspace.ErrCheckFailed
 	writers, readers int

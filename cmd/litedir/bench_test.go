@@ -600,3 +600,40 @@ func TestBenchText(t *testing.T) {
 		}
 	}
 }
+
+// swapTarget loses every assistant message and stores every user message
+// twice: the counts add up, only the keys tell.
+type swapTarget struct {
+	*litedirTarget
+}
+
+func (t *swapTarget) write(ctx context.Context, m *message) error {
+	if m.role == "assistant" {
+		return nil // acknowledged, never written
+	}
+	if err := t.litedirTarget.write(ctx, m); err != nil {
+		return err
+	}
+	return t.litedirTarget.write(ctx, m)
+}
+
+func TestPhaseCatchesSwappedWrites(t *testing.T) {
+	ctx := context.Background()
+	ws, err := workspace.Open(ctx, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := &benchConfig{writers: 2, duration: 100 * time.Millisecond, sync: "NORMAL", rowSize: 10, sessions: 2}
+	r, err := runPhase(ctx, c, "swap", &swapTarget{litedirTarget: &litedirTarget{ws: ws}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RowsVerified || r.KeysMissing == 0 || r.KeysDuplicated == 0 {
+		t.Fatalf("got rows_verified %v, %d keys missing, %d duplicated, for a target that loses and doubles writes",
+			r.RowsVerified, r.KeysMissing, r.KeysDuplicated)
+	}
+	if r.KeysChecked != r.RowsExpected {
+		t.Errorf("checked %d keys, want the %d acknowledged", r.KeysChecked, r.RowsExpected)
+	}
+}
