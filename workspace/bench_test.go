@@ -97,6 +97,55 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// insertReturning is the sqlc ":one" shape of insertMessage.
+const insertReturning = "INSERT INTO messages(session_id, role, body) VALUES (?, 'assistant', ?) RETURNING id, session_id, role, body, created_at"
+
+// returningWrite is one sub-agent write as sqlc-generated code makes it.
+func returningWrite(ctx context.Context, q workspace.Querier, i int64) error {
+	session := i%benchSessions + 1
+	var (
+		id, sid, created int64
+		role, body       string
+	)
+	return q.QueryRowContext(ctx, insertReturning, session, benchBody).Scan(&id, &sid, &role, &body, &created)
+}
+
+// BenchmarkFront measures the front, Workspace.SQL, with statements outside
+// a transaction: a plain INSERT through ExecContext and an INSERT …
+// RETURNING through QueryRowContext, each joining a batch.
+func BenchmarkFront(b *testing.B) {
+	for _, sync := range []string{"NORMAL", "FULL"} {
+		for _, shape := range []string{"exec", "returning"} {
+			b.Run(fmt.Sprintf("sync=%s/%s", sync, shape), func(b *testing.B) {
+				ws := benchWorkspace(b, sync)
+				ctx, db := context.Background(), ws.SQL()
+				parallel(b, 16, func(i int64) error {
+					if shape == "exec" {
+						_, err := db.ExecContext(ctx, insertMessage, i%benchSessions+1, benchBody)
+						return err
+					}
+					var (
+						id, sid, created int64
+						role, body       string
+					)
+					return db.QueryRowContext(ctx, insertReturning, i%benchSessions+1, benchBody).Scan(&id, &sid, &role, &body, &created)
+				})
+				b.ReportMetric(ws.WriteStats().MeanBatch(), "rows/batch")
+			})
+		}
+	}
+}
+
+// BenchmarkWriteReturning measures Write with sqlc's RETURNING shape.
+func BenchmarkWriteReturning(b *testing.B) {
+	ws := benchWorkspace(b, "NORMAL")
+	ctx := context.Background()
+	parallel(b, 16, func(i int64) error {
+		return ws.Write(ctx, func(q workspace.Querier) error { return returningWrite(ctx, q, i) })
+	})
+	b.ReportMetric(ws.WriteStats().MeanBatch(), "rows/batch")
+}
+
 // BenchmarkBaseline measures what production agents ship today: one pooled
 // connection, one BEGIN IMMEDIATE transaction per write.
 func BenchmarkBaseline(b *testing.B) {

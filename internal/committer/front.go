@@ -203,21 +203,17 @@ func (r *rrows) Close() (err error) {
 // bufRows are rows read in full: those of a statement that wrote, run in a
 // batch, handed to the caller after the commit.
 type bufRows struct {
-	cols  []string
-	types []string
-	data  [][]driver.Value
-	i     int
+	cols []string
+	data [][]driver.Value
+	i    int
 }
 
 // readAll reads rows into memory, copying what the driver lends.
 func readAll(rows driver.Rows) (*bufRows, error) {
+	// Column types are not kept: reading them costs the engine a
+	// metadata lookup per column and query, for the rare caller of
+	// Rows.ColumnTypes.
 	b := &bufRows{cols: rows.Columns()}
-	if t, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		b.types = make([]string, len(b.cols))
-		for i := range b.types {
-			b.types[i] = t.ColumnTypeDatabaseTypeName(i)
-		}
-	}
 	for {
 		dest := make([]driver.Value, len(b.cols))
 		err := rows.Next(dest)
@@ -237,13 +233,6 @@ func readAll(rows driver.Rows) (*bufRows, error) {
 }
 
 func (b *bufRows) Columns() []string { return b.cols }
-
-func (b *bufRows) ColumnTypeDatabaseTypeName(i int) string {
-	if b.types == nil {
-		return ""
-	}
-	return b.types[i]
-}
 
 func (b *bufRows) Next(dest []driver.Value) error {
 	if b.i >= len(b.data) {
