@@ -241,3 +241,15 @@ func needDatabase(op, dir, name string) error {
 		return nil
 	}
 }
+
+// isTerminal reports whether w is a terminal, where a progress line that
+// redraws itself with "\r" makes sense. Anything but an *os.File (a test's
+// buffer, a pipe wrapped in a writer) is not.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

@@ -55,6 +55,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/litedir/litedir/cmd/litedir/internal/bench"
 )
 
 func main() {
@@ -85,7 +87,7 @@ var commands = []command{
 	{"warm", "compile the SQLite engine into the on-disk cache", runWarm},
 	{"version", "print versions and the platform profile", runVersion},
 	// Hidden: the child process of bench's open-time measurement.
-	{"bench-open", "", runBenchOpen},
+	{bench.OpenChild, "", runBenchOpen},
 }
 
 // run runs the command line args and returns the exit status.

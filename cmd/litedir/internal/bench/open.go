@@ -1,11 +1,10 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -18,51 +17,46 @@ import (
 	"github.com/litedir/litedir/workspace"
 )
 
-// runBenchOpen is the hidden command "litedir bench-open [-name N] DIR",
-// the child process of bench's open-time measurement. It times what a
-// program does when it starts: Open the existing workspace with its
-// migrations (none pending) and answer a first query; it prints the
-// elapsed nanoseconds, alone on a line, after closing the workspace.
-func runBenchOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("bench-open", "[-name N] DIR",
-		"Bench-open is the child process of litedir bench's open-time measurement.", stderr)
-	name := nameFlag(flags)
-	pos, err := parseArgs(flags, args, "DIR")
-	if err != nil {
-		return usageExit(flags, err)
-	}
+// OpenChild is the hidden litedir command that measureOpen runs as its
+// child process: "litedir bench-open [-name N] DIR" must Open the workspace
+// with migrations.Builtin, answer a first query, close, and print the
+// elapsed nanoseconds alone on a line (see [MeasureOpenChild]).
+const OpenChild = "bench-open"
 
+// MeasureOpenChild is the work of the child process: it opens the existing
+// workspace in dir with its migrations (none pending), answers a first
+// query, closes it, and returns the time to the answer.
+func MeasureOpenChild(ctx context.Context, dir, name string) (time.Duration, error) {
 	start := time.Now()
-	ws, err := workspace.Open(ctx, pos[0], &workspace.Options{
-		Name:       *name,
+	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+		Name:       name,
 		Migrations: migrations.Builtin,
-		Program:    "litedir bench-open",
+		Program:    "litedir " + OpenChild,
 	})
 	if err != nil {
-		return report(stderr, "bench-open", err)
+		return 0, err
 	}
 	var n int64
 	err = ws.ReadDB().QueryRowContext(ctx, "SELECT count(*) FROM messages").Scan(&n)
 	elapsed := time.Since(start)
 	if err = errors.Join(err, ws.Close()); err != nil {
-		return report(stderr, "bench-open", err)
+		return 0, err
 	}
-	fmt.Fprintln(stdout, elapsed.Nanoseconds())
-	return exitOK
+	return elapsed, nil
 }
 
 // measureOpen runs "litedir bench-open" on dir runs times, one process after
 // the other, with the engine cache in cacheDir, which must start empty: the
 // first run compiles SQLite and fills the cache (cold), the others load it
 // (warm). The workspace must be closed, as the children take its lock.
-func measureOpen(ctx context.Context, dir, name, cacheDir string, runs int) (*openResult, error) {
+func measureOpen(ctx context.Context, dir, name, cacheDir string, runs int) (*OpenResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"bench-open", "-name", name, dir}
+	args := []string{OpenChild, "-name", name, dir}
 
-	res := &openResult{Runs: runs}
+	res := &OpenResult{Runs: runs}
 	for i := range runs {
 		cmd := exec.CommandContext(ctx, exe, args...)
 		// Keep the name the program was started as: a multi-call binary

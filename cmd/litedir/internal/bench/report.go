@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -9,30 +9,30 @@ import (
 	"time"
 )
 
-// benchResult is everything a bench run measured. Its JSON form is the
+// Result is everything a bench run measured. Its JSON form is the
 // output of -json: raw units (nanoseconds, bytes, counts, per-second
 // rates), lower_snake keys that are always present, null for what was not
 // measured.
-type benchResult struct {
-	Config      benchConfigJSON `json:"config"`
-	Litedir     *phaseResult    `json:"litedir"`
-	Front       *phaseResult    `json:"front"`        // null without -compare
-	Baseline    *phaseResult    `json:"baseline"`     // null without -compare
-	Ratios      *benchRatios    `json:"ratios"`       // litedir/baseline; null without -compare
-	FrontRatios *benchRatios    `json:"front_ratios"` // front/baseline; null without -compare
+type Result struct {
+	Config      ConfigJSON   `json:"config"`
+	Litedir     *PhaseResult `json:"litedir"`
+	Front       *PhaseResult `json:"front"`        // null without -compare
+	Baseline    *PhaseResult `json:"baseline"`     // null without -compare
+	Ratios      *Ratios      `json:"ratios"`       // litedir/baseline; null without -compare
+	FrontRatios *Ratios      `json:"front_ratios"` // front/baseline; null without -compare
 
 	// HoldReader is the litedir phase run again beside a reader that
 	// renews a read transaction every second; HoldReaderRatios compares it
 	// with the phase alone (hold_reader/litedir for rates). Both null
 	// without -hold-reader.
-	HoldReader       *phaseResult `json:"hold_reader"`
-	HoldReaderRatios *benchRatios `json:"hold_reader_ratios"`
-	Open             *openResult  `json:"open"` // null with -open-runs 0
+	HoldReader       *PhaseResult `json:"hold_reader"`
+	HoldReaderRatios *Ratios      `json:"hold_reader_ratios"`
+	Open             *OpenResult  `json:"open"` // null with -open-runs 0
 	Interrupted      bool         `json:"interrupted"`
 }
 
-// benchConfigJSON is the run's configuration and platform.
-type benchConfigJSON struct {
+// ConfigJSON is the run's configuration and platform.
+type ConfigJSON struct {
 	Writers       int    `json:"writers"`
 	Readers       int    `json:"readers"`
 	ReadConns     int    `json:"read_conns"`  // the workspace's read pool (0: the writer's connection)
@@ -50,8 +50,8 @@ type benchConfigJSON struct {
 	Kept          bool   `json:"kept"`      // left in place at the end: DIR, or -keep
 }
 
-// phaseResult is what one phase measured.
-type phaseResult struct {
+// PhaseResult is what one phase measured.
+type PhaseResult struct {
 	Name        string `json:"-"`
 	ElapsedNs   int64  `json:"elapsed_ns"`  // from the start of the workload until every goroutine returned
 	Interrupted bool   `json:"interrupted"` // stopped before the deadline
@@ -92,10 +92,10 @@ type phaseResult struct {
 	writers, readers int
 }
 
-// benchRatios compares the phases so that above 1 always means litedir is
+// Ratios compares the phases so that above 1 always means litedir is
 // better: litedir/baseline for rates, baseline/litedir for latencies. A
 // ratio is null when its denominator is 0.
-type benchRatios struct {
+type Ratios struct {
 	WritesPerSec *float64 `json:"writes_per_sec"`
 	ReadsPerSec  *float64 `json:"reads_per_sec"`
 	WriteP50     *float64 `json:"write_p50"`
@@ -103,8 +103,8 @@ type benchRatios struct {
 	WriteMax     *float64 `json:"write_max"`
 }
 
-func newRatios(l, b *phaseResult) *benchRatios {
-	return &benchRatios{
+func newRatios(l, b *PhaseResult) *Ratios {
+	return &Ratios{
 		WritesPerSec: ratio(l.WritesPerSec, b.WritesPerSec),
 		ReadsPerSec:  ratio(l.ReadsPerSec, b.ReadsPerSec),
 		WriteP50:     ratio(float64(b.WriteP50Ns), float64(l.WriteP50Ns)),
@@ -120,10 +120,10 @@ func ratio(num, den float64) *float64 {
 	return new(num / den)
 }
 
-// openResult is the open-time measurement: Open of the existing workspace
+// OpenResult is the open-time measurement: Open of the existing workspace
 // plus a first query, timed inside child processes, and each child's whole
 // wall time as the parent saw it.
-type openResult struct {
+type OpenResult struct {
 	Runs                int     `json:"runs"`
 	ColdNs              int64   `json:"cold_ns"` // first run, empty engine cache
 	ColdProcessNs       int64   `json:"cold_process_ns"`
@@ -135,9 +135,9 @@ type openResult struct {
 	WarmProcessMedianNs *int64  `json:"warm_process_median_ns"`
 }
 
-// writeBenchText writes res for a person: a header line, a table with a
+// WriteText writes res for a person: a header line, a table with a
 // column per phase, and the open time.
-func writeBenchText(w io.Writer, res *benchResult) error {
+func WriteText(w io.Writer, res *Result) error {
 	c := res.Config
 	where := "kept"
 	if c.Temporary {
@@ -160,7 +160,7 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 	}
 	b.WriteString("\n")
 
-	phases := []*phaseResult{res.Litedir}
+	phases := []*PhaseResult{res.Litedir}
 	head := []string{"", "litedir"}
 	if res.Front != nil {
 		phases = append(phases, res.Front)
@@ -174,14 +174,14 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 		}
 	}
 	rows := [][]string{head}
-	var rt, ft benchRatios
+	var rt, ft Ratios
 	if res.Ratios != nil {
 		rt = *res.Ratios
 	}
 	if res.FrontRatios != nil {
 		ft = *res.FrontRatios
 	}
-	row := func(label string, cell func(p *phaseResult) string, r, fr *float64) {
+	row := func(label string, cell func(p *PhaseResult) string, r, fr *float64) {
 		cells := []string{label}
 		for _, p := range phases {
 			cells = append(cells, cell(p))
@@ -194,28 +194,28 @@ func writeBenchText(w io.Writer, res *benchResult) error {
 		}
 		rows = append(rows, cells)
 	}
-	row("elapsed", func(p *phaseResult) string { return humanDuration(time.Duration(p.ElapsedNs)) }, nil, nil)
-	row("writes/s", func(p *phaseResult) string { return humanRate(p.WritesPerSec) }, rt.WritesPerSec, ft.WritesPerSec)
-	row("reads/s", func(p *phaseResult) string { return humanRate(p.ReadsPerSec) }, rt.ReadsPerSec, ft.ReadsPerSec)
-	row("write p50", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP50Ns)) }, rt.WriteP50, ft.WriteP50)
-	row("write p99", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteP99Ns)) }, rt.WriteP99, ft.WriteP99)
-	row("write max", func(p *phaseResult) string { return humanDuration(time.Duration(p.WriteMaxNs)) }, rt.WriteMax, ft.WriteMax)
-	row("mean batch", func(p *phaseResult) string { return strconv.FormatFloat(p.MeanBatch, 'f', 1, 64) }, nil, nil)
-	row("write errors", func(p *phaseResult) string { return humanCount(int64(p.WriteErrors)) }, nil, nil)
+	row("elapsed", func(p *PhaseResult) string { return humanDuration(time.Duration(p.ElapsedNs)) }, nil, nil)
+	row("writes/s", func(p *PhaseResult) string { return humanRate(p.WritesPerSec) }, rt.WritesPerSec, ft.WritesPerSec)
+	row("reads/s", func(p *PhaseResult) string { return humanRate(p.ReadsPerSec) }, rt.ReadsPerSec, ft.ReadsPerSec)
+	row("write p50", func(p *PhaseResult) string { return humanDuration(time.Duration(p.WriteP50Ns)) }, rt.WriteP50, ft.WriteP50)
+	row("write p99", func(p *PhaseResult) string { return humanDuration(time.Duration(p.WriteP99Ns)) }, rt.WriteP99, ft.WriteP99)
+	row("write max", func(p *PhaseResult) string { return humanDuration(time.Duration(p.WriteMaxNs)) }, rt.WriteMax, ft.WriteMax)
+	row("mean batch", func(p *PhaseResult) string { return strconv.FormatFloat(p.MeanBatch, 'f', 1, 64) }, nil, nil)
+	row("write errors", func(p *PhaseResult) string { return humanCount(int64(p.WriteErrors)) }, nil, nil)
 	if res.Litedir.ReadErrors > 0 || (res.Baseline != nil && res.Baseline.ReadErrors > 0) {
-		row("read errors", func(p *phaseResult) string { return humanCount(int64(p.ReadErrors)) }, nil, nil)
+		row("read errors", func(p *PhaseResult) string { return humanCount(int64(p.ReadErrors)) }, nil, nil)
 	}
-	row("WAL max", func(p *phaseResult) string { return humanBytes(p.WALMaxBytes) }, nil, nil)
-	row("WAL final", func(p *phaseResult) string { return humanBytes(p.WALFinalBytes) }, nil, nil)
-	row("peak RSS*", func(p *phaseResult) string {
+	row("WAL max", func(p *PhaseResult) string { return humanBytes(p.WALMaxBytes) }, nil, nil)
+	row("WAL final", func(p *PhaseResult) string { return humanBytes(p.WALFinalBytes) }, nil, nil)
+	row("peak RSS*", func(p *PhaseResult) string {
 		if p.PeakRSSBytes == nil {
 			return "n/a"
 		}
 		return humanBytes(*p.PeakRSSBytes)
 	}, nil, nil)
 	// The details of a problem or a mismatch are in the error on stderr.
-	row("integrity_check", func(p *phaseResult) string { return truncate(p.IntegrityCheck, 32) }, nil, nil)
-	row("rows verified", func(p *phaseResult) string {
+	row("integrity_check", func(p *PhaseResult) string { return truncate(p.IntegrityCheck, 32) }, nil, nil)
+	row("rows verified", func(p *PhaseResult) string {
 		if p.RowsVerified {
 			return humanCount(p.RowsExpected) + " ok"
 		}
@@ -382,4 +382,12 @@ func humanRatio(r *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*r, 'f', 2, 64) + "x"
+}
+
+// orUnknown returns s, or "unknown" for "".
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -165,7 +165,7 @@ type worker struct {
 // phase is one run of the workload on a target.
 type phase struct {
 	name    string
-	cfg     *benchConfig
+	cfg     *Config
 	t       target
 	ids     []int64
 	stop    atomic.Bool // set at the deadline or on interruption
@@ -182,8 +182,8 @@ type phase struct {
 // c.duration (or until ctx is done), then measures, checks and verifies.
 // The error is for a phase that could not run or be measured; what the
 // phase found wrong (failed writes, lost rows, integrity problems) is in the
-// result, see [phaseResult.failures].
-func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr io.Writer) (*phaseResult, error) {
+// result, see [PhaseResult.failures].
+func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.Writer) (*PhaseResult, error) {
 	// The workload's statements run to completion even when ctx is
 	// cancelled: an interrupted statement or COMMIT would blur "returned
 	// nil" and "committed", which the verification relies on. Goroutines
@@ -207,10 +207,7 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	w0, txs0, restarts0, _ := t.writeStats()
 	p.writes0, p.txs0 = w0, txs0
 
-	var progress io.Writer
-	if isTerminal(stderr) {
-		progress = stderr
-	}
+	progress := c.progress
 	runCtx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 	stopWatch := context.AfterFunc(runCtx, func() { p.stop.Store(true) })
@@ -238,7 +235,7 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 	close(done)
 	mon.Wait()
 
-	r := &phaseResult{
+	r := &PhaseResult{
 		Name:        name,
 		ElapsedNs:   elapsed.Nanoseconds(),
 		Interrupted: ctx.Err() != nil,
@@ -296,7 +293,7 @@ func runPhase(ctx context.Context, c *benchConfig, name string, t target, stderr
 // acknowledged write is in the messages the phase added exactly once. Each
 // writer's acknowledged writes are its first ops ones: a writer stops at its
 // first error.
-func (p *phase) verifyKeys(ctx context.Context, r *phaseResult, firstID int64) error {
+func (p *phase) verifyKeys(ctx context.Context, r *PhaseResult, firstID int64) error {
 	db, err := ncruces.Open(ctx, ncruces.Config{Path: p.t.dbPath(), ReadOnly: true, NoCreate: true})
 	if errors.Is(err, ncruces.ErrBusy) {
 		// Where the owner holds the file exclusively (locking_mode=
@@ -503,7 +500,7 @@ func (p *phase) progressLine() string {
 
 // summarize fills r's counts, rates and latency percentiles from the
 // workers, which have all returned.
-func (p *phase) summarize(r *phaseResult, elapsed time.Duration) {
+func (p *phase) summarize(r *PhaseResult, elapsed time.Duration) {
 	var lat []time.Duration
 	for _, w := range p.writers {
 		lat = append(lat, w.lat...)
@@ -586,24 +583,12 @@ func walFileSize(path string) int64 {
 	return info.Size()
 }
 
-// isTerminal reports whether w is a terminal, where a progress line that
-// redraws itself with "\r" makes sense. Anything but an *os.File (a test's
-// buffer, a pipe wrapped in a writer) is not.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-
-// errVerify matches the error of a phase whose database does not hold
+// ErrVerify matches the error of a phase whose database does not hold
 // exactly the acknowledged writes.
-var errVerify = errors.New("bench: acknowledged writes do not match the database")
+var ErrVerify = errors.New("bench: acknowledged writes do not match the database")
 
 // verifyError reports a phase whose acknowledged writes do not match what
-// the database holds. It matches errVerify.
+// the database holds. It matches ErrVerify.
 type verifyError struct {
 	Phase        string
 	Acknowledged int64 // Write calls that returned nil
@@ -618,11 +603,11 @@ func (e *verifyError) Error() string {
 		e.Phase, e.Acknowledged, e.Messages, e.MessageCount, e.Missing, e.Duplicated)
 }
 
-func (e *verifyError) Is(target error) bool { return target == errVerify }
+func (e *verifyError) Is(target error) bool { return target == ErrVerify }
 
 // failures returns what the phase found wrong, as errors: a lost or extra
 // row (exit status 1), failed operations (1), integrity problems (4).
-func (r *phaseResult) failures() []error {
+func (r *PhaseResult) failures() []error {
 	var errs []error
 	if !r.RowsVerified {
 		errs = append(errs, &verifyError{

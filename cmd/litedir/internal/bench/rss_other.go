@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package main
+package bench
 
 // peakRSS reports that this platform gives no peak resident set size; the
 // bench prints "n/a".

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -192,7 +192,7 @@ const readerRenewEvery = time.Second
 // runHoldReader runs the litedir phase again beside a reader that holds a
 // read transaction on its own connection, as a WAL replicator does, and
 // renews it every readerRenewEvery.
-func runHoldReader(ctx context.Context, c *benchConfig, t *litedirTarget, stderr io.Writer) (*phaseResult, error) {
+func runHoldReader(ctx context.Context, c *Config, t *litedirTarget, stderr io.Writer) (*PhaseResult, error) {
 	db, err := ncruces.Open(ctx, ncruces.Config{Path: t.ws.Path(), QueryOnly: true, NoCreate: true})
 	if err != nil {
 		return nil, fmt.Errorf("hold-reader phase: %w", err)
