@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestBenchExitStatus(t *testing.T) {
@@ -40,18 +42,5 @@ func TestBenchExitStatus(t *testing.T) {
 			}
 		})
 	}
-	mustEmptyDir(t, os.Getenv("TMPDIR"))
-}
-
-// mustEmptyDir fails t unless dir holds no files: bench removed its
-// temporary directories.
-func mustEmptyDir(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left behind in %s: %s", dir, e.Name())
-	}
+	testdir.MustBeEmpty(t, os.Getenv("TMPDIR"))
 }

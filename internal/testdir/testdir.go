@@ -107,3 +107,16 @@ func pattern(name string) string {
 		return -1
 	}, name)
 }
+
+// MustBeEmpty fails t unless dir holds no files, naming each one left
+// behind: for commands that promise to remove what they created.
+func MustBeEmpty(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left behind in %s: %s", dir, e.Name())
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
 )
@@ -355,19 +355,6 @@ func mustBenchJSON(t *testing.T, ctx context.Context, args ...string) (error, ma
 	return code, raw, &decoded
 }
 
-// mustEmptyDir fails t unless dir holds no files: bench removed its
-// temporary directories.
-func mustEmptyDir(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left behind in %s: %s", dir, e.Name())
-	}
-}
-
 // checkPhase fails t unless p is the record of a sound phase.
 func checkPhase(t *testing.T, p *PhaseResult, readers bool) {
 	t.Helper()
@@ -439,7 +426,7 @@ func TestBenchCompareJSON(t *testing.T) {
 	if res.Interrupted {
 		t.Error("got interrupted true, want false")
 	}
-	mustEmptyDir(t, tmp)
+	testdir.MustBeEmpty(t, tmp)
 }
 
 func TestBenchKeepsDir(t *testing.T) {
@@ -508,7 +495,7 @@ func TestBenchInterrupted(t *testing.T) {
 	if time.Duration(res.Litedir.ElapsedNs) > time.Minute {
 		t.Errorf("got elapsed %v, want the phase cut short", time.Duration(res.Litedir.ElapsedNs))
 	}
-	mustEmptyDir(t, tmp)
+	testdir.MustBeEmpty(t, tmp)
 }
 
 // lossyTarget acknowledges every write but stores only the users' messages:
@@ -524,7 +511,10 @@ func (t *lossyTarget) write(ctx context.Context, m *message) error {
 	return t.litedirTarget.write(ctx, m)
 }
 
-func TestPhaseCatchesLostWrites(t *testing.T) {
+// mustRunPhase runs a short phase on the target wrap makes of a litedir
+// target on a new workspace.
+func mustRunPhase(t *testing.T, wrap func(*litedirTarget) target) *PhaseResult {
+	t.Helper()
 	ctx := context.Background()
 	ws, err := workspace.Open(ctx, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
 	if err != nil {
@@ -532,10 +522,15 @@ func TestPhaseCatchesLostWrites(t *testing.T) {
 	}
 	defer ws.Close()
 	c := &Config{writers: 2, duration: 100 * time.Millisecond, sync: "NORMAL", rowSize: 10, sessions: 2}
-	r, err := runPhase(ctx, c, "lossy", &lossyTarget{litedirTarget: &litedirTarget{ws: ws}}, io.Discard)
+	r, err := runPhase(ctx, c, t.Name(), wrap(&litedirTarget{ws: ws}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestPhaseCatchesLostWrites(t *testing.T) {
+	r := mustRunPhase(t, func(l *litedirTarget) target { return &lossyTarget{litedirTarget: l} })
 	if r.RowsVerified {
 		t.Fatalf("got rows_verified true for a target that drops writes: %d acked, %d found", r.RowsExpected, r.RowsFound)
 	}
@@ -616,17 +611,7 @@ func (t *swapTarget) write(ctx context.Context, m *message) error {
 }
 
 func TestPhaseCatchesSwappedWrites(t *testing.T) {
-	ctx := context.Background()
-	ws, err := workspace.Open(ctx, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	c := &Config{writers: 2, duration: 100 * time.Millisecond, sync: "NORMAL", rowSize: 10, sessions: 2}
-	r, err := runPhase(ctx, c, "swap", &swapTarget{litedirTarget: &litedirTarget{ws: ws}}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRunPhase(t, func(l *litedirTarget) target { return &swapTarget{litedirTarget: l} })
 	if r.RowsVerified || r.KeysMissing == 0 || r.KeysDuplicated == 0 {
 		t.Fatalf("got rows_verified %v, %d keys missing, %d duplicated, for a target that loses and doubles writes",
 			r.RowsVerified, r.KeysMissing, r.KeysDuplicated)
