@@ -234,3 +234,55 @@ func isQuoted(s string) bool {
 	}
 	return true
 }
+
+// fullFsyncPragmas returns the pragmas a profile with FullFsync adds to ps
+// (see [Profile].FullFsync): checkpoint_fullfsync=ON, and fullfsync=ON when
+// ps sets synchronous to FULL or EXTRA (2 or 3). A pragma that ps sets
+// already, to any value, is left to ps.
+//
+// With checkpoint_fullfsync the syncs that order the WAL before the database
+// (the WAL before a checkpoint copies it, the database before the WAL starts
+// over, and the header of a restarted WAL) are F_FULLFSYNC; without it a
+// restarted WAL can reach the disk before the pages it was copied into, and
+// a power loss then loses committed transactions or corrupts the database.
+// fullfsync makes the commit's own sync F_FULLFSYNC too, without which FULL
+// is no more durable than NORMAL on a Mac.
+func fullFsyncPragmas(ps []Pragma) []Pragma {
+	var add []Pragma
+	if indexBase(ps, "checkpoint_fullfsync") < 0 {
+		add = append(add, Pragma{"checkpoint_fullfsync", "ON"})
+	}
+	full := false
+	if i := lastBase(ps, "synchronous"); i >= 0 {
+		switch strings.ToUpper(ps[i].Value) {
+		case "FULL", "EXTRA", "2", "3":
+			full = true
+		}
+	}
+	if full && indexBase(ps, "fullfsync") < 0 {
+		add = append(add, Pragma{"fullfsync", "ON"})
+	}
+	return add
+}
+
+// indexBase returns the index of the first pragma of ps named name, ignoring
+// case and schema, or -1.
+func indexBase(ps []Pragma, name string) int {
+	for i, p := range ps {
+		if p.is(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastBase returns the index of the last pragma of ps named name, ignoring
+// case and schema, or -1: the one in force after all of them ran.
+func lastBase(ps []Pragma, name string) int {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].is(name) {
+			return i
+		}
+	}
+	return -1
+}

@@ -61,6 +61,16 @@ type Profile struct {
 	// JournalMode is the journal mode Open asks for: "wal" or "delete".
 	JournalMode string
 
+	// FullFsync is true on darwin (macOS, iOS), where fsync only hands the
+	// data to the drive, whose cache may still lose it or write it out of
+	// order; only F_FULLFSYNC flushes it. The driver issues F_FULLFSYNC only
+	// where SQLite asks for a full sync, so Open turns on what Apple's own
+	// SQLite does: checkpoint_fullfsync=ON (the checkpoint and WAL-header
+	// syncs, which order the WAL before the database) and, at synchronous
+	// FULL or EXTRA, fullfsync=ON (the commit syncs too). Pragmas that set
+	// either one explicitly win. See [Config].Pragmas.
+	FullFsync bool
+
 	// Notes are human-readable reasons for every adjustment, for status
 	// output and the CLI. Empty on fully capable platforms.
 	Notes []string
@@ -84,6 +94,7 @@ func profileFor(goos, goarch, locking string, fileLocking, sharedMemory bool) Pr
 		FileLocking:  fileLocking,
 		SharedMemory: sharedMemory,
 		JournalMode:  "wal",
+		FullFsync:    goos == "darwin" || goos == "ios",
 	}
 	if !fileLocking {
 		p.Locking = "none"
