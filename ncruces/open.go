@@ -59,8 +59,8 @@ type Config struct {
 	// nil means DefaultPragmas(). They are validated and ordered as by
 	// MergePragmas, and the profile adds what it needs (locking_mode,
 	// journal_mode=DELETE; on darwin checkpoint_fullfsync and fullfsync
-	// unless set, see Profile.FullFsync), as do ReadOnly and QueryOnly
-	// (query_only=1).
+	// before journal_mode unless set, see Profile.FullFsync), as do ReadOnly
+	// and QueryOnly (query_only=1).
 	// Without a busy_timeout pragma the driver's default of one minute holds.
 	// A journal_mode pragma that finds the database busy is retried for as
 	// long as the busy timeout, since SQLite does not wait there itself.
@@ -210,16 +210,16 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 		// Without locks, WAL's shared-memory index has no protection at all.
 		adjust = append(adjust, Pragma{"journal_mode", "DELETE"})
 	}
-	if prof.FullFsync {
-		// darwin: F_FULLFSYNC where SQLite's durability needs it.
-		adjust = append(adjust, fullFsyncPragmas(base)...)
-	}
 	if cfg.ReadOnly || cfg.QueryOnly {
 		// The driver reads query_only after init and then also starts
 		// read-only transactions without toggling it.
 		adjust = append(adjust, Pragma{"query_only", "1"})
 	}
 	merged, err := MergePragmas(base, adjust...)
+	if err == nil && prof.FullFsync {
+		// darwin: F_FULLFSYNC where SQLite's durability needs it.
+		merged = withFullFsync(merged)
+	}
 	if err != nil || !cfg.ReadOnly {
 		return merged, err
 	}

@@ -2,6 +2,7 @@ package ncruces
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -236,33 +237,42 @@ func isQuoted(s string) bool {
 }
 
 // fullFsyncPragmas returns the pragmas a profile with FullFsync adds to ps
-// (see [Profile].FullFsync): checkpoint_fullfsync=ON, and fullfsync=ON when
-// ps sets synchronous to FULL or EXTRA (2 or 3). A pragma that ps sets
-// already, to any value, is left to ps.
+// (see [Profile].FullFsync): checkpoint_fullfsync=ON and fullfsync=ON, each
+// unless ps sets it already, to any value. They must run before
+// journal_mode (see withFullFsync).
 //
 // With checkpoint_fullfsync the syncs that order the WAL before the database
 // (the WAL before a checkpoint copies it, the database before the WAL starts
 // over, and the header of a restarted WAL) are F_FULLFSYNC; without it a
 // restarted WAL can reach the disk before the pages it was copied into, and
 // a power loss then loses committed transactions or corrupts the database.
-// fullfsync makes the commit's own sync F_FULLFSYNC too, without which FULL
-// is no more durable than NORMAL on a Mac.
+// fullfsync makes a commit's own syncs F_FULLFSYNC too. At synchronous FULL
+// or EXTRA that is what makes FULL durable on a Mac; in WAL mode at NORMAL
+// commits do not sync, so it costs nothing there, but it still covers the
+// rollback-journal transaction that creates a database, which runs before
+// journal_mode=WAL takes effect (a torn first page would make the new
+// database "not a database" after a power loss), and any other
+// rollback-journal commit.
 func fullFsyncPragmas(ps []Pragma) []Pragma {
 	var add []Pragma
-	if indexBase(ps, "checkpoint_fullfsync") < 0 {
-		add = append(add, Pragma{"checkpoint_fullfsync", "ON"})
-	}
-	full := false
-	if i := lastBase(ps, "synchronous"); i >= 0 {
-		switch strings.ToUpper(ps[i].Value) {
-		case "FULL", "EXTRA", "2", "3":
-			full = true
+	for _, name := range []string{"checkpoint_fullfsync", "fullfsync"} {
+		if indexBase(ps, name) < 0 {
+			add = append(add, Pragma{name, "ON"})
 		}
 	}
-	if full && indexBase(ps, "fullfsync") < 0 {
-		add = append(add, Pragma{"fullfsync", "ON"})
-	}
 	return add
+}
+
+// withFullFsync returns ps with fullFsyncPragmas(ps) inserted before the
+// first journal_mode pragma, so that the transaction that switches a new
+// database to WAL runs with them; or appended when there is none.
+func withFullFsync(ps []Pragma) []Pragma {
+	add := fullFsyncPragmas(ps)
+	i := indexBase(ps, "journal_mode")
+	if i < 0 {
+		i = len(ps)
+	}
+	return slices.Concat(ps[:i], add, ps[i:])
 }
 
 // indexBase returns the index of the first pragma of ps named name, ignoring
@@ -270,17 +280,6 @@ func fullFsyncPragmas(ps []Pragma) []Pragma {
 func indexBase(ps []Pragma, name string) int {
 	for i, p := range ps {
 		if p.is(name) {
-			return i
-		}
-	}
-	return -1
-}
-
-// lastBase returns the index of the last pragma of ps named name, ignoring
-// case and schema, or -1: the one in force after all of them ran.
-func lastBase(ps []Pragma, name string) int {
-	for i := len(ps) - 1; i >= 0; i-- {
-		if ps[i].is(name) {
 			return i
 		}
 	}

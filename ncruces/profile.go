@@ -64,11 +64,13 @@ type Profile struct {
 	// FullFsync is true on darwin (macOS, iOS), where fsync only hands the
 	// data to the drive, whose cache may still lose it or write it out of
 	// order; only F_FULLFSYNC flushes it. The driver issues F_FULLFSYNC only
-	// where SQLite asks for a full sync, so Open turns on what Apple's own
-	// SQLite does: checkpoint_fullfsync=ON (the checkpoint and WAL-header
-	// syncs, which order the WAL before the database) and, at synchronous
-	// FULL or EXTRA, fullfsync=ON (the commit syncs too). Pragmas that set
-	// either one explicitly win. See [Config].Pragmas.
+	// where SQLite asks for a full sync, so Open turns on
+	// checkpoint_fullfsync=ON (the checkpoint and WAL-header syncs, which
+	// order the WAL before the database) and fullfsync=ON (the commit syncs:
+	// FULL's durability; at NORMAL in WAL mode commits do not sync, so it
+	// costs nothing there but still protects the rollback-journal
+	// transaction that creates a database). Pragmas that set either one
+	// explicitly win. See [Config].Pragmas.
 	FullFsync bool
 
 	// Notes are human-readable reasons for every adjustment, for status

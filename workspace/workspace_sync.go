@@ -142,7 +142,9 @@ func syncWAL(path string) error {
 	if err != nil {
 		return err
 	}
+	done := ncruces.ObserveSync(path) // for the crash simulation
 	err = datasync(f)
+	done(err)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
