@@ -14,3 +14,6 @@ var FullFsyncPragmas = fullFsyncPragmas
 
 // RaceEnabled reports a -race build.
 const RaceEnabled = raceEnabled
+
+// DirSyncs reports that the VFS syncs directories on this platform.
+const DirSyncs = dirSyncs
