@@ -420,12 +420,22 @@ type crashResult struct {
 	examples              []string
 }
 
-// simulate cuts ops at points random places and checks each crash state.
+// crashEarly is how many of the first operations are each cut at too: the
+// creation of the database (a rollback-journal transaction, then the WAL)
+// is a few dozen operations out of thousands, which random cuts would
+// rarely hit.
+const crashEarly = 48
+
+// simulate cuts ops at points random places, and after each of the first
+// crashEarly operations, and checks each crash state.
 func simulate(t *testing.T, ops []recOp, m model, points int, full bool, rng *rand.Rand) crashResult {
 	t.Helper()
 	cuts := make([]int, points)
 	for i := range cuts {
 		cuts[i] = rng.IntN(len(ops) + 1)
+	}
+	for i := range min(crashEarly, len(ops)) {
+		cuts = append(cuts, i+1)
 	}
 	slices.Sort(cuts)
 

@@ -215,11 +215,11 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 		// read-only transactions without toggling it.
 		adjust = append(adjust, Pragma{"query_only", "1"})
 	}
-	merged, err := MergePragmas(base, adjust...)
-	if err == nil && prof.FullFsync {
+	if prof.FullFsync {
 		// darwin: F_FULLFSYNC where SQLite's durability needs it.
-		merged = withFullFsync(merged)
+		adjust = append(adjust, fullFsyncPragmas(base)...)
 	}
+	merged, err := MergePragmas(base, adjust...)
 	if err != nil || !cfg.ReadOnly {
 		return merged, err
 	}

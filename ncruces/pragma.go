@@ -2,7 +2,6 @@ package ncruces
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -84,7 +83,10 @@ func (e *PragmaError) Unwrap() error { return ErrInvalidPragma }
 // Then busy_timeout moves first (so every later pragma waits for locks),
 // locking_mode next (EXCLUSIVE must be set before WAL is entered for WAL to
 // run without shared memory), and any page_size that follows a journal_mode
-// moves right before it (the page size of a WAL database cannot change).
+// moves right before it (the page size of a WAL database cannot change), as
+// do fullfsync and checkpoint_fullfsync (so that the rollback-journal
+// transaction in which journal_mode=WAL creates a new database syncs as
+// they say).
 // Everything else keeps its order.
 //
 // Each name must be an identifier, optionally schema-qualified ("main.x");
@@ -143,7 +145,8 @@ func orderPragmas(ps []Pragma) []Pragma {
 		}
 	}
 
-	// page_size after the first journal_mode moves right before it.
+	// page_size, fullfsync and checkpoint_fullfsync after the first
+	// journal_mode move right before it.
 	j := -1
 	for i, p := range rest {
 		if p.is("journal_mode") {
@@ -156,16 +159,21 @@ func orderPragmas(ps []Pragma) []Pragma {
 	}
 	out = append(out, rest[:j]...)
 	for _, p := range rest[j:] {
-		if p.is("page_size") {
+		if beforeJournalMode(p) {
 			out = append(out, p)
 		}
 	}
 	for _, p := range rest[j:] {
-		if !p.is("page_size") {
+		if !beforeJournalMode(p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// beforeJournalMode reports whether p must run before journal_mode.
+func beforeJournalMode(p Pragma) bool {
+	return p.is("page_size") || p.is("fullfsync") || p.is("checkpoint_fullfsync")
 }
 
 func checkPragma(p Pragma) error {
@@ -238,8 +246,8 @@ func isQuoted(s string) bool {
 
 // fullFsyncPragmas returns the pragmas a profile with FullFsync adds to ps
 // (see [Profile].FullFsync): checkpoint_fullfsync=ON and fullfsync=ON, each
-// unless ps sets it already, to any value. They must run before
-// journal_mode (see withFullFsync).
+// unless ps sets it already, to any value. MergePragmas puts them before
+// journal_mode.
 //
 // With checkpoint_fullfsync the syncs that order the WAL before the database
 // (the WAL before a checkpoint copies it, the database before the WAL starts
@@ -261,18 +269,6 @@ func fullFsyncPragmas(ps []Pragma) []Pragma {
 		}
 	}
 	return add
-}
-
-// withFullFsync returns ps with fullFsyncPragmas(ps) inserted before the
-// first journal_mode pragma, so that the transaction that switches a new
-// database to WAL runs with them; or appended when there is none.
-func withFullFsync(ps []Pragma) []Pragma {
-	add := fullFsyncPragmas(ps)
-	i := indexBase(ps, "journal_mode")
-	if i < 0 {
-		i = len(ps)
-	}
-	return slices.Concat(ps[:i], add, ps[i:])
 }
 
 // indexBase returns the index of the first pragma of ps named name, ignoring

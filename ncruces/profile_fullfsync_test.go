@@ -78,7 +78,7 @@ func TestProfileFullFsync(t *testing.T) {
 				}
 				if j := indexBase(got, "journal_mode"); tt.want && j >= 0 {
 					for _, name := range []string{"checkpoint_fullfsync", "fullfsync"} {
-						if i := indexBase(got, name); i > j && indexBase(base, name) < 0 {
+						if i := indexBase(got, name); i > j {
 							t.Errorf("%v: %s after journal_mode: %v", c.pragmas, name, got)
 						}
 					}
@@ -144,4 +144,23 @@ func lastBase(ps []Pragma, name string) int {
 		}
 	}
 	return -1
+}
+
+// TestMergePragmasFullFsyncBeforeJournalMode checks that fullfsync and
+// checkpoint_fullfsync, given anywhere, run before journal_mode, and
+// that nothing else moves.
+func TestMergePragmasFullFsyncBeforeJournalMode(t *testing.T) {
+	got, err := MergePragmas(DefaultPragmas(), Pragma{"fullfsync", "ON"}, Pragma{"secure_delete", "ON"}, Pragma{"main.checkpoint_fullfsync", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	want := []string{"busy_timeout", "page_size", "fullfsync", "main.checkpoint_fullfsync", "journal_mode", "synchronous",
+		"foreign_keys", "temp_store", "cache_size", "journal_size_limit", "secure_delete"}
+	if !slices.Equal(names, want) {
+		t.Errorf("order:\ngot  %q\nwant %q", names, want)
+	}
 }
