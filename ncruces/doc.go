@@ -29,7 +29,8 @@
 // [DefaultPragmas] is litedir's connection setup: a 10 s busy timeout, WAL,
 // synchronous=NORMAL, foreign keys and a bounded cache and journal.
 // [MergePragmas] applies overrides and keeps the order SQLite needs:
-// busy_timeout first, then locking_mode, and page_size before journal_mode.
+// busy_timeout first, then locking_mode, and page_size, fullfsync and
+// checkpoint_fullfsync before journal_mode.
 //
 // # Platform profile
 //
@@ -38,8 +39,17 @@
 // locking at all elsewhere; shared memory for the WAL index only on some
 // architectures. [Platform] describes this build and what litedir does about
 // it (one connection, EXCLUSIVE locking mode, or no locking and a rollback
-// journal); [Open] applies it. Building with the sqlite3_flock tag on Linux is
-// refused at compile time.
+// journal; on darwin, F_FULLFSYNC for SQLite's syncs); [Open] applies it.
+// Building with the sqlite3_flock tag on Linux is refused at compile time.
+//
+// # Files on disk
+//
+// Databases are opened through the "litedir" VFS, the driver's default VFS
+// with two changes: a full disk is reported as SQLITE_FULL ([ErrFull]), and
+// the directory is synced right after a database, journal or WAL file is
+// created in it, so that a power loss cannot take the file's name with it.
+// Code that syncs a database's file outside SQLite reports it with
+// [ObserveSync], for litedir's crash-simulation test.
 //
 // # Errors
 //

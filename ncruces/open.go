@@ -57,7 +57,9 @@ type Config struct {
 	// Pragmas are run in order on every new connection, before it is used.
 	// nil means DefaultPragmas(). They are validated and ordered as by
 	// MergePragmas, and the profile adds what it needs (locking_mode,
-	// journal_mode=DELETE), as do ReadOnly and QueryOnly (query_only=1).
+	// journal_mode=DELETE; on darwin checkpoint_fullfsync and fullfsync
+	// before journal_mode unless set, see Profile.FullFsync), as do ReadOnly
+	// and QueryOnly (query_only=1).
 	// Without a busy_timeout pragma the driver's default of one minute holds.
 	// A journal_mode pragma that finds the database busy is retried for as
 	// long as the busy timeout, since SQLite does not wait there itself.
@@ -211,6 +213,10 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 		// The driver reads query_only after init and then also starts
 		// read-only transactions without toggling it.
 		adjust = append(adjust, Pragma{"query_only", "1"})
+	}
+	if prof.FullFsync {
+		// darwin: F_FULLFSYNC where SQLite's durability needs it.
+		adjust = append(adjust, fullFsyncPragmas(base)...)
 	}
 	merged, err := MergePragmas(base, adjust...)
 	if err != nil || !cfg.ReadOnly {

@@ -83,7 +83,10 @@ func (e *PragmaError) Unwrap() error { return ErrInvalidPragma }
 // Then busy_timeout moves first (so every later pragma waits for locks),
 // locking_mode next (EXCLUSIVE must be set before WAL is entered for WAL to
 // run without shared memory), and any page_size that follows a journal_mode
-// moves right before it (the page size of a WAL database cannot change).
+// moves right before it (the page size of a WAL database cannot change), as
+// do fullfsync and checkpoint_fullfsync (so that the rollback-journal
+// transaction in which journal_mode=WAL creates a new database syncs as
+// they say).
 // Everything else keeps its order.
 //
 // Each name must be an identifier, optionally schema-qualified ("main.x");
@@ -142,7 +145,8 @@ func orderPragmas(ps []Pragma) []Pragma {
 		}
 	}
 
-	// page_size after the first journal_mode moves right before it.
+	// page_size, fullfsync and checkpoint_fullfsync after the first
+	// journal_mode move right before it.
 	j := -1
 	for i, p := range rest {
 		if p.is("journal_mode") {
@@ -155,16 +159,21 @@ func orderPragmas(ps []Pragma) []Pragma {
 	}
 	out = append(out, rest[:j]...)
 	for _, p := range rest[j:] {
-		if p.is("page_size") {
+		if beforeJournalMode(p) {
 			out = append(out, p)
 		}
 	}
 	for _, p := range rest[j:] {
-		if !p.is("page_size") {
+		if !beforeJournalMode(p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// beforeJournalMode reports whether p must run before journal_mode.
+func beforeJournalMode(p Pragma) bool {
+	return p.is("page_size") || p.is("fullfsync") || p.is("checkpoint_fullfsync")
 }
 
 func checkPragma(p Pragma) error {
@@ -233,4 +242,42 @@ func isQuoted(s string) bool {
 		}
 	}
 	return true
+}
+
+// fullFsyncPragmas returns the pragmas a profile with FullFsync adds to ps
+// (see [Profile].FullFsync): checkpoint_fullfsync=ON and fullfsync=ON, each
+// unless ps sets it already, to any value. MergePragmas puts them before
+// journal_mode.
+//
+// With checkpoint_fullfsync the syncs that order the WAL before the database
+// (the WAL before a checkpoint copies it, the database before the WAL starts
+// over, and the header of a restarted WAL) are F_FULLFSYNC; without it a
+// restarted WAL can reach the disk before the pages it was copied into, and
+// a power loss then loses committed transactions or corrupts the database.
+// fullfsync makes a commit's own syncs F_FULLFSYNC too. At synchronous FULL
+// or EXTRA that is what makes FULL durable on a Mac; in WAL mode at NORMAL
+// commits do not sync, so it costs nothing there, but it still covers the
+// rollback-journal transaction that creates a database, which runs before
+// journal_mode=WAL takes effect (a torn first page would make the new
+// database "not a database" after a power loss), and any other
+// rollback-journal commit.
+func fullFsyncPragmas(ps []Pragma) []Pragma {
+	var add []Pragma
+	for _, name := range []string{"checkpoint_fullfsync", "fullfsync"} {
+		if indexBase(ps, name) < 0 {
+			add = append(add, Pragma{name, "ON"})
+		}
+	}
+	return add
+}
+
+// indexBase returns the index of the first pragma of ps named name, ignoring
+// case and schema, or -1.
+func indexBase(ps []Pragma, name string) int {
+	for i, p := range ps {
+		if p.is(name) {
+			return i
+		}
+	}
+	return -1
 }

@@ -61,6 +61,18 @@ type Profile struct {
 	// JournalMode is the journal mode Open asks for: "wal" or "delete".
 	JournalMode string
 
+	// FullFsync is true on darwin (macOS, iOS), where fsync only hands the
+	// data to the drive, whose cache may still lose it or write it out of
+	// order; only F_FULLFSYNC flushes it. The driver issues F_FULLFSYNC only
+	// where SQLite asks for a full sync, so Open turns on
+	// checkpoint_fullfsync=ON (the checkpoint and WAL-header syncs, which
+	// order the WAL before the database) and fullfsync=ON (the commit syncs:
+	// FULL's durability; at NORMAL in WAL mode commits do not sync, so it
+	// costs nothing there but still protects the rollback-journal
+	// transaction that creates a database). Pragmas that set either one
+	// explicitly win. See [Config].Pragmas.
+	FullFsync bool
+
 	// Notes are human-readable reasons for every adjustment, for status
 	// output and the CLI. Empty on fully capable platforms.
 	Notes []string
@@ -84,6 +96,7 @@ func profileFor(goos, goarch, locking string, fileLocking, sharedMemory bool) Pr
 		FileLocking:  fileLocking,
 		SharedMemory: sharedMemory,
 		JournalMode:  "wal",
+		FullFsync:    goos == "darwin" || goos == "ios",
 	}
 	if !fileLocking {
 		p.Locking = "none"

@@ -1,6 +1,11 @@
 package ncruces
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 )
@@ -33,22 +38,95 @@ func (v fullVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, 
 	return wrapFile(f), flags, err
 }
 
-// OpenFilename opens the file as the default VFS does, and wraps it.
+// OpenFilename opens the file as the default VFS does, and wraps it. When
+// the open creates a database or journal file, it also syncs the directory
+// (see syncCreated).
 func (v fullVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	path, create := creating(name, flags)
 	f, flags, err := v.VFS.(vfs.VFSFilename).OpenFilename(name, flags)
-	return wrapFile(f), flags, err
+	if err != nil || f == nil {
+		return wrapFile(f), flags, err
+	}
+	if o := observing(); o != nil && path != "" {
+		o.Opened(path, flags, create)
+	}
+	if create {
+		if err := syncCreated(path); err != nil {
+			f.Close()
+			return nil, flags, err
+		}
+	}
+	return &fullFile{f, path}, flags, nil
+}
+
+// Delete deletes the file as the default VFS does, which syncs the
+// directory when SQLite asks for it.
+func (v fullVFS) Delete(name string, syncDir bool) error {
+	err := v.VFS.Delete(name, syncDir)
+	if o := observing(); o != nil && err == nil {
+		o.Deleted(name)
+		if syncDir && dirSyncs {
+			o.DirSynced(filepath.Dir(name))
+		}
+	}
+	return err
+}
+
+// The driver (v0.32.0) means to sync the directory after it creates a
+// journal or WAL file, as SQLite's unix VFS does, but syncs the file a second
+// time instead (vfs/file.go, vfsFile.Sync). Until a directory is synced, a
+// power loss can lose the name of a file created in it, with everything
+// since written and synced to that file: a -wal file full of acknowledged
+// commits could vanish. So fullVFS syncs the directory itself, once, right
+// after the open that creates a database, journal or WAL file.
+
+// creating returns the path of the file that an open of name with flags
+// would create: a database, journal or WAL file that does not exist yet.
+// path is "" for temporary files; create is false where directories are not
+// synced (dirSyncs).
+func creating(name *vfs.Filename, flags vfs.OpenFlag) (path string, create bool) {
+	if name == nil || flags&vfs.OPEN_DELETEONCLOSE != 0 {
+		return "", false
+	}
+	path = name.String()
+	if !dirSyncs || flags&vfs.OPEN_CREATE == 0 ||
+		flags&(vfs.OPEN_MAIN_DB|vfs.OPEN_MAIN_JOURNAL|vfs.OPEN_SUPER_JOURNAL|vfs.OPEN_WAL) == 0 {
+		return path, false
+	}
+	// Another process may create the file between this look and the open;
+	// then both sync the directory, which does no harm.
+	_, err := os.Lstat(path)
+	return path, errors.Is(err, fs.ErrNotExist)
+}
+
+// syncCreated syncs the directory of path, which was just created, so that
+// its name survives a power loss. A file system that cannot sync
+// directories is not an error, as in SQLite; any other failure fails the
+// open with SQLITE_IOERR_DIR_FSYNC.
+func syncCreated(path string) error {
+	dir := filepath.Dir(path)
+	if err := syncDir(dir); err != nil {
+		return vfs.SystemError(&fs.PathError{Op: "sync directory", Path: dir, Err: err}, sqlite3.IOERR_DIR_FSYNC)
+	}
+	if o := observing(); o != nil {
+		o.DirSynced(dir)
+	}
+	return nil
 }
 
 func wrapFile(f vfs.File) vfs.File {
 	if f == nil {
 		return nil
 	}
-	return &fullFile{f}
+	return &fullFile{File: f}
 }
 
 // fullFile is a file of the default VFS whose write errors say SQLITE_FULL
 // when the disk is full.
-type fullFile struct{ vfs.File }
+type fullFile struct {
+	vfs.File
+	path string // as SQLite named it; "" for temporary files
+}
 
 // diskFull tags err with SQLITE_FULL if the operating system said the disk
 // is full (see isDiskFull).
@@ -61,12 +139,29 @@ func diskFull(err error) error {
 
 func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := f.File.WriteAt(p, off)
+	if o := observing(); o != nil && f.path != "" && n > 0 {
+		o.Wrote(f.path, p[:n], off)
+	}
 	return n, diskFull(err)
 }
 
-func (f *fullFile) Truncate(size int64) error { return diskFull(f.File.Truncate(size)) }
+func (f *fullFile) Truncate(size int64) error {
+	err := f.File.Truncate(size)
+	if o := observing(); o != nil && f.path != "" && err == nil {
+		o.Truncated(f.path, size)
+	}
+	return diskFull(err)
+}
 
-func (f *fullFile) Sync(flags vfs.SyncFlag) error { return diskFull(f.File.Sync(flags)) }
+func (f *fullFile) Sync(flags vfs.SyncFlag) error {
+	done := noDone
+	if o := observing(); o != nil && f.path != "" {
+		done = o.Syncing(f.path, flags)
+	}
+	err := f.File.Sync(flags)
+	done(err)
+	return diskFull(err)
+}
 
 // Unwrap returns the default VFS's file.
 func (f *fullFile) Unwrap() vfs.File { return f.File }
@@ -89,7 +184,11 @@ func (f *fullFile) LockState() vfs.LockLevel {
 
 func (f *fullFile) SizeHint(size int64) error {
 	if s, ok := f.File.(vfs.FileSizeHint); ok {
-		return diskFull(s.SizeHint(size))
+		err := s.SizeHint(size)
+		if o := observing(); o != nil && f.path != "" && err == nil {
+			o.Allocated(f.path, size)
+		}
+		return diskFull(err)
 	}
 	return nil
 }

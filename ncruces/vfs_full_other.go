@@ -5,3 +5,8 @@ package ncruces
 // isDiskFull reports false: the driver's files here report no full disk that
 // litedir could recognize.
 func isDiskFull(error) bool { return false }
+
+// dirSyncs is false: the driver's files here have no directory to sync.
+const dirSyncs = false
+
+func syncDir(string) error { return nil }

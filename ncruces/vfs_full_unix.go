@@ -4,6 +4,7 @@ package ncruces
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
 
@@ -11,4 +12,24 @@ import (
 // disk to the user it applies to.
 func isDiskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// dirSyncs is true where syncDir syncs directories.
+const dirSyncs = true
+
+// syncDir syncs the directory dir: fsync on Linux, F_FULLFSYNC on darwin
+// (Go's File.Sync). A directory that cannot be opened, or a file system
+// that cannot sync one (EINVAL, ENOTSUP), is no error, as in SQLite's
+// unixSync.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	err = d.Sync()
+	d.Close()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
+		return nil
+	}
+	return err
 }

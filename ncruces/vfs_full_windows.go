@@ -11,3 +11,9 @@ import (
 func isDiskFull(err error) bool {
 	return errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL)
 }
+
+// dirSyncs is false: Windows has no directory fsync, and SQLite's own
+// Windows VFS syncs none either.
+const dirSyncs = false
+
+func syncDir(string) error { return nil }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+
+	"github.com/litedir/litedir/ncruces"
 )
 
 // Durable group commit.
@@ -156,7 +158,10 @@ func (s *syncer) sync() error {
 		}
 		s.f = f
 	}
-	if err := syncFile(s.f); err != nil {
+	done := ncruces.ObserveSync(s.walPath) // for the crash simulation
+	err := syncFile(s.f)
+	done(err)
+	if err != nil {
 		var pe *fs.PathError
 		if !errors.As(err, &pe) {
 			err = &fs.PathError{Op: "fsync", Path: s.walPath, Err: err}

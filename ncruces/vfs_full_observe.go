@@ -1,0 +1,79 @@
+package ncruces
+
+import (
+	"sync/atomic"
+
+	"github.com/ncruces/go-sqlite3/vfs"
+)
+
+// Observing the files, for the crash simulation.
+//
+// A test that simulates power losses (crash_test.go) must see every change
+// that reaches a database's files, in order: SQLite's writes, truncations,
+// syncs and deletions, which all pass through the litedir VFS, the syncs of
+// the directory that fullVFS makes itself, and the syncs that litedir makes
+// with its own descriptors outside SQLite (the workspace's group-commit
+// syncer), which call ObserveSync. No observer is set outside that test;
+// each hook then costs one atomic load.
+
+// fileObserver receives the changes. Paths are as SQLite names the files
+// (absolute); the calls come from many goroutines at once.
+type fileObserver interface {
+	// Opened reports that path was opened with flags; created says that
+	// the open created it.
+	Opened(path string, flags vfs.OpenFlag, created bool)
+	// Wrote reports that p was written at off; p is only valid during the
+	// call. Reported after the write, so that a sync reported as starting
+	// later certainly covers it.
+	Wrote(path string, p []byte, off int64)
+	// Truncated reports that path was truncated, or extended, to size.
+	Truncated(path string, size int64)
+	// Allocated reports that path was extended to at least size (a size
+	// hint; it never shrinks the file).
+	Allocated(path string, size int64)
+	// Syncing reports that a sync of path with flags starts; the returned
+	// function is called with its result once it has ended.
+	Syncing(path string, flags vfs.SyncFlag) (done func(error))
+	// Deleted reports that path was removed from its directory.
+	Deleted(path string)
+	// DirSynced reports that the directory dir was synced successfully.
+	DirSynced(dir string)
+}
+
+type observerBox struct{ fileObserver }
+
+var observer atomic.Pointer[observerBox]
+
+// setObserver makes o the observer until the returned function restores the
+// previous one. For tests.
+func setObserver(o fileObserver) (restore func()) {
+	old := observer.Swap(&observerBox{o})
+	return func() { observer.Store(old) }
+}
+
+// observing returns the observer, or nil.
+func observing() fileObserver {
+	if b := observer.Load(); b != nil {
+		return b.fileObserver
+	}
+	return nil
+}
+
+func noDone(error) {}
+
+// ObserveSync must be called by code that syncs one of a database's files
+// with its own descriptor, outside SQLite (such as the workspace's group
+// commit syncing the -wal file), right before the sync; it calls the
+// returned function with the sync's result. Such a sync is assumed to be the
+// strongest the platform has (fdatasync on Linux, F_FULLFSYNC on darwin),
+// like the syncs SQLite asks for with SQLITE_SYNC_FULL.
+//
+// It exists for litedir's crash-simulation test, which records every change
+// to the files to rebuild what a power loss can leave; outside that test it
+// does nothing and costs one atomic load. It is safe for concurrent use.
+func ObserveSync(path string) (done func(error)) {
+	if o := observing(); o != nil {
+		return o.Syncing(path, vfs.SYNC_FULL)
+	}
+	return noDone
+}
