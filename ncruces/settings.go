@@ -2,12 +2,16 @@ package ncruces
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
 // defaultBusyTimeout is the driver's busy timeout, in force on a connection
 // whose pragmas set none.
 const defaultBusyTimeout = time.Minute
+
+// defaultAutoCheckpoint is SQLite's default wal_autocheckpoint, in pages.
+const defaultAutoCheckpoint = 1000
 
 // BusyTimeout returns the busy timeout that pragmas give a connection: the
 // last busy_timeout among them, or the driver's default of one minute.
@@ -19,4 +23,63 @@ func BusyTimeout(pragmas []Pragma) time.Duration {
 		}
 	}
 	return timeout
+}
+
+// Settings are what a list of pragmas comes to on a connection of a
+// platform profile: the values litedir itself acts on. [Resolve] makes them;
+// nothing outside this package parses pragma names or values.
+type Settings struct {
+	// BusyTimeout is the connection's busy timeout.
+	BusyTimeout time.Duration
+
+	// JournalMode is the journal mode asked for, in lower case, after the
+	// profile's requirements ("wal", "delete", ...): what a connection gets
+	// where SQLite grants it (see [JournalMode] for what it granted).
+	JournalMode string
+
+	// Synchronous is PRAGMA synchronous by name: "OFF", "NORMAL", "FULL" or
+	// "EXTRA" (SQLite's default, FULL, when the pragmas set none).
+	Synchronous string
+
+	// AutoCheckpoint is wal_autocheckpoint in pages: SQLite's 1000 when the
+	// pragmas set none; 0 or less turns automatic checkpoints off.
+	AutoCheckpoint int
+}
+
+// synchronousNames are PRAGMA synchronous's levels by number.
+var synchronousNames = [...]string{"OFF", "NORMAL", "FULL", "EXTRA"}
+
+// Resolve returns the settings that pragmas (nil: DefaultPragmas) give a
+// read-write connection on profile prof, as [Open] would apply them. The
+// pragmas must have passed [MergePragmas].
+func Resolve(pragmas []Pragma, prof Profile) Settings {
+	merged, err := connPragmas(Config{Pragmas: pragmas}, prof)
+	if err != nil {
+		// MergePragmas refuses nothing it accepted before; keep the list
+		// as given.
+		merged = pragmas
+	}
+	s := Settings{
+		BusyTimeout:    BusyTimeout(merged),
+		JournalMode:    "delete",
+		Synchronous:    "FULL",
+		AutoCheckpoint: defaultAutoCheckpoint,
+	}
+	for _, p := range merged {
+		switch {
+		case p.is("journal_mode"):
+			s.JournalMode = strings.ToLower(p.Value)
+		case p.is("synchronous"):
+			v := strings.ToUpper(p.Value)
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < len(synchronousNames) {
+				v = synchronousNames[n]
+			}
+			s.Synchronous = v
+		case p.is("wal_autocheckpoint"):
+			if n, err := strconv.Atoi(p.Value); err == nil {
+				s.AutoCheckpoint = n
+			}
+		}
+	}
+	return s
 }

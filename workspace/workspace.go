@@ -157,6 +157,7 @@ type config struct {
 
 	externalCheckpoints bool
 	closeWait           time.Duration
+	settings            ncruces.Settings // what pragmas come to on profile
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -224,7 +225,8 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		return c, err
 	}
 	c.pragmas = pragmas
-	if checkpointPages(pragmas) == 0 {
+	c.settings = ncruces.Resolve(pragmas, c.profile)
+	if c.settings.AutoCheckpoint == 0 {
 		c.externalCheckpoints = true
 	}
 	return c, nil

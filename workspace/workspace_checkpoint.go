@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -116,28 +115,10 @@ func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (Checkpoin
 // internal/committer/hooks.go): it replaces SQLite's own, backs off while
 // readers hold the WAL, and runs none with Options.ExternalCheckpoints.
 
-// defaultCheckpointPages is SQLite's default wal_autocheckpoint.
-const defaultCheckpointPages = 1000
-
 // closeCheckpointWait bounds how long Close's TRUNCATE checkpoint waits
 // for readers: a reader that holds the WAL (a replicator, another process)
 // would otherwise hold Close for the whole busy timeout.
 const closeCheckpointWait = 50 * time.Millisecond
-
-// checkpointPages returns the wal_autocheckpoint the pragmas ask for, which
-// the committer honours since it replaces SQLite's own checkpoints; 0 means
-// an external program checkpoints (see Options.ExternalCheckpoints), less
-// than 0 disables PASSIVE checkpoints (the RESTART bound remains).
-func checkpointPages(pragmas []ncruces.Pragma) int {
-	for _, p := range pragmas {
-		if strings.EqualFold(p.Name, "wal_autocheckpoint") {
-			if n, err := strconv.Atoi(p.Value); err == nil {
-				return n
-			}
-		}
-	}
-	return defaultCheckpointPages
-}
 
 // closeCheckpoint runs the TRUNCATE checkpoint of the last Close, waiting
 // for readers at most closeCheckpointWait. A checkpoint that readers kept
@@ -154,7 +135,7 @@ func (e *entry) closeCheckpoint(ctx context.Context) error {
 		if err := c.BusyTimeout(closeCheckpointWait); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		defer c.BusyTimeout(ncruces.BusyTimeout(e.config.pragmas))
+		defer c.BusyTimeout(e.config.settings.BusyTimeout)
 		nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
 		if errors.Is(err, sqlite3.BUSY) {
 			e.config.logger.Info("readers hold the WAL: the TRUNCATE checkpoint of Close was skipped",

@@ -84,9 +84,9 @@ func (e *entry) open(ctx context.Context) (err error) {
 	}
 
 	e.hooks = committer.NewHooks(committer.HooksConfig{
-		PassivePages: checkpointPages(c.pragmas),
+		PassivePages: c.settings.AutoCheckpoint,
 		External:     c.externalCheckpoints,
-		BusyTimeout:  ncruces.BusyTimeout(c.pragmas),
+		BusyTimeout:  c.settings.BusyTimeout,
 		Log:          c.logger,
 	})
 	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
@@ -122,7 +122,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	level, _ := deferredSync(c.pragmas, mode)
+	level, _ := deferredSync(c.settings, mode)
 	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
 		Path:      e.dbPath,
 		SyncLevel: level,
@@ -219,7 +219,7 @@ func (e *entry) close() error {
 		if _, err := e.writeDB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			errs = append(errs, fmt.Errorf("optimize: %w", err))
 		}
-		if wantJournalMode(e.config.pragmas, e.config.profile) == "wal" && !e.config.externalCheckpoints {
+		if e.config.settings.JournalMode == "wal" && !e.config.externalCheckpoints {
 			if err := e.closeCheckpoint(ctx); err != nil {
 				errs = append(errs, err)
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -74,7 +73,7 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 		Engine:   ncruces.EngineInfo(),
 		Writes:   w.WriteStats(),
 	}
-	s.WantJournalMode = wantJournalMode(e.config.pragmas, e.config.profile)
+	s.WantJournalMode = e.config.settings.JournalMode
 
 	var err error
 	if s.DBSize, err = fileSize(e.dbPath); err != nil {
@@ -112,20 +111,6 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 	return s, nil
-}
-
-// wantJournalMode is the journal mode the pragmas ask for, after the
-// platform profile's say.
-func wantJournalMode(pragmas []ncruces.Pragma, p ncruces.Profile) string {
-	if p.NoLock {
-		return p.JournalMode
-	}
-	for _, pr := range pragmas {
-		if strings.EqualFold(pr.Name, "journal_mode") {
-			return strings.ToLower(pr.Value)
-		}
-	}
-	return "delete"
 }
 
 // fileSize returns the size of path, or 0 when it does not exist.
