@@ -133,10 +133,10 @@ func (f *fields) addOwner(o lock.Owner) {
 		}
 		f.add("owner meta", "%s", strings.Join(parts, " "))
 	}
-	switch lockState(o) {
-	case lockHeld:
+	switch o.State() {
+	case lock.StateHeld:
 		f.add("lock", "held: pid %d is running", o.PID)
-	case lockStale:
+	case lock.StateStale:
 		f.add("lock", "free: the record is stale, pid %d is gone", o.PID)
 	default:
 		f.add("lock", "unknown: the owner is on host %q", o.Host)

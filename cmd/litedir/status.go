@@ -133,7 +133,7 @@ type statusJSON struct {
 	Schema          schemaJSON   `json:"schema"`
 	LockFile        string       `json:"lock_file"`
 	Owner           *ownerJSON   `json:"owner"`      // null: no owner record
-	LockState       string       `json:"lock_state"` // see lockState
+	LockState       string       `json:"lock_state"` // see lock.Owner.State
 	Platform        platformJSON `json:"platform"`
 	Engine          engineJSON   `json:"engine"`
 }
@@ -169,7 +169,7 @@ func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 		Schema:          s,
 		LockFile:        st.LockPath,
 		Owner:           newOwnerJSON(st.Owner),
-		LockState:       lockState(st.Owner),
+		LockState:       string(st.Owner.State()),
 		Platform:        newPlatformJSON(st.Profile),
 		Engine:          newEngineJSON(st.Engine),
 	}

@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package main
+package lock
 
 // processRunning cannot look processes up here.
 func processRunning(int) running { return runUnknown }
