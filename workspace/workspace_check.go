@@ -86,12 +86,13 @@ func check(ctx context.Context, db *sql.DB, full bool) (*CheckReport, error) {
 	if full {
 		pragma = "integrity_check"
 	}
-	// One connection for both pragmas: one snapshot of the database.
-	conn, err := db.Conn(ctx)
+	// One read transaction for both pragmas: one snapshot of the database,
+	// so that a write between them cannot make them disagree.
+	conn, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer conn.Rollback()
 	rows, err := conn.QueryContext(ctx, fmt.Sprintf("PRAGMA %s(%d)", pragma, maxCheckProblems))
 	if err != nil {
 		return nil, err
