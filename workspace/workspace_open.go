@@ -15,6 +15,12 @@ import (
 	"github.com/litedir/litedir/ncruces"
 )
 
+// migrateSuffix names the migration lock of a shared workspace: the lock
+// file <name>.migrate.lock. Names that end in it are reserved (see
+// Options.Name), so it is never the lock file of another workspace. Older
+// versions used the same file, so processes of both coordinate.
+const migrateSuffix = ".migrate"
+
 // migrateLockWait bounds how long a process of a shared workspace waits for
 // another process that is applying migrations.
 const migrateLockWait = 2 * time.Minute
@@ -159,7 +165,7 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 	}
 	if e.config.sharing == lock.Shared && !e.config.skipLock {
 		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
-			Name:    e.config.name + ".migrate",
+			Name:    e.config.name + migrateSuffix,
 			Wait:    max(e.config.lockWait, migrateLockWait),
 			Program: e.config.program,
 			Meta:    e.config.meta,

@@ -1,0 +1,78 @@
+package workspace_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
+)
+
+// TestOpenReservedName checks that no workspace can be named so that its
+// lock file is the migration lock of another workspace in the directory:
+// "<name>.migrate.lock" belongs to the shared workspace <name>.
+func TestOpenReservedName(t *testing.T) {
+	for _, name := range []string{"litedir.migrate", "agent.MIGRATE"} {
+		dir := filepath.Join(testdir.New(t), "never")
+		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Name: name})
+		if !errors.Is(err, workspace.ErrInvalidOptions) {
+			t.Errorf("Open(Name %q) = %v, want ErrInvalidOptions", name, err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(Name %q) created the directory", name)
+		}
+	}
+	// Only the suffix is reserved.
+	mustOpen(t, testdir.New(t), &workspace.Options{Name: "migrate"})
+	mustOpen(t, testdir.New(t), &workspace.Options{Name: "x.migrated"})
+}
+
+// TestOpenNameTooLong checks that a Name whose files the file system could
+// not hold is refused before anything is created.
+func TestOpenNameTooLong(t *testing.T) {
+	dir := filepath.Join(testdir.New(t), "never")
+	name := strings.Repeat("n", 250)
+	for _, open := range []func(context.Context, string, *workspace.Options) (*workspace.Workspace, error){workspace.Open, workspace.OpenReadOnly} {
+		_, err := open(testCtx(t), dir, &workspace.Options{Name: name})
+		if !errors.Is(err, workspace.ErrInvalidOptions) {
+			t.Errorf("got %v, want ErrInvalidOptions", err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Error("the directory was created")
+		}
+	}
+	// The longest name allowed works: every file name it makes fits, the
+	// migration lock of a shared workspace too.
+	opts := &workspace.Options{Name: strings.Repeat("n", workspace.MaxNameLen), Migrations: schema(1)}
+	if !ncruces.Platform().SingleConnection {
+		opts.Sharing = lock.Shared
+	}
+	ws := mustOpen(t, testdir.New(t), opts)
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('x')")
+}
+
+// TestOpenDoneContext checks that Open and OpenReadOnly with a context that
+// is already done create nothing, not even the directory.
+func TestOpenDoneContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	dir := filepath.Join(testdir.New(t), "never")
+	if _, err := workspace.Open(ctx, dir, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open with a done context created the directory (Stat: %v)", err)
+	}
+	existing := testdir.New(t)
+	if _, err := workspace.OpenReadOnly(ctx, existing, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("OpenReadOnly = %v, want context.Canceled", err)
+	}
+	sameBytes(t, map[string][]byte{}, snapshot(t, existing))
+}
