@@ -76,3 +76,42 @@ func TestOpenDoneContext(t *testing.T) {
 	}
 	sameBytes(t, map[string][]byte{}, snapshot(t, existing))
 }
+
+// TestOpenRenamedDirectory checks that an open workspace whose directory was
+// renamed is not handed out for a new directory under the old name: that
+// one gets its own entry and its own lock.
+func TestOpenRenamedDirectory(t *testing.T) {
+	parent := testdir.New(t)
+	x, y := filepath.Join(parent, "x"), filepath.Join(parent, "y")
+	old := mustOpen(t, x, &workspace.Options{Migrations: schema(1)})
+	if err := os.Rename(x, y); err != nil {
+		t.Skipf("cannot rename a directory with open files here: %v", err)
+	}
+	if err := os.Mkdir(x, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := mustOpen(t, x, &workspace.Options{Migrations: schema(1)})
+	if fresh.DB() == old.DB() {
+		t.Fatal("Open of the new directory returned the entry of the renamed one")
+	}
+	mustExec(t, fresh, "INSERT INTO notes(body) VALUES ('new')")
+	if n := count(t, old, "SELECT count(*) FROM notes"); n != 0 {
+		t.Errorf("rows in the renamed workspace = %d, want 0", n)
+	}
+	if _, err := os.Stat(filepath.Join(x, "litedir.db")); err != nil {
+		t.Errorf("database of the new directory: %v", err)
+	}
+	// The new directory is locked by this process.
+	if l, err := lock.Acquire(testCtx(t), x, lock.Options{}); !errors.Is(err, lock.ErrLocked) {
+		if l != nil {
+			l.Release()
+		}
+		t.Errorf("lock of the new directory = %v, want ErrLocked", err)
+	}
+	// The renamed directory is still found under its new name.
+	viaY := mustOpen(t, y, nil)
+	if viaY.DB() != old.DB() {
+		t.Error("Open of the renamed directory opened a second entry")
+	}
+}
