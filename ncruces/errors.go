@@ -59,6 +59,22 @@ var (
 	ErrIO error = sqlite3.IOERR
 )
 
+// Extended result codes for the causes of ErrCantOpen that litedir's VFS
+// (see [Open]) reports itself. Each also matches [ErrCantOpen], and the
+// error's chain holds an [*fs.PathError] naming the file.
+var (
+	// ErrSymlink reports a database file that is a symbolic link
+	// (SQLITE_CANTOPEN_SYMLINK), which Open refuses, as SQLite does with
+	// SQLITE_OPEN_NOFOLLOW: SQLite would put the -wal and -shm files beside
+	// the link's target, out of reach of any lock beside the link.
+	ErrSymlink error = sqlite3.CANTOPEN_SYMLINK
+
+	// ErrIsDir reports a database path that is a directory
+	// (SQLITE_CANTOPEN_ISDIR). A read-only open would otherwise succeed and
+	// fail its first read with ErrIO.
+	ErrIsDir error = sqlite3.CANTOPEN_ISDIR
+)
+
 // ErrInvalidPragma is matched by every [*PragmaError]: a pragma name or value
 // that [MergePragmas] or [Open] refuses to put into SQL.
 var ErrInvalidPragma = errors.New("ncruces: invalid pragma")

@@ -148,6 +148,9 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	}
 	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS).
 	params.Set("vfs", vfsName)
+	if shmIsFile(prof, pragmas) {
+		params.Set(shmFileParam, "1")
+	}
 	for k, v := range extra {
 		params[k] = v
 	}

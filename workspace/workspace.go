@@ -131,7 +131,7 @@ type Options struct {
 	// applied in order on every new connection. Zero means the defaults:
 	// busy_timeout=10000, page_size=4096, journal_mode=WAL,
 	// synchronous=NORMAL, foreign_keys=ON, temp_store=MEMORY,
-	// cache_size=-8000, journal_size_limit=67108864.
+	// cache_size=-8000, journal_size_limit=67108864, secure_delete=FAST.
 	Pragmas []ncruces.Pragma
 
 	// Logger receives diagnostics, such as a journal mode that SQLite

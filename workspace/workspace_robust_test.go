@@ -115,3 +115,54 @@ func TestOpenRenamedDirectory(t *testing.T) {
 		t.Error("Open of the renamed directory opened a second entry")
 	}
 }
+
+// TestOpenSymlinkedDatabase checks that a database file that is a symbolic
+// link is refused by Open and OpenReadOnly, like a symlinked lock file: the
+// -wal would go beside the target, where this directory's lock does not
+// reach, and two workspaces could write one database.
+func TestOpenSymlinkedDatabase(t *testing.T) {
+	other := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
+	mustExec(t, other, "INSERT INTO notes(body) VALUES ('theirs')")
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	targetDir := other.Dir()
+	before := snapshot(t, targetDir)
+
+	dir := testdir.New(t)
+	testdir.Symlink(t, other.Path(), filepath.Join(dir, "litedir.db"))
+	_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1)})
+	var pe *fs.PathError
+	if !errors.Is(err, ncruces.ErrSymlink) || !errors.As(err, &pe) {
+		t.Errorf("Open = %v, want ncruces.ErrSymlink in a *fs.PathError", err)
+	}
+	_, err = workspace.OpenReadOnly(testCtx(t), dir, nil)
+	if !errors.Is(err, ncruces.ErrSymlink) {
+		t.Errorf("OpenReadOnly = %v, want ncruces.ErrSymlink", err)
+	}
+	sameBytes(t, before, snapshot(t, targetDir))
+	if _, err := os.Lstat(filepath.Join(dir, "litedir.db-wal")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("-wal beside the link: %v", err)
+	}
+}
+
+// TestOpenReadOnlyDatabaseIsDirectory checks that a database path that is a
+// directory is reported as such, not as a disk I/O error.
+func TestOpenReadOnlyDatabaseIsDirectory(t *testing.T) {
+	dir := testdir.New(t)
+	if err := os.Mkdir(filepath.Join(dir, "litedir.db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func(context.Context, string, *workspace.Options) (*workspace.Workspace, error){
+		"Open": workspace.Open, "OpenReadOnly": workspace.OpenReadOnly,
+	} {
+		ws, err := open(testCtx(t), dir, nil)
+		if err == nil {
+			ws.Close()
+		}
+		var pe *fs.PathError
+		if !errors.Is(err, ncruces.ErrIsDir) || errors.Is(err, ncruces.ErrIO) || !errors.As(err, &pe) {
+			t.Errorf("%s = %v, want ncruces.ErrIsDir (not ErrIO) in a *fs.PathError", name, err)
+		}
+	}
+}
