@@ -75,6 +75,13 @@ var (
 	ErrIsDir error = sqlite3.CANTOPEN_ISDIR
 )
 
+// ErrReadOnlyFS reports a database that [Open] could not open because its
+// directory is on a read-only file system. Read-only opens fail there too
+// when the database is in WAL mode and its -wal and -shm files are missing:
+// SQLite must create them to read it. The error also matches the driver's
+// error class (ErrCantOpen, usually) and, on Unix, syscall.EROFS.
+var ErrReadOnlyFS = errors.New("ncruces: read-only file system")
+
 // ErrInvalidPragma is matched by every [*PragmaError]: a pragma name or value
 // that [MergePragmas] or [Open] refuses to put into SQL.
 var ErrInvalidPragma = errors.New("ncruces: invalid pragma")

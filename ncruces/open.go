@@ -183,7 +183,7 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 
 	mode, err := checkConn(ctx, db)
 	if err != nil {
-		return nil, fail(err)
+		return nil, fail(readOnlyFSError(cfg.Path, err))
 	}
 	if want := wantJournalMode(pragmas); want != "" && mode != want {
 		logger.Warn("ncruces: SQLite did not grant the journal mode; WAL needs shared memory and a local file system",

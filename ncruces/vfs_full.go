@@ -2,8 +2,10 @@ package ncruces
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -123,6 +125,25 @@ func shmIsFile(prof Profile, pragmas []Pragma) bool {
 		}
 	}
 	return true
+}
+
+// readOnlyFSError returns err, which opening the database path failed with,
+// wrapped with ErrReadOnlyFS when the cause is that path's directory is on a
+// read-only file system. SQLite's own error is then misleading: "unable to
+// open database file" from whichever statement first read the database,
+// since a read-only connection needs to create the -wal and -shm files of a
+// WAL database and cannot.
+func readOnlyFSError(path string, err error) error {
+	if !errors.Is(err, ErrCantOpen) && !errors.Is(err, ErrReadOnly) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	rofs := readOnlyFS(dir)
+	if rofs == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s cannot hold the files SQLite needs beside the database, such as the -wal and -shm of a WAL database (%w): %w",
+		ErrReadOnlyFS, dir, rofs, err)
 }
 
 // dbMode returns the permissions of the database file db, or dbFileMode if

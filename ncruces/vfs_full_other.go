@@ -5,3 +5,6 @@ package ncruces
 // isDiskFull reports false: the driver's files here report no full disk that
 // litedir could recognize.
 func isDiskFull(error) bool { return false }
+
+// readOnlyFS returns nil: there is no read-only file system to recognize.
+func readOnlyFS(string) error { return nil }

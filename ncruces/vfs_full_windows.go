@@ -11,3 +11,7 @@ import (
 func isDiskFull(err error) bool {
 	return errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL)
 }
+
+// readOnlyFS returns nil: a read-only volume reports the open itself as
+// denied on Windows.
+func readOnlyFS(string) error { return nil }
