@@ -75,11 +75,9 @@ func (t *table) open(ctx context.Context, id dirID, c *config) (*entry, error) {
 		e.refs++
 		t.mu.Unlock()
 
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
+		if err := e.awaitOpen(ctx, c); err != nil {
 			t.release(e)
-			return nil, ctx.Err()
+			return nil, err
 		}
 		if e.err != nil {
 			// The opener failed, perhaps for reasons of its own such as

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
@@ -164,5 +166,80 @@ func TestOpenReadOnlyDatabaseIsDirectory(t *testing.T) {
 		if !errors.Is(err, ncruces.ErrIsDir) || errors.Is(err, ncruces.ErrIO) || !errors.As(err, &pe) {
 			t.Errorf("%s = %v, want ncruces.ErrIsDir (not ErrIO) in a *fs.PathError", name, err)
 		}
+	}
+}
+
+// TestOpenJoinsLockWait checks that Opens that join an Open already waiting
+// for a lock that another holder has get the holder in a *lock.LockedError,
+// each after its own LockWait or when its context ends, and not a bare
+// context error after waiting as long as the first Open.
+func TestOpenJoinsLockWait(t *testing.T) {
+	dir := testdir.New(t)
+	held, err := lock.Acquire(testCtx(t), dir, lock.Options{Program: "holder/1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+
+	waiting := make(chan struct{})
+	workspace.SetTestHookContended(t, func() { close(waiting) })
+	first := make(chan error, 1)
+	go func() {
+		ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{LockWait: time.Hour})
+		if err == nil {
+			err = ws.Close()
+		}
+		first <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-first:
+		t.Fatalf("first Open returned %v before waiting for the lock", err)
+	}
+
+	check := func(name string, err error) {
+		t.Helper()
+		var locked *lock.LockedError
+		if !errors.As(err, &locked) {
+			t.Errorf("%s = %v, want a *lock.LockedError", name, err)
+			return
+		}
+		if locked.Owner.Program != "holder/1.0" || locked.Owner.PID != os.Getpid() {
+			t.Errorf("%s: owner = %+v, want holder/1.0 in this process", name, locked.Owner)
+		}
+	}
+	// Each waiter on its own terms, whatever the first Open waits for: at
+	// once, after its own LockWait, when its context ends.
+	short, cancel := context.WithTimeout(testCtx(t), 10*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, open := range []func() error{
+		func() error { _, err := workspace.Open(testCtx(t), dir, nil); return err },
+		func() error {
+			_, err := workspace.Open(testCtx(t), dir, &workspace.Options{LockWait: 10 * time.Millisecond})
+			return err
+		},
+		func() error {
+			_, err := workspace.Open(short, dir, &workspace.Options{LockWait: time.Hour})
+			return err
+		},
+	} {
+		wg.Go(func() { errs[i] = open() })
+	}
+	wg.Wait()
+	check("Open without LockWait", errs[0])
+	check("Open with a short LockWait", errs[1])
+	check("Open with a short context", errs[2])
+	if !errors.Is(errs[2], context.DeadlineExceeded) {
+		t.Errorf("Open with a short context = %v, want context.DeadlineExceeded too", errs[2])
+	}
+
+	// The first Open gets the lock once it is free.
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Open: %v", err)
 	}
 }
