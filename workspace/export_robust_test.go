@@ -6,3 +6,10 @@ func SetTestHookContended(t interface{ Cleanup(func()) }, f func()) {
 	testHookContended = f
 	t.Cleanup(func() { testHookContended = nil })
 }
+
+// SetTestHookCopied makes every Backup and VacuumInto call f once its
+// temporary file is written, and fail with f's error, until the test ends.
+func SetTestHookCopied(t interface{ Cleanup(func()) }, f func(tmp string) error) {
+	testHookCopied = f
+	t.Cleanup(func() { testHookCopied = nil })
+}
