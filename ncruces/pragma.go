@@ -50,8 +50,8 @@ func (p Pragma) is(name string) bool { return strings.EqualFold(p.base(), name) 
 //     the b-tree pages it leaves. It costs no extra I/O (the measured
 //     difference from OFF, BenchmarkSecureDelete, is within the noise); ON
 //     would also overwrite whole pages put on the freelist, with extra
-//     writes. Content in freelist pages and in the WAL until the next
-//     checkpoint is only gone after VACUUM.
+//     writes: those keep their content until reused or VACUUM, and the WAL
+//     keeps old page images until it is overwritten.
 //
 // The result is a new slice on every call.
 func DefaultPragmas() []Pragma {
