@@ -9,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
@@ -241,5 +243,20 @@ func TestOpenJoinsLockWait(t *testing.T) {
 	}
 	if err := <-first; err != nil {
 		t.Errorf("first Open: %v", err)
+	}
+}
+
+// TestOpenMigrationsInSubdirectory checks that Open refuses migrations laid
+// out as //go:embed migrations/*.sql gives them, naming the subdirectory,
+// instead of opening with an empty schema.
+func TestOpenMigrationsInSubdirectory(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for name, f := range schema(1) {
+		fsys["migrations/"+name] = f
+	}
+	_, err := workspace.Open(testCtx(t), testdir.New(t), &workspace.Options{Migrations: fsys})
+	var pe *fs.PathError
+	if !errors.Is(err, migrations.ErrSubdirectory) || !errors.As(err, &pe) || pe.Path != "migrations" {
+		t.Errorf("Open = %v, want migrations.ErrSubdirectory naming migrations", err)
 	}
 }
