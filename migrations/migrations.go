@@ -16,7 +16,10 @@
 // Each file starts with a "-- +goose Up" section and usually ends with a
 // "-- +goose Down" section. Files with other extensions and subdirectories are
 // ignored; a *.sql file that goose would skip because of its name is an error
-// ([ErrInvalidMigration]), so a typo cannot silently drop a migration.
+// ([ErrInvalidMigration]), so a typo cannot silently drop a migration. So is a
+// root without *.sql files whose subdirectory has some ([ErrSubdirectory]):
+// //go:embed migrations/*.sql puts the files under "migrations/", and the
+// fs.FS to pass is fs.Sub(files, "migrations").
 //
 // # Applying
 //
@@ -132,7 +135,9 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 //
 // fsys must hold goose SQL files named NNNNN_description.sql at its root (see
 // the package documentation); an fsys with no *.sql file at all is valid and
-// means there is nothing to apply (latest version 0). New reports, as an
+// means there is nothing to apply (latest version 0), but one whose *.sql
+// files are all in a subdirectory is refused with an [*fs.PathError] naming
+// that subdirectory and wrapping [ErrSubdirectory]. New reports, as an
 // [*fs.PathError] wrapping [ErrInvalidMigration], the first file that goose
 // would skip or reject: a *.sql name without a positive version prefix, two
 // files with the same version, a file without a "-- +goose Up" annotation, or a
@@ -252,8 +257,43 @@ func collect(fsys fs.FS) ([]Migration, error) {
 		}
 		list = append(list, Migration{Version: version, Source: name})
 	}
+	if len(list) == 0 {
+		if dir := sqlSubdir(fsys); dir != "" {
+			return nil, &fs.PathError{
+				Op:   "load migrations",
+				Path: dir,
+				Err:  fmt.Errorf("%w: no *.sql file at the root, but %s has some; pass fs.Sub(fsys, %q)", ErrSubdirectory, dir, dir),
+			}
+		}
+	}
 	sortMigrations(list)
 	return list, nil
+}
+
+// maxSubdirDepth bounds the search of sqlSubdir: an embed pattern such as
+// db/migrations/*.sql nests the files two levels down; an fs.FS over a large
+// tree passed by mistake must not be walked whole.
+const maxSubdirDepth = 4
+
+// sqlSubdir returns the first directory below the root of fsys, in lexical
+// order and at most maxSubdirDepth levels down, that holds a *.sql file, or
+// "" if none does. Errors while looking end the search: it only improves the
+// message for an fsys that is otherwise valid and empty.
+func sqlSubdir(fsys fs.FS) string {
+	found := ""
+	_ = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return fs.SkipAll
+		case d.IsDir() && name != "." && strings.Count(name, "/") >= maxSubdirDepth:
+			return fs.SkipDir
+		case !d.IsDir() && path.Ext(name) == ".sql" && path.Dir(name) != ".":
+			found = path.Dir(name)
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 // hasUpAnnotation reports whether body has a line goose could read as the

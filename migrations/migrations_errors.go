@@ -21,6 +21,13 @@ var (
 	// [*fs.PathError] naming the file.
 	ErrInvalidMigration = errors.New("migrations: invalid migration file")
 
+	// ErrSubdirectory means the root of the fs.FS holds no *.sql file but a
+	// subdirectory does: the layout that //go:embed migrations/*.sql gives,
+	// whose files sit under "migrations/". [New] returns it in an
+	// [*fs.PathError] naming the subdirectory, instead of a Migrator that
+	// silently applies nothing; pass fs.Sub(fsys, "migrations") instead.
+	ErrSubdirectory = errors.New("migrations: migration files are in a subdirectory, not at the root")
+
 	// ErrOutOfOrder means a known migration is not applied although the database
 	// already has a higher version (for example two branches each added a
 	// migration). [Migrator.Up] refuses to apply it out of order and leaves the

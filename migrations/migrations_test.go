@@ -500,6 +500,9 @@ func TestNewErrors(t *testing.T) {
 		{"no up annotation", fstest.MapFS{"00001_a.sql": {Data: []byte("CREATE TABLE a (x);\n")}}, nil, migrations.ErrInvalidMigration, "00001_a.sql"},
 		{"go migration", fstest.MapFS{"00001_a.sql": up, "00002_b.go": {Data: []byte("package m\n")}}, nil, migrations.ErrInvalidMigration, "00002_b.go"},
 		{"directory", fstest.MapFS{"00001_a.sql/x": up}, nil, migrations.ErrInvalidMigration, "00001_a.sql"},
+		// The layout of //go:embed migrations/*.sql: the files are one level down.
+		{"only in a subdirectory", fstest.MapFS{"migrations/00001_a.sql": up, "README.md": up}, nil, migrations.ErrSubdirectory, "migrations"},
+		{"only deeper down", fstest.MapFS{"db/README.md": up, "db/schema/00001_a.sql": up}, nil, migrations.ErrSubdirectory, "db/schema"},
 		{"bad table name", threeFS, &migrations.Options{TableName: "goose versions"}, fs.ErrInvalid, ""},
 	}
 	dbPath := filepath.Join(t.TempDir(), "db.sqlite")
@@ -542,12 +545,12 @@ func TestNewIgnores(t *testing.T) {
 	ctx := testContext(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	ignored := fstest.MapFS{
-		"README.md":          {Data: []byte("# migrations\n")},
-		"00009_notes.txt":    {Data: []byte("not sql\n")},
-		"00010_x.sql.bak":    {Data: []byte("not sql\n")},
-		"embed.go":           {Data: []byte("package m\n")},
-		"00011_x_test.go":    {Data: []byte("package m\n")},
-		"sub/00012_deep.sql": migration("deep"),
+		"README.md":       {Data: []byte("# migrations\n")},
+		"00009_notes.txt": {Data: []byte("not sql\n")},
+		"00010_x.sql.bak": {Data: []byte("not sql\n")},
+		"embed.go":        {Data: []byte("package m\n")},
+		"00011_x_test.go": {Data: []byte("package m\n")},
+		"sub/notes.md":    {Data: []byte("not sql\n")},
 	}
 
 	empty := mustNew(t, db, ignored, nil)
@@ -559,8 +562,10 @@ func TestNewIgnores(t *testing.T) {
 		t.Errorf("got tables %v after Up with no migrations, want none", got)
 	}
 
+	// Beside migrations at the root, *.sql files in subdirectories are ignored.
 	withOne := maps.Clone(ignored)
 	withOne["00001_one.sql"] = migration("one")
+	withOne["sub/00012_deep.sql"] = migration("deep")
 	m := mustNew(t, db, withOne, nil)
 	if got, want := appliedVersions(mustUp(t, ctx, m)), []int64{1}; !slices.Equal(got, want) {
 		t.Errorf("got applied %v, want %v", got, want)

@@ -59,6 +59,29 @@ var (
 	ErrIO error = sqlite3.IOERR
 )
 
+// Extended result codes for the causes of ErrCantOpen that litedir's VFS
+// (see [Open]) reports itself. Each also matches [ErrCantOpen], and the
+// error's chain holds an [*fs.PathError] naming the file.
+var (
+	// ErrSymlink reports a database file that is a symbolic link
+	// (SQLITE_CANTOPEN_SYMLINK), which Open refuses, as SQLite does with
+	// SQLITE_OPEN_NOFOLLOW: SQLite would put the -wal and -shm files beside
+	// the link's target, out of reach of any lock beside the link.
+	ErrSymlink error = sqlite3.CANTOPEN_SYMLINK
+
+	// ErrIsDir reports a database path that is a directory
+	// (SQLITE_CANTOPEN_ISDIR). A read-only open would otherwise succeed and
+	// fail its first read with ErrIO.
+	ErrIsDir error = sqlite3.CANTOPEN_ISDIR
+)
+
+// ErrReadOnlyFS reports a database that [Open] could not open because its
+// directory is on a read-only file system. Read-only opens fail there too
+// when the database is in WAL mode and its -wal and -shm files are missing:
+// SQLite must create them to read it. The error also matches the driver's
+// error class (ErrCantOpen, usually) and, on Unix, syscall.EROFS.
+var ErrReadOnlyFS = errors.New("ncruces: read-only file system")
+
 // ErrInvalidPragma is matched by every [*PragmaError]: a pragma name or value
 // that [MergePragmas] or [Open] refuses to put into SQL.
 var ErrInvalidPragma = errors.New("ncruces: invalid pragma")

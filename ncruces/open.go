@@ -149,6 +149,9 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	}
 	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS).
 	params.Set("vfs", vfsName)
+	if shmIsFile(prof, pragmas) {
+		params.Set(shmFileParam, "1")
+	}
 	for k, v := range extra {
 		params[k] = v
 	}
@@ -181,7 +184,7 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 
 	mode, err := checkConn(ctx, db)
 	if err != nil {
-		return nil, fail(err)
+		return nil, fail(readOnlyFSError(cfg.Path, err))
 	}
 	if want := wantJournalMode(pragmas); want != "" && mode != want {
 		logger.Warn("ncruces: SQLite did not grant the journal mode; WAL needs shared memory and a local file system",

@@ -39,6 +39,7 @@ func TestDefaultPragmas(t *testing.T) {
 		"PRAGMA temp_store=MEMORY",
 		"PRAGMA cache_size=-8000",
 		"PRAGMA journal_size_limit=67108864",
+		"PRAGMA secure_delete=FAST",
 	}
 	var got []string
 	for _, p := range DefaultPragmas() {
@@ -88,7 +89,8 @@ func TestMergePragmas(t *testing.T) {
 			[]Pragma{p("locking_mode", "EXCLUSIVE")},
 			[]Pragma{p("busy_timeout", "10000"), p("locking_mode", "EXCLUSIVE"), p("page_size", "4096"),
 				p("journal_mode", "WAL"), p("synchronous", "NORMAL"), p("foreign_keys", "ON"),
-				p("temp_store", "MEMORY"), p("cache_size", "-8000"), p("journal_size_limit", "67108864")}},
+				p("temp_store", "MEMORY"), p("cache_size", "-8000"), p("journal_size_limit", "67108864"),
+				p("secure_delete", "FAST")}},
 		{"page_size moved before journal_mode",
 			[]Pragma{p("foreign_keys", "ON"), p("journal_mode", "WAL"), p("synchronous", "NORMAL")},
 			[]Pragma{p("page_size", "8192")},
@@ -219,6 +221,7 @@ func TestOpenPragmas(t *testing.T) {
 		"temp_store":         "2",
 		"cache_size":         "-8000",
 		"journal_size_limit": "67108864",
+		"secure_delete":      "2", // FAST
 		"query_only":         "0",
 	}
 	if prof.LockingExclusive {

@@ -2,9 +2,11 @@ package ncruces
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -22,6 +24,22 @@ const vfsName = "litedir"
 // default VFS and tags errors that are ENOSPC anywhere in their chain with
 // SQLITE_FULL, so that errors.Is(err, ErrFull) holds as documented.
 //
+// fullVFS also decides three things about the files themselves, which the
+// default VFS leaves to SQLite's flags or the process's umask:
+//
+//   - A database file that is a symbolic link is refused (ErrSymlink), as
+//     SQLITE_OPEN_NOFOLLOW would, which the driver cannot pass: SQLite would
+//     otherwise resolve the link and put the -wal and -shm beside its target.
+//   - A database path that is a directory is refused (ErrIsDir); read-only,
+//     the default VFS opens it and the first read fails with ErrIO.
+//   - Files are created with the permissions a database deserves rather
+//     than 0666 less the umask: a new database 0600, like the lock file, and
+//     its -journal, -wal and -shm with the database file's permissions, as
+//     SQLite's unix VFS does, so a database made group-readable on purpose
+//     stays usable by the group. The -shm file is not opened through the
+//     VFS but by the default VFS's shared memory, so it is created when its
+//     WAL is opened, where Open says it will be a file (shmFileParam).
+//
 // The wrapper forwards every optional interface the default VFS's files
 // implement (see the driver's vfs/file.go), so SQLite sees the same file,
 // shared memory and locks; only the error codes of writes change.
@@ -29,8 +47,27 @@ func init() {
 	vfs.Register(vfsName, fullVFS{vfs.Find("os")})
 }
 
+// dbFileMode is the permission of a new database file.
+const dbFileMode fs.FileMode = 0o600
+
+// Errors that the VFS puts in the chain of ErrSymlink and ErrIsDir.
+var (
+	errSymlink = errors.New("is a symbolic link, which litedir does not follow")
+	errIsDir   = errors.New("is a directory")
+)
+
 // fullVFS is the default VFS with its files wrapped in fullFile.
 type fullVFS struct{ vfs.VFS }
+
+// FullPathname refuses a database path whose last element is a symbolic
+// link. SQLite asks for the full path of main and attached databases only;
+// their journals are named after the result.
+func (v fullVFS) FullPathname(name string) (string, error) {
+	if fi, err := os.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return "", vfs.SystemError(&fs.PathError{Op: "open", Path: name, Err: errSymlink}, sqlite3.CANTOPEN_SYMLINK)
+	}
+	return v.VFS.FullPathname(name)
+}
 
 // Open is not called: the driver calls OpenFilename when the VFS has it.
 func (v fullVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
@@ -38,11 +75,31 @@ func (v fullVFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, 
 	return wrapFile(f), flags, err
 }
 
-// OpenFilename opens the file as the default VFS does, and wraps it. When
-// the open creates a database or journal file, it also syncs the directory
-// (see syncCreated).
+// OpenFilename opens the file as the default VFS does, after refusing a
+// directory and creating a missing file with the right permissions, and
+// wraps it. When the open creates a database or journal file, it also
+// syncs the directory (see syncCreated).
 func (v fullVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	// Before precreate makes the file exist: whether this open creates it.
 	path, create := creating(name, flags)
+	if path != "" && flags&vfs.OPEN_MAIN_DB != 0 {
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return nil, flags, vfs.SystemError(&fs.PathError{Op: "open", Path: path, Err: errIsDir}, sqlite3.CANTOPEN_ISDIR)
+		}
+	}
+	if path != "" && flags&vfs.OPEN_CREATE != 0 {
+		mode := dbFileMode
+		if flags&(vfs.OPEN_MAIN_JOURNAL|vfs.OPEN_WAL) != 0 {
+			mode = dbMode(name.Database())
+		}
+		precreate(path, mode)
+	}
+	if path != "" && flags&vfs.OPEN_WAL != 0 && name.URIParameter(shmFileParam) != "" {
+		// The WAL is opened before its index is first mapped; read-only
+		// connections open it without OPEN_CREATE but still create the
+		// -shm file.
+		precreate(name.Database()+"-shm", dbMode(name.Database()))
+	}
 	f, flags, err := v.VFS.(vfs.VFSFilename).OpenFilename(name, flags)
 	if err != nil || f == nil {
 		return wrapFile(f), flags, err
@@ -112,6 +169,72 @@ func syncCreated(path string) error {
 		o.DirSynced(dir)
 	}
 	return nil
+}
+
+// shmFileParam is the URI parameter with which [Open] tells the VFS that
+// SQLite will keep the WAL index in the file <database>-shm, which the
+// default VFS creates with 0666 less the umask when SQLite first maps it.
+// Only Open knows: with locking_mode=EXCLUSIVE SQLite keeps the index in
+// heap memory and must be left without a -shm file, and the shared memory of
+// the dot-file locking build is no file at all.
+const shmFileParam = "litedir_shm"
+
+// shmIsFile reports whether connections with profile prof and pragmas
+// keep the WAL index in a -shm file (see shmFileParam).
+func shmIsFile(prof Profile, pragmas []Pragma) bool {
+	if !prof.SharedMemory || locking == "dotlk" {
+		return false
+	}
+	for _, p := range pragmas {
+		if p.is("locking_mode") && strings.EqualFold(p.Value, "EXCLUSIVE") {
+			return false
+		}
+	}
+	return true
+}
+
+// readOnlyFSError returns err, which opening the database path failed with,
+// wrapped with ErrReadOnlyFS when the cause is that path's directory is on a
+// read-only file system. SQLite's own error is then misleading: "unable to
+// open database file" from whichever statement first read the database,
+// since a read-only connection needs to create the -wal and -shm files of a
+// WAL database and cannot.
+func readOnlyFSError(path string, err error) error {
+	if !errors.Is(err, ErrCantOpen) && !errors.Is(err, ErrReadOnly) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	rofs := readOnlyFS(dir)
+	if rofs == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s cannot hold the files SQLite needs beside the database, such as the -wal and -shm of a WAL database (%w): %w",
+		ErrReadOnlyFS, dir, rofs, err)
+}
+
+// dbMode returns the permissions of the database file db, or dbFileMode if
+// it cannot tell.
+func dbMode(db string) fs.FileMode {
+	if fi, err := os.Stat(db); db != "" && err == nil {
+		return fi.Mode().Perm()
+	}
+	return dbFileMode
+}
+
+// precreate creates path with permissions mode if it does not exist, so
+// that the default VFS, which creates with 0666 less the umask, opens it
+// instead. O_EXCL makes it a no-op for a file (or a link) that exists; any
+// other failure is left for the default VFS to meet and report. The mode is
+// set again after creation because the umask may have cleared bits of it
+// (a group-readable database's journal under umask 077), as SQLite's unix
+// VFS does for journals.
+func precreate(path string, mode fs.FileMode) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return
+	}
+	f.Chmod(mode)
+	f.Close()
 }
 
 func wrapFile(f vfs.File) vfs.File {

@@ -4,8 +4,11 @@ package ncruces
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // isDiskFull reports whether err is ENOSPC, or EDQUOT: a quota is a full
@@ -32,4 +35,14 @@ func syncDir(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// readOnlyFS returns an error matching syscall.EROFS if dir is on a
+// read-only file system, and nil otherwise. access(2) reports EROFS for
+// every caller, root too.
+func readOnlyFS(dir string) error {
+	if err := unix.Access(dir, unix.W_OK); errors.Is(err, unix.EROFS) {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
 }

@@ -71,12 +71,25 @@ import (
 // filesystems without advisory locks, where taking the lock fails.
 const EnvSkipLock = "LITEDIR_SKIP_LOCK"
 
+// maxFileNameLen is the longest file name, in bytes, that the common file
+// systems hold: ext4, XFS, Btrfs, APFS and ZFS allow 255 bytes, NTFS 255
+// UTF-16 units.
+const maxFileNameLen = 255
+
+// MaxNameLen is the longest [Options.Name], in bytes: the longest file name a
+// workspace makes, its migration lock <Name>.migrate.lock, then still fits in
+// the 255 bytes that common file systems allow. A longer Name is refused with
+// ErrInvalidOptions before anything is created.
+const MaxNameLen = maxFileNameLen - len(migrateSuffix+".lock")
+
 // Options configures [Open] and [OpenReadOnly]. The zero value (or a nil
 // *Options) is ready to use; each field documents its zero-value default.
 type Options struct {
 	// Name is the base name of the workspace's files: the database
-	// <Name>.db and the lock file <Name>.lock. It must be a plain file name.
-	// Zero means "litedir".
+	// <Name>.db and the lock file <Name>.lock. It must be a plain file name
+	// of at most [MaxNameLen] bytes, and must not end in ".migrate" (in any
+	// case): <Name>.migrate.lock is the migration lock of a shared
+	// workspace. Zero means "litedir".
 	Name string
 
 	// Migrations holds goose SQL migrations (NNNNN_name.sql at its root),
@@ -119,7 +132,7 @@ type Options struct {
 	// applied in order on every new connection. Zero means the defaults:
 	// busy_timeout=10000, page_size=4096, journal_mode=WAL,
 	// synchronous=NORMAL, foreign_keys=ON, temp_store=MEMORY,
-	// cache_size=-8000, journal_size_limit=67108864.
+	// cache_size=-8000, journal_size_limit=67108864, secure_delete=FAST.
 	Pragmas []ncruces.Pragma
 
 	// ExternalCheckpoints means another program checkpoints the WAL, as
@@ -187,6 +200,16 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	}
 	if c.name == "." || c.name == ".." || strings.ContainsAny(c.name, `/\`+"\x00") {
 		return c, fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, c.name)
+	}
+	if len(c.name) > MaxNameLen {
+		return c, fmt.Errorf("%w: name of %d bytes is longer than MaxNameLen (%d): its files would not fit the file system's %d-byte names",
+			ErrInvalidOptions, len(c.name), MaxNameLen, maxFileNameLen)
+	}
+	if strings.HasSuffix(strings.ToLower(c.name), migrateSuffix) {
+		// <x>.migrate.lock is the migration lock of the shared workspace x
+		// (see entry.migrate): a workspace named x.migrate would lock the
+		// same file, and while one is open the other could not migrate.
+		return c, fmt.Errorf("%w: name %q ends in %q, which is reserved for migration locks", ErrInvalidOptions, c.name, migrateSuffix)
 	}
 	if c.sharing != lock.Exclusive && c.sharing != lock.Shared {
 		return c, fmt.Errorf("%w: unknown sharing mode %d", ErrInvalidOptions, c.sharing)
@@ -281,12 +304,18 @@ type Workspace struct {
 // file that is not a database returns an error matching
 // ncruces.ErrNotADatabase and leaves the file untouched.
 //
-// When Open fails it releases everything it acquired. The compilation of the
+// When Open fails it releases everything it acquired; a ctx that is already
+// done fails before anything is created. The compilation of the
 // SQLite engine, which Open starts in the background while it takes the lock,
 // may outlive a failed Open by up to a few seconds; it ends by itself.
 func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 	c, err := opts.config()
 	if err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
+	}
+	// A context already done fails before anything is created, even the
+	// directory.
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
 	}
 	// Compile the engine while the directory is prepared and locked: a cold
@@ -319,6 +348,9 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 	c, err := opts.config()
 	if err != nil {
+		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
 	}
 	ncruces.Warmup(c.logger)

@@ -25,8 +25,20 @@ import (
 // self-contained file), fsynced, checked with quick_check and
 // foreign_key_check, and only then moved to dst. dst must not exist: a
 // backup never replaces a file (the error matches ErrExists and
-// fs.ErrExist). On failure nothing is left at dst and the temporary file is
-// removed.
+// fs.ErrExist). On failure nothing is left at dst and the temporary files
+// are removed.
+//
+// The temporary file is ".<base>.tmp-<16 hex digits>" beside dst, where
+// <base> is dst's file name, with SQLite's -journal beside it while it is
+// written, and a lock file ".<base>.lock-<16 hex digits>.lock" that the copy
+// holds until it is done. A copy that was killed leaves them behind, and the
+// next Backup or [Workspace.VacuumInto] into the same directory removes them:
+// only files with those names, and only once it holds their lock, which
+// proves that no copy, in any process, is still writing them. Other files
+// are never touched, including the ".<base>.tmp-<digits>" files of litedir
+// versions before the lock: they cannot be told from a running copy, so
+// remove them by hand. Where the platform has no inter-process locks (see
+// lock.Supported), stale files are left alone.
 func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
 	if err := w.check("backup"); err != nil {
 		return err
@@ -38,37 +50,67 @@ func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
 	if err != nil {
 		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
 	}
+	return w.writeCopy(ctx, dst, "backup %s to %s", func(tmp string) error {
+		return copyDB(ctx, w.e.readDB, tmp, w.e.config.profile)
+	})
+}
+
+// testHookCopied, when set by a test, is called by writeCopy once the
+// temporary file is filled; an error fails the copy there.
+var testHookCopied func(tmp string) error
+
+// writeCopy makes the new file dst, an absolute path, with fill: fill
+// writes a database into the empty temporary file it is given, which is
+// then fsynced, verified and moved to dst. op is the operation for errors,
+// a format with the database path and dst, such as "backup %s to %s".
+//
+// The temporary file is reserved with a lock (see reserveTemp), and first
+// the stale temporary files of killed copies into dst's directory are
+// removed. On failure every temporary file is removed.
+func (w *Workspace) writeCopy(ctx context.Context, dst, op string, fill func(tmp string) error) (err error) {
+	fail := func(err error) error {
+		return fmt.Errorf("workspace: "+op+": %w", w.e.dbPath, dst, err)
+	}
 	if err := noFile(dst); err != nil {
 		return err
 	}
-
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	dir := filepath.Dir(dst)
+	removeStaleTemps(dir, w.e.config.logger)
+	tmp, err := reserveTemp(dst, w.e.config.program)
 	if err != nil {
-		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
+		return fail(err)
 	}
-	tmpPath := tmp.Name()
-	tmp.Close()
 	defer func() {
-		if err != nil {
-			os.Remove(tmpPath)
+		if rerr := tmp.remove(); rerr != nil {
+			if err != nil {
+				err = errors.Join(err, rerr)
+			} else {
+				// The copy is in place; only a lock file is left over.
+				w.e.config.logger.Warn("workspace: removing a temporary file", "err", rerr)
+			}
 		}
 	}()
 
 	// The empty temporary file keeps its name reserved; SQLite fills it.
-	if err := copyDB(ctx, w.e.readDB, tmpPath, w.e.config.profile); err != nil {
-		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	if err := fill(tmp.path); err != nil {
+		return fail(err)
 	}
-	if err := syncFile(tmpPath); err != nil {
-		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	if testHookCopied != nil {
+		if err := testHookCopied(tmp.path); err != nil {
+			return fail(err)
+		}
 	}
-	if err := verifyBackup(ctx, tmpPath, &w.e.config); err != nil {
-		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	if err := syncFile(tmp.path); err != nil {
+		return fail(err)
 	}
-	if err := placeNoClobber(tmpPath, dst); err != nil {
+	if err := verifyBackup(ctx, tmp.path, &w.e.config); err != nil {
+		return fail(err)
+	}
+	if err := placeNoClobber(tmp.path, dst); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
-		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	if err := syncDir(dir); err != nil {
+		return fail(err)
 	}
 	return nil
 }

@@ -16,6 +16,12 @@ import (
 	"github.com/litedir/litedir/ncruces"
 )
 
+// migrateSuffix names the migration lock of a shared workspace: the lock
+// file <name>.migrate.lock. Names that end in it are reserved (see
+// Options.Name), so it is never the lock file of another workspace. Older
+// versions used the same file, so processes of both coordinate.
+const migrateSuffix = ".migrate"
+
 // migrateLockWait bounds how long a process of a shared workspace waits for
 // another process that is applying migrations.
 const migrateLockWait = 2 * time.Minute
@@ -34,6 +40,12 @@ type entry struct {
 	err    error         // open's result, set before ready is closed
 	closed chan struct{} // closed when close has finished
 
+	// contended is closed when open finds the lock held by someone else
+	// and starts to wait for it; heldBy, set before, says who holds it.
+	// Handles that join the open meanwhile report it (see awaitOpen).
+	contended chan struct{}
+	heldBy    *lock.LockedError
+
 	readOnly  bool
 	lock      *lock.Lock // nil with SkipLock and for read-only handles
 	writeDB   *sql.DB    // the writer pool; the committer pins its connection
@@ -46,11 +58,12 @@ type entry struct {
 
 func newEntry(id dirID, c *config) *entry {
 	return &entry{
-		id:     id,
-		config: *c,
-		dbPath: filepath.Join(id.dir, c.name+".db"),
-		ready:  make(chan struct{}),
-		closed: make(chan struct{}),
+		id:        id,
+		config:    *c,
+		dbPath:    filepath.Join(id.dir, c.name+".db"),
+		ready:     make(chan struct{}),
+		closed:    make(chan struct{}),
+		contended: make(chan struct{}),
 	}
 }
 
@@ -71,13 +84,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 		if !lock.Supported {
 			c.logger.Warn("this platform has no inter-process file locks; the lock excludes this process only", "dir", e.id.dir)
 		}
-		e.lock, err = lock.Acquire(ctx, e.id.dir, lock.Options{
-			Name:    c.name,
-			Mode:    c.sharing,
-			Wait:    c.lockWait,
-			Program: c.program,
-			Meta:    c.meta,
-		})
+		e.lock, err = e.acquire(ctx)
 		if err != nil {
 			return err
 		}
@@ -141,6 +148,85 @@ func (e *entry) open(ctx context.Context) (err error) {
 	return nil
 }
 
+// testHookContended, when set by a test, is called when open finds the lock
+// held and starts to wait for it.
+var testHookContended func()
+
+// acquire takes the directory lock. When another holder has it, it records
+// the holder and closes e.contended before it waits for up to LockWait, so
+// that the Opens that join this one meanwhile can report the holder too.
+func (e *entry) acquire(ctx context.Context) (*lock.Lock, error) {
+	c := &e.config
+	opts := lock.Options{
+		Name:    c.name,
+		Mode:    c.sharing,
+		Program: c.program,
+		Meta:    c.meta,
+	}
+	l, err := lock.Acquire(ctx, e.id.dir, opts)
+	var locked *lock.LockedError
+	if err == nil || c.lockWait <= 0 || !errors.As(err, &locked) {
+		return l, err
+	}
+	e.heldBy = locked
+	close(e.contended)
+	if testHookContended != nil {
+		testHookContended()
+	}
+	opts.Wait = c.lockWait
+	return lock.Acquire(ctx, e.id.dir, opts)
+}
+
+// awaitOpen waits for the open of e, which another Open runs, on behalf of
+// an Open with config c. While that open waits for a lock that someone else
+// holds, this one waits no longer than its own LockWait, and then, or when
+// ctx ends first, returns the *lock.LockedError naming the holder, as if it
+// had waited for the lock itself (with ctx's error too, in that case).
+func (e *entry) awaitOpen(ctx context.Context, c *config) error {
+	contended := e.contended
+	var timeout <-chan time.Time
+	for {
+		select {
+		case <-e.ready:
+			return nil
+		case <-contended:
+			contended = nil
+			if c.lockWait <= 0 {
+				return e.lockedError(nil)
+			}
+			t := time.NewTimer(c.lockWait)
+			defer t.Stop()
+			timeout = t.C
+		case <-timeout:
+			return e.lockedError(nil)
+		case <-ctx.Done():
+			return e.lockedError(ctx.Err())
+		}
+	}
+}
+
+// lockedError returns what awaitOpen reports when it stops waiting: nil if
+// the open has finished after all (its outcome decides), a copy of the
+// holder's *lock.LockedError once the open has found the lock held (wrapped
+// with ctxErr, as lock.Acquire does, if a context ended), and else ctxErr.
+func (e *entry) lockedError(ctxErr error) error {
+	select {
+	case <-e.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-e.contended:
+	default:
+		return ctxErr
+	}
+	locked := *e.heldBy
+	if ctxErr == nil {
+		return &locked
+	}
+	return &fs.PathError{Op: "lock", Path: locked.Path, Err: fmt.Errorf("%w while waiting: %w", ctxErr, &locked)}
+}
+
 // openReadOnly opens the read-only pool of [OpenReadOnly].
 func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	c := &e.config
@@ -183,7 +269,7 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 	}
 	if e.config.sharing == lock.Shared && !e.config.skipLock {
 		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
-			Name:    e.config.name + ".migrate",
+			Name:    e.config.name + migrateSuffix,
 			Wait:    max(e.config.lockWait, migrateLockWait),
 			Program: e.config.program,
 			Meta:    e.config.meta,

@@ -11,23 +11,23 @@ import (
 // the table and the reference counts; opening and closing run outside it, so
 // a slow open (a cold engine, a lock wait, a long migration) never blocks
 // other directories.
-var registry = &table{entries: make(map[string]*entry)}
+var registry = &table{entries: make(map[*entry]struct{})}
 
 type table struct {
 	mu      sync.Mutex
-	entries map[string]*entry // by canonical directory + "\x00" + name
+	entries map[*entry]struct{}
 }
 
-func (id dirID) key() string { return id.dir + "\x00" + id.name }
-
-// find returns the live entry for id: by canonical path first, then by
-// os.SameFile, which catches what path canonicalization misses (a
-// case-insensitive filesystem, a bind mount).
+// find returns the live entry for id: the one with id's name whose directory
+// is id's directory by os.SameFile. Identity, not the path, decides: a path
+// matches what canonicalization misses (a case-insensitive filesystem, a bind
+// mount), and a path that names another directory since the entry was opened
+// (the directory was renamed, or removed and made anew) must not be handed
+// the entry, whose lock is in the old directory: the new one would be left
+// unlocked for another process to own. A renamed directory's entry is found
+// under its new name.
 func (t *table) find(id dirID) *entry {
-	if e := t.entries[id.key()]; e != nil {
-		return e
-	}
-	for _, e := range t.entries {
+	for e := range t.entries {
 		if e.id.name == id.name && os.SameFile(e.id.info, id.info) {
 			return e
 		}
@@ -44,14 +44,14 @@ func (t *table) open(ctx context.Context, id dirID, c *config) (*entry, error) {
 		if e == nil {
 			e = newEntry(id, c)
 			e.refs = 1
-			t.entries[id.key()] = e
+			t.entries[e] = struct{}{}
 			t.mu.Unlock()
 
 			err := e.open(ctx)
 			t.mu.Lock()
 			if err != nil {
 				e.refs = 0
-				delete(t.entries, id.key())
+				delete(t.entries, e)
 			}
 			e.err = err
 			close(e.ready)
@@ -75,11 +75,9 @@ func (t *table) open(ctx context.Context, id dirID, c *config) (*entry, error) {
 		e.refs++
 		t.mu.Unlock()
 
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
+		if err := e.awaitOpen(ctx, c); err != nil {
 			t.release(e)
-			return nil, ctx.Err()
+			return nil, err
 		}
 		if e.err != nil {
 			// The opener failed, perhaps for reasons of its own such as
@@ -115,9 +113,7 @@ func (t *table) release(e *entry) error {
 	}
 	err := e.close()
 	t.mu.Lock()
-	if t.entries[e.id.key()] == e {
-		delete(t.entries, e.id.key())
-	}
+	delete(t.entries, e)
 	t.mu.Unlock()
 	close(e.closed)
 	return err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
@@ -24,7 +23,7 @@ import (
 // copy is written to a temporary file next to dst, switched to a rollback
 // journal, fsynced and checked, and only then moved to dst, which must not
 // exist (the error matches ErrExists and fs.ErrExist). On failure nothing is
-// left at dst.
+// left at dst; temporary files are handled as by Backup.
 //
 // Unlike Backup, VACUUM INTO holds its read transaction until the copy is
 // complete, and it is not an error for writers to commit meanwhile: the copy
@@ -40,38 +39,10 @@ func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
 	if err != nil {
 		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
 	}
-	if err := noFile(dst); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
-	}
-	tmpPath := tmp.Name()
-	tmp.Close()
-	defer func() {
-		if err != nil {
-			os.Remove(tmpPath)
-		}
-	}()
-	// VACUUM INTO fills an empty file as readily as a missing one, and the
-	// empty file keeps the name reserved.
-	if err := vacuumInto(ctx, w.e.readDB, tmpPath, w.e.config.profile); err != nil {
-		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
-	}
-	if err := syncFile(tmpPath); err != nil {
-		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
-	}
-	if err := verifyBackup(ctx, tmpPath, &w.e.config); err != nil {
-		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
-	}
-	if err := placeNoClobber(tmpPath, dst); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
-		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
-	}
-	return nil
+	// VACUUM INTO fills an empty file as readily as a missing one.
+	return w.writeCopy(ctx, dst, "vacuum %s into %s", func(tmp string) error {
+		return vacuumInto(ctx, w.e.readDB, tmp, w.e.config.profile)
+	})
 }
 
 // vacuumInto runs VACUUM INTO path on a connection of db and switches the

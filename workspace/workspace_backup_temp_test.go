@@ -1,0 +1,227 @@
+package workspace_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/workspace"
+)
+
+// copyFuncs are the two operations that write a copy through a temporary
+// file.
+var copyFuncs = map[string]func(*workspace.Workspace, context.Context, string) error{
+	"Backup":     (*workspace.Workspace).Backup,
+	"VacuumInto": (*workspace.Workspace).VacuumInto,
+}
+
+// TestCopyFailureRemovesTemps checks that a Backup or VacuumInto that fails
+// after its temporary file was filled removes it, the journal beside it and
+// its lock file, and leaves the other files of the directory as they were.
+func TestCopyFailureRemovesTemps(t *testing.T) {
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('x')")
+	for name, copyTo := range copyFuncs {
+		t.Run(name, func(t *testing.T) {
+			for _, failure := range []string{"error", "destination appears"} {
+				dstDir := testdir.New(t)
+				if err := os.WriteFile(filepath.Join(dstDir, "unrelated"), []byte("keep"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				dst := filepath.Join(dstDir, "copy.db")
+				before := snapshot(t, dstDir)
+				injected := errors.New("injected failure")
+				workspace.SetTestHookCopied(t, func(tmp string) error {
+					if failure == "destination appears" {
+						return os.WriteFile(dst, []byte("theirs"), 0o600)
+					}
+					// What SQLite leaves beside a copy it is writing.
+					if err := os.WriteFile(tmp+"-journal", []byte("journal"), 0o600); err != nil {
+						return err
+					}
+					return injected
+				})
+				err := copyTo(ws, testCtx(t), dst)
+				switch failure {
+				case "error":
+					if !errors.Is(err, injected) {
+						t.Errorf("%s = %v, want the injected failure", name, err)
+					}
+				default:
+					if !errors.Is(err, workspace.ErrExists) {
+						t.Errorf("%s = %v, want ErrExists", name, err)
+					}
+					before["copy.db"] = []byte("theirs")
+				}
+				sameBytes(t, before, snapshot(t, dstDir))
+			}
+		})
+	}
+}
+
+// TestCopyKilledLeavesTempsForNextCopy kills a child process in the middle
+// of a Backup or VacuumInto, and checks that the next copy into the same
+// directory removes what the child left, and nothing else: not a copy that
+// is still running (its lock is held), not files of other names, not the
+// temporary files of older versions.
+func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
+	env := "LITEDIR_CHILD_" + t.Name()
+	if spec := os.Getenv(env); spec != "" {
+		copyKilledChild(t, spec)
+		return
+	}
+	switch {
+	case runtime.GOOS == "wasip1" || runtime.GOOS == "js":
+		t.Skipf("no child processes on %s", runtime.GOOS)
+	case !lock.Supported:
+		t.Skip("no inter-process locks: stale copies cannot be told from running ones")
+	}
+	for name, copyTo := range copyFuncs {
+		t.Run(name, func(t *testing.T) {
+			dir := testdir.New(t)
+			ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
+			mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", strings.Repeat("x", 100000))
+			if err := ws.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dstDir := testdir.New(t)
+
+			// The child copies into dstDir and is killed once the copy is
+			// written, before it is verified and placed.
+			cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+			sep := string(os.PathListSeparator)
+			cmd.Env = append(os.Environ(), env+"="+name+sep+dir+sep+filepath.Join(dstDir, "child.db"))
+			cmd.Stderr = os.Stderr
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			tmp := awaitLine(t, bufio.NewReader(stdout), "copied ")
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Wait()
+			left := snapshot(t, dstDir)
+			if _, ok := left[filepath.Base(tmp)]; !ok || len(left) < 2 {
+				t.Fatalf("the killed copy left %v, want its temporary file %s and lock file", names(left), filepath.Base(tmp))
+			}
+
+			// Files the next copy must leave alone.
+			keep := map[string][]byte{
+				".old.db.tmp-1234567":                   []byte("an older version's, or someone else's"),
+				"x.lock-0123456789abcdef.lock":          []byte("no leading dot"),
+				".y.lock-0123456789abcdef.lock.bak":     []byte("another suffix"),
+				".live.db.tmp-0123456789abcdef":         []byte("a copy still being written"),
+				".live.db.tmp-0123456789abcdef-journal": []byte("its journal"),
+			}
+			for name, b := range keep {
+				if err := os.WriteFile(filepath.Join(dstDir, name), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			live, err := lock.Acquire(testCtx(t), dstDir, lock.Options{Name: ".live.db.lock-0123456789abcdef"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer live.Release()
+			before := snapshot(t, dstDir)
+
+			ws = mustOpen(t, dir, nil)
+			dst := filepath.Join(dstDir, "next.db")
+			if err := copyTo(ws, testCtx(t), dst); err != nil {
+				t.Fatal(err)
+			}
+			after := snapshot(t, dstDir)
+			for name := range left {
+				if _, ok := after[name]; ok {
+					t.Errorf("%s, left by the killed copy, is still there", name)
+				}
+				delete(before, name)
+			}
+			before["next.db"] = after["next.db"]
+			sameBytes(t, before, after)
+		})
+	}
+}
+
+// copyKilledChild is the child of TestCopyKilledLeavesTempsForNextCopy:
+// spec is the operation, the workspace and the destination, joined with
+// os.PathListSeparator. It
+// prints "copied <temporary file>" once the copy is written and then waits
+// to be killed.
+func copyKilledChild(t *testing.T, spec string) {
+	parts := strings.Split(spec, string(os.PathListSeparator))
+	op, dir, dst := parts[0], parts[1], parts[2]
+	ws, err := workspace.Open(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workspace.SetTestHookCopied(t, func(tmp string) error {
+		fmt.Printf("copied %s\n", tmp)
+		io.Copy(io.Discard, os.Stdin) // until killed
+		return errors.New("the parent closed stdin instead of killing the child")
+	})
+	t.Fatal(copyFuncs[op](ws, context.Background(), dst))
+}
+
+// awaitLine reads lines from r until one starts with prefix and returns the
+// rest of it, failing the test at EOF or after a deadline (a safety net for
+// a hung child, not a measurement).
+func awaitLine(t *testing.T, r *bufio.Reader, prefix string) string {
+	t.Helper()
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		for {
+			line, err := r.ReadString('\n')
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				ch <- result{strings.TrimSpace(rest), nil}
+				return
+			}
+			if err != nil {
+				ch <- result{"", err}
+				return
+			}
+		}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			t.Fatalf("child exited before printing %q: %v", prefix, res.err)
+		}
+		return res.line
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no %q line from the child within 2 minutes", prefix)
+		return ""
+	}
+}
+
+func names(files map[string][]byte) []string {
+	var list []string
+	for name := range files {
+		list = append(list, name)
+	}
+	return list
+}
