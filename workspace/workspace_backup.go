@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
@@ -39,7 +41,35 @@ import (
 // versions before the lock: they cannot be told from a running copy, so
 // remove them by hand. Where the platform has no inter-process locks (see
 // lock.Supported), stale files are left alone.
-func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
+func (w *Workspace) Backup(ctx context.Context, dst string) error {
+	return w.BackupWith(ctx, dst, nil)
+}
+
+// CopyOptions configures [Workspace.BackupWith] and
+// [Workspace.VacuumIntoWith]. The zero value (or a nil *CopyOptions) is what
+// Backup and VacuumInto do.
+type CopyOptions struct {
+	// Replace lets the copy replace an existing regular file at dst, in one
+	// rename once the copy is complete, synced and verified: dst is always
+	// either the old file or the whole new copy. A dst that is a directory,
+	// a symbolic link or another special file is still refused. Zero means
+	// an existing dst is an error matching ErrExists.
+	Replace bool
+
+	// Progress, when not nil, is called about four times a second while
+	// the copy is written, from a goroutine of the copy's own, with the
+	// bytes written so far and an upper bound of the total (the database
+	// and its WAL); the last call comes before the copy returns. Zero means
+	// no progress reports.
+	Progress func(copied, total int64)
+}
+
+// progressEvery is how often CopyOptions.Progress is called.
+const progressEvery = 250 * time.Millisecond
+
+// BackupWith is [Workspace.Backup] with options: replacing an existing
+// destination, reporting progress.
+func (w *Workspace) BackupWith(ctx context.Context, dst string, opts *CopyOptions) (err error) {
 	if err := w.check("backup"); err != nil {
 		return err
 	}
@@ -50,7 +80,7 @@ func (w *Workspace) Backup(ctx context.Context, dst string) (err error) {
 	if err != nil {
 		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
 	}
-	return w.writeCopy(ctx, dst, "backup %s to %s", func(tmp string) error {
+	return w.writeCopy(ctx, dst, "backup %s to %s", opts, func(tmp string) error {
 		return copyDB(ctx, w.e.readDB, tmp, w.e.config.profile)
 	})
 }
@@ -67,11 +97,18 @@ var testHookCopied func(tmp string) error
 // The temporary file is reserved with a lock (see reserveTemp), and first
 // the stale temporary files of killed copies into dst's directory are
 // removed. On failure every temporary file is removed.
-func (w *Workspace) writeCopy(ctx context.Context, dst, op string, fill func(tmp string) error) (err error) {
+func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOptions, fill func(tmp string) error) (err error) {
+	if opts == nil {
+		opts = &CopyOptions{}
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("workspace: "+op+": %w", w.e.dbPath, dst, err)
 	}
-	if err := noFile(dst); err != nil {
+	if opts.Replace {
+		if err := regularOrNone(dst); err != nil {
+			return fail(err)
+		}
+	} else if err := noFile(dst); err != nil {
 		return err
 	}
 	dir := filepath.Dir(dst)
@@ -92,7 +129,10 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, fill func(tmp
 	}()
 
 	// The empty temporary file keeps its name reserved; SQLite fills it.
-	if err := fill(tmp.path); err != nil {
+	stop := w.reportProgress(tmp.path, opts.Progress)
+	err = fill(tmp.path)
+	stop()
+	if err != nil {
 		return fail(err)
 	}
 	if testHookCopied != nil {
@@ -106,7 +146,15 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, fill func(tmp
 	if err := verifyBackup(ctx, tmp.path, &w.e.config); err != nil {
 		return fail(err)
 	}
-	if err := placeNoClobber(tmp.path, dst); err != nil {
+	if opts.Replace {
+		// Checked again: something may have appeared at dst meanwhile.
+		if err := regularOrNone(dst); err != nil {
+			return fail(err)
+		}
+		if err := os.Rename(tmp.path, dst); err != nil {
+			return fail(err)
+		}
+	} else if err := placeNoClobber(tmp.path, dst); err != nil {
 		return err
 	}
 	if err := syncDir(dir); err != nil {
@@ -167,6 +215,62 @@ func noFile(path string) error {
 		return nil
 	default:
 		return err
+	}
+}
+
+// regularOrNone returns nil if nothing is at path or a regular file is,
+// which CopyOptions.Replace may replace, and an error matching
+// ErrNotRegular otherwise.
+func regularOrNone(path string) error {
+	info, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !info.Mode().IsRegular():
+		return &fs.PathError{Op: "replace", Path: path, Err: ErrNotRegular}
+	}
+	return nil
+}
+
+// reportProgress calls progress (if not nil) every progressEvery with the
+// size of the file tmp, which the copy fills, until the returned stop is
+// called, which reports once more and waits for the goroutine.
+func (w *Workspace) reportProgress(tmp string, progress func(copied, total int64)) (stop func()) {
+	if progress == nil {
+		return func() {}
+	}
+	var total int64
+	for _, p := range []string{w.e.dbPath, w.e.dbPath + "-wal"} {
+		if info, err := os.Stat(p); err == nil {
+			total += info.Size()
+		}
+	}
+	size := func() int64 {
+		if info, err := os.Stat(tmp); err == nil {
+			return info.Size()
+		}
+		return 0
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				progress(size(), total)
+				return
+			case <-t.C:
+				progress(size(), total)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 

@@ -61,6 +61,11 @@ var (
 	// destination already exists.
 	ErrExists = errors.New("workspace: backup destination exists")
 
+	// ErrNotRegular is returned, inside a *fs.PathError, by a copy with
+	// CopyOptions.Replace whose destination is not a regular file: only
+	// files are replaced, never a directory or what a link points to.
+	ErrNotRegular = errors.New("workspace: destination is not a regular file")
+
 	// ErrCheckFailed is returned by CheckReport.Err when a check found
 	// problems.
 	ErrCheckFailed = errors.New("workspace: check failed")

@@ -28,7 +28,13 @@ import (
 // Unlike Backup, VACUUM INTO holds its read transaction until the copy is
 // complete, and it is not an error for writers to commit meanwhile: the copy
 // is of the snapshot it started with.
-func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
+func (w *Workspace) VacuumInto(ctx context.Context, dst string) error {
+	return w.VacuumIntoWith(ctx, dst, nil)
+}
+
+// VacuumIntoWith is [Workspace.VacuumInto] with options: replacing an
+// existing destination, reporting progress.
+func (w *Workspace) VacuumIntoWith(ctx context.Context, dst string, opts *CopyOptions) (err error) {
 	if err := w.check("vacuum into"); err != nil {
 		return err
 	}
@@ -40,7 +46,7 @@ func (w *Workspace) VacuumInto(ctx context.Context, dst string) (err error) {
 		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
 	}
 	// VACUUM INTO fills an empty file as readily as a missing one.
-	return w.writeCopy(ctx, dst, "vacuum %s into %s", func(tmp string) error {
+	return w.writeCopy(ctx, dst, "vacuum %s into %s", opts, func(tmp string) error {
 		return vacuumInto(ctx, w.e.readDB, tmp, w.e.config.profile)
 	})
 }

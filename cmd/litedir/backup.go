@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/litedir/litedir/workspace"
@@ -56,13 +54,17 @@ func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, na
 		return err
 	}
 	defer func() { err = errors.Join(err, ws.Close()) }()
-	err = placeCopy(dst, force, func(path string) error {
-		if isTerminal(stderr) {
-			stop := showCopyProgress(stderr, ws.Path(), path)
-			defer stop()
+	opts := &workspace.CopyOptions{Replace: force}
+	start := time.Now()
+	if isTerminal(stderr) {
+		opts.Progress = func(copied, total int64) {
+			fmt.Fprintf(stderr, "\r\033[Kbackup: %s of %s copied, %s", mib(copied), mib(total), time.Since(start).Round(time.Second))
 		}
-		return ws.Backup(ctx, path)
-	})
+	}
+	err = ws.BackupWith(ctx, dst, opts)
+	if opts.Progress != nil {
+		fmt.Fprintf(stderr, "\r\033[K")
+	}
 	if err != nil {
 		return err
 	}
@@ -72,47 +74,6 @@ func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, na
 	}
 	_, err = fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", dst, info.Size())
 	return err
-}
-
-// showCopyProgress redraws a progress line on the terminal w every quarter
-// second while the database src is copied to dst, until the returned stop
-// is called. The copy grows in a temporary file beside dst, named as
-// workspace.Backup names it; the line shows its size against the size of
-// src and its WAL, which bounds it.
-func showCopyProgress(w io.Writer, src, dst string) (stop func()) {
-	var total int64
-	for _, p := range []string{src, src + "-wal"} {
-		if info, err := os.Stat(p); err == nil {
-			total += info.Size()
-		}
-	}
-	pattern := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	start := time.Now()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprintf(w, "\r\033[K")
-				return
-			case <-t.C:
-			}
-			var copied int64
-			if m, _ := filepath.Glob(pattern); len(m) == 1 {
-				if info, err := os.Stat(m[0]); err == nil {
-					copied = info.Size()
-				}
-			}
-			fmt.Fprintf(w, "\r\033[Kbackup: %s of %s copied, %s", mib(copied), mib(total), time.Since(start).Round(time.Second))
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // mib formats a byte count in MiB.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/litedir/litedir/workspace"
@@ -106,7 +105,7 @@ func vacuumInto(ctx context.Context, stdout, stderr io.Writer, dir, name, dst st
 		return err
 	}
 	defer func() { err = errors.Join(err, ws.Close()) }()
-	err = placeCopy(dst, force, func(tmp string) error { return ws.VacuumInto(ctx, tmp) })
+	err = ws.VacuumIntoWith(ctx, dst, &workspace.CopyOptions{Replace: force})
 	if err != nil {
 		return err
 	}
@@ -149,44 +148,3 @@ var (
 	errDestExists     = fmt.Errorf("%w (-force replaces it)", os.ErrExist)
 	errDestNotRegular = errors.New("not a regular file: -force replaces files only")
 )
-
-// placeCopy runs write, which must create a complete, synced copy at the
-// path it is given, and puts that copy at dst. Without force, write is given
-// dst itself and must refuse to replace it. With force, it is given a new
-// name beside dst, and the copy then replaces dst in one rename: dst is
-// either the old file or the whole new copy, never a mix.
-func placeCopy(dst string, force bool, write func(path string) error) error {
-	if !force {
-		return write(dst)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".new-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	path := filepath.Join(tmp, filepath.Base(dst))
-	if err := write(path); err != nil {
-		return err
-	}
-	if err := os.Rename(path, dst); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dst))
-}
-
-// syncDir makes a rename in dir durable. Windows has no directory fsync;
-// renames there are durable by the filesystem's journal.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
-}

@@ -1,0 +1,70 @@
+package workspace_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/workspace"
+)
+
+// TestCopyOptions: Replace replaces an existing regular file, and only one;
+// Progress reports the copy as it grows, ending at its full size.
+func TestCopyOptions(t *testing.T) {
+	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('one')")
+	out := testdir.New(t)
+	ctx := testCtx(t)
+	copies := map[string]func(string, *workspace.CopyOptions) error{
+		"BackupWith":     func(dst string, o *workspace.CopyOptions) error { return ws.BackupWith(ctx, dst, o) },
+		"VacuumIntoWith": func(dst string, o *workspace.CopyOptions) error { return ws.VacuumIntoWith(ctx, dst, o) },
+	}
+	for name, copyTo := range copies {
+		t.Run(name, func(t *testing.T) {
+			dst := filepath.Join(out, name+".db")
+			if err := os.WriteFile(dst, []byte("old"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := copyTo(dst, nil); !errors.Is(err, workspace.ErrExists) {
+				t.Fatalf("without Replace: %v, want ErrExists", err)
+			}
+			var mu sync.Mutex
+			var last, calls int64
+			err := copyTo(dst, &workspace.CopyOptions{Replace: true, Progress: func(copied, total int64) {
+				mu.Lock()
+				defer mu.Unlock()
+				if copied > total {
+					t.Errorf("progress %d of %d: more than the total", copied, total)
+				}
+				last, calls = copied, calls+1
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls == 0 || last != info.Size() {
+				t.Errorf("progress: %d calls, last %d bytes; want at least one, ending at the copy's %d", calls, last, info.Size())
+			}
+			if b, _ := os.ReadFile(dst); string(b[:15]) != "SQLite format 3" {
+				t.Errorf("%s is not the copy: %q", dst, b[:min(len(b), 16)])
+			}
+			// A directory in the way is never replaced.
+			dir := filepath.Join(out, name+"-dir.db")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := copyTo(dir, &workspace.CopyOptions{Replace: true}); !errors.Is(err, workspace.ErrNotRegular) {
+				t.Errorf("Replace over a directory: %v, want ErrNotRegular", err)
+			}
+			if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+				t.Errorf("the directory was touched: %v, %v", info, err)
+			}
+		})
+	}
+}
