@@ -35,8 +35,11 @@ type Config struct {
 	// holdReader runs the litedir phase again beside a reader that holds
 	// a read transaction and renews it every second.
 	holdReader bool
-	openRuns   int
-	keep       bool
+	// externalCheckpoints opens the workspace with
+	// Options.ExternalCheckpoints, as beside Litestream.
+	externalCheckpoints bool
+	openRuns            int
+	keep                bool
 
 	// progress, when not nil, receives a progress line redrawn every
 	// 500 ms (a terminal); logger receives the workspace's warnings.
@@ -87,6 +90,7 @@ func DefineFlags(flags *flag.FlagSet) *Flags {
 	flags.IntVar(&c.sessions, "sessions", 64, "sessions the writers and readers spread over")
 	flags.BoolVar(&c.compare, "compare", false, "also run the front (Workspace.SQL, code unchanged) and the baseline: one connection, one transaction per write")
 	flags.BoolVar(&c.holdReader, "hold-reader", false, "also run the litedir phase beside a reader that holds a read transaction and renews it every second, as WAL replicators do")
+	flags.BoolVar(&c.externalCheckpoints, "external-checkpoints", false, "open the workspace with Options.ExternalCheckpoints: litedir runs no checkpoint, as beside Litestream")
 	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write) or sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session)")
 	flags.IntVar(&c.openRuns, "open-runs", 5, "child processes timing Open and a first query; 0 skips")
 	flags.BoolVar(&c.keep, "keep", false, "keep the temporary directories")
@@ -172,6 +176,8 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		Readers:    c.conns,
 		Logger:     c.logger,
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: c.sync}},
+
+		ExternalCheckpoints: c.externalCheckpoints,
 	})
 	if err != nil {
 		return nil, err
@@ -181,21 +187,23 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		return nil, errors.Join(err, ws.Close())
 	}
 	res = &Result{Config: ConfigJSON{
-		Writers:       c.writers,
-		Readers:       c.readers,
-		ReadConns:     st.Readers,
-		DurationNs:    c.duration.Nanoseconds(),
-		Synchronous:   c.sync,
-		RowSize:       c.rowSize,
-		Sessions:      c.sessions,
-		Workload:      c.workload,
-		GOMAXPROCS:    runtime.GOMAXPROCS(0),
-		GOOS:          runtime.GOOS,
-		GOARCH:        runtime.GOARCH,
-		SQLiteVersion: ncruces.EngineInfo().SQLiteVersion,
-		Workspace:     ws.Path(),
-		Temporary:     temporary,
-		Kept:          !temporary || c.keep,
+		Writers:     c.writers,
+		Readers:     c.readers,
+		ReadConns:   st.Readers,
+		DurationNs:  c.duration.Nanoseconds(),
+		Synchronous: c.sync,
+		RowSize:     c.rowSize,
+		Sessions:    c.sessions,
+		Workload:    c.workload,
+
+		ExternalCheckpoints: c.externalCheckpoints,
+		GOMAXPROCS:          runtime.GOMAXPROCS(0),
+		GOOS:                runtime.GOOS,
+		GOARCH:              runtime.GOARCH,
+		SQLiteVersion:       ncruces.EngineInfo().SQLiteVersion,
+		Workspace:           ws.Path(),
+		Temporary:           temporary,
+		Kept:                !temporary || c.keep,
 	}}
 	defer func() {
 		if res != nil {

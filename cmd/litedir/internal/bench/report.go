@@ -33,21 +33,23 @@ type Result struct {
 
 // ConfigJSON is the run's configuration and platform.
 type ConfigJSON struct {
-	Writers       int    `json:"writers"`
-	Readers       int    `json:"readers"`
-	ReadConns     int    `json:"read_conns"`  // the workspace's read pool (0: the writer's connection)
-	DurationNs    int64  `json:"duration_ns"` // per phase
-	Synchronous   string `json:"synchronous"`
-	RowSize       int    `json:"row_size"` // message body bytes
-	Sessions      int    `json:"sessions"`
-	Workload      string `json:"workload"` // plain or sqlc
-	GOMAXPROCS    int    `json:"gomaxprocs"`
-	GOOS          string `json:"goos"`
-	GOARCH        string `json:"goarch"`
-	SQLiteVersion string `json:"sqlite_version"`
-	Workspace     string `json:"workspace"` // the database file
-	Temporary     bool   `json:"temporary"` // a new directory, not DIR
-	Kept          bool   `json:"kept"`      // left in place at the end: DIR, or -keep
+	Writers     int    `json:"writers"`
+	Readers     int    `json:"readers"`
+	ReadConns   int    `json:"read_conns"`  // the workspace's read pool (0: the writer's connection)
+	DurationNs  int64  `json:"duration_ns"` // per phase
+	Synchronous string `json:"synchronous"`
+	RowSize     int    `json:"row_size"` // message body bytes
+	Sessions    int    `json:"sessions"`
+	Workload    string `json:"workload"` // plain or sqlc
+
+	ExternalCheckpoints bool   `json:"external_checkpoints"` // -external-checkpoints
+	GOMAXPROCS          int    `json:"gomaxprocs"`
+	GOOS                string `json:"goos"`
+	GOARCH              string `json:"goarch"`
+	SQLiteVersion       string `json:"sqlite_version"`
+	Workspace           string `json:"workspace"` // the database file
+	Temporary           bool   `json:"temporary"` // a new directory, not DIR
+	Kept                bool   `json:"kept"`      // left in place at the end: DIR, or -keep
 }
 
 // PhaseResult is what one phase measured.
