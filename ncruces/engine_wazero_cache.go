@@ -3,6 +3,7 @@
 package ncruces
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,11 +59,16 @@ func checkEntry(dir string, bin []byte) error {
 		return fmt.Errorf("%w: wazero %s", errEntryFormat, version)
 	}
 	path := entryPath(dir, version, bin)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	if err := parseEntry(b, version); err != nil {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := parseEntry(f, fi.Size(), version); err != nil {
 		return fmt.Errorf("%w: %s: %w", errEntryCorrupt, path, err)
 	}
 	return nil
@@ -131,78 +138,111 @@ func wazeroVersion() string {
 	return v
 }
 
-// parseEntry checks an entry the way wazero's loader reads it, and also that
-// every function offset lies inside the code, which wazero trusts.
+// parseEntry checks an entry of size bytes read from r the way wazero's
+// loader reads it, and also that every function offset lies inside the
+// code, which wazero trusts. The code (megabytes) streams through the
+// checksum in small reads: reading the whole entry into memory first costs
+// more than the check.
 //
 // The layout: magic, a byte with the length of the wazero version, the
 // version, a uint32 function count, a uint64 code offset per function, the
 // uint64 code length, the code, the CRC-32C of the code as uint32, and a
 // byte saying whether a source map follows: a uint64 count and two uint64
 // per entry. Integers are little-endian.
-func parseEntry(b []byte, version string) error {
-	r := entryReader{b: b}
-	if !bytes.Equal(r.next(len(entryMagic)), entryMagic) {
-		return errors.New("bad magic")
+func parseEntry(r io.Reader, size int64, version string) error {
+	er := entryReader{r: bufio.NewReaderSize(r, 64<<10), left: size}
+	if !bytes.Equal(er.next(len(entryMagic)), entryMagic) {
+		return errors.Join(er.err, errors.New("bad magic"))
 	}
-	if n := r.next(1); n == nil || int(n[0]) != len(version) || string(r.next(len(version))) != version {
-		return fmt.Errorf("not written by wazero %s", version)
+	if n := er.next(1); n == nil || int(n[0]) != len(version) || string(er.next(len(version))) != version {
+		return errors.Join(er.err, fmt.Errorf("not written by wazero %s", version))
 	}
-	count := r.uint32()
-	offsets := make([]uint64, 0, min(count, uint32(len(b)/8)))
-	for i := uint32(0); i < count && r.err == nil; i++ {
-		offsets = append(offsets, r.uint64())
+	count := er.uint32()
+	if er.err == nil && int64(count) > er.left/8 {
+		return fmt.Errorf("%d functions beyond the end of the entry", count)
 	}
-	size := r.uint64()
-	if r.err == nil && size > uint64(len(r.b)) {
-		return fmt.Errorf("code size %d beyond the end of the entry", size)
+	offsets := make([]uint64, 0, count)
+	for i := uint32(0); i < count && er.err == nil; i++ {
+		offsets = append(offsets, er.uint64())
 	}
-	code := r.next(int(size))
-	sum := r.uint32()
-	if r.err != nil {
-		return r.err
+	codeSize := er.uint64()
+	if er.err == nil && codeSize > uint64(er.left) {
+		return fmt.Errorf("code size %d beyond the end of the entry", codeSize)
 	}
-	if want := crc32.Checksum(code, crc32.MakeTable(crc32.Castagnoli)); sum != want {
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	er.copy(crc, int64(codeSize))
+	sum := er.uint32()
+	if er.err != nil {
+		return er.err
+	}
+	if want := crc.Sum32(); sum != want {
 		return fmt.Errorf("code checksum %08x, want %08x", sum, want)
 	}
 	for i, off := range offsets {
-		if off >= size || (i > 0 && off < offsets[i-1]) {
-			return fmt.Errorf("function %d at offset %d, outside the %d bytes of code or out of order", i, off, size)
+		if off >= codeSize || (i > 0 && off < offsets[i-1]) {
+			return fmt.Errorf("function %d at offset %d, outside the %d bytes of code or out of order", i, off, codeSize)
 		}
 	}
-	switch flag := r.next(1); {
+	switch flag := er.next(1); {
 	case flag == nil:
-		return r.err
+		return er.err
 	case flag[0] == 1:
-		n := r.uint64()
-		if r.err == nil && n > uint64(len(r.b))/16 {
+		n := er.uint64()
+		if er.err == nil && n > uint64(er.left)/16 {
 			return fmt.Errorf("source map of %d entries beyond the end of the entry", n)
 		}
-		r.next(int(n) * 16)
+		er.copy(io.Discard, int64(n)*16)
 	case flag[0] != 0:
 		return fmt.Errorf("source map flag %d", flag[0])
 	}
-	return r.err
+	return er.err
 }
 
 // entryReader reads a cache entry front to back; after the first short read
 // every read returns nil or zero and err says where it ran out.
 type entryReader struct {
-	b   []byte
-	off int
-	err error
+	r    *bufio.Reader
+	left int64 // bytes of the entry not read yet
+	off  int64
+	buf  [256]byte
+	err  error
 }
 
+// next returns the next n bytes (at most len(buf)), valid until the next
+// call.
 func (r *entryReader) next(n int) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n < 0 || n > len(r.b) {
+	if int64(n) > r.left {
 		r.err = fmt.Errorf("truncated at byte %d", r.off)
 		return nil
 	}
-	p := r.b[:n]
-	r.b, r.off = r.b[n:], r.off+n
+	p := r.buf[:n]
+	if _, err := io.ReadFull(r.r, p); err != nil {
+		r.err = fmt.Errorf("at byte %d: %w", r.off, err)
+		return nil
+	}
+	r.left -= int64(n)
+	r.off += int64(n)
 	return p
+}
+
+// copy copies the next n bytes to w.
+func (r *entryReader) copy(w io.Writer, n int64) {
+	if r.err != nil {
+		return
+	}
+	if n > r.left {
+		r.err = fmt.Errorf("truncated at byte %d", r.off)
+		return
+	}
+	if _, err := io.CopyN(w, r.r, n); err != nil {
+		r.err = fmt.Errorf("at byte %d: %w", r.off, err)
+		return
+	}
+	r.left -= n
+	r.off += n
 }
 
 func (r *entryReader) uint32() uint32 {

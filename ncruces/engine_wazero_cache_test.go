@@ -3,6 +3,7 @@
 package ncruces
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -128,7 +129,7 @@ func TestParseEntry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := parseEntry(tt.entry, v)
+			err := parseEntry(bytes.NewReader(tt.entry), int64(len(tt.entry)), v)
 			if (err == nil) != tt.ok {
 				t.Errorf("parseEntry: got %v, want ok %v", err, tt.ok)
 			}
@@ -143,6 +144,6 @@ func FuzzParseEntry(f *testing.F) {
 	f.Add(testEntry("dev", []uint64{0}, []byte("code"), 2))
 	f.Add([]byte("WAZEVO\x03dev\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = parseEntry(b, "dev")
+		_ = parseEntry(bytes.NewReader(b), int64(len(b)), "dev")
 	})
 }
