@@ -216,7 +216,8 @@ func newWasip1Host(tb testing.TB, ctx context.Context) *wasmhost.Host {
 // new instance per operation, as an embedder runs it: "first-query" is an
 // instance start, engine start, Open and a first query (sql -csv); "writes"
 // is the same with 1,000 INSERT statements in its one transaction (sql
-// -write). Run it on both engines:
+// -write), and "insert-select" the 1,000 rows from one statement. Run it on
+// both engines:
 //
 //	go test -run '^$' -bench Wasip1 -benchtime 5x ./e2e
 //	(cd .ci/compat && GOWORK=$PWD/go.work go test -tags litedir_wasm2go -run '^$' -bench Wasip1 -benchtime 5x github.com/litedir/litedir/e2e)
@@ -251,6 +252,12 @@ func BenchmarkWasip1(b *testing.B) {
 	b.Run("writes", func(b *testing.B) {
 		for b.Loop() {
 			run("sql", "-write", "/ws", inserts.String())
+		}
+	})
+	b.Run("insert-select", func(b *testing.B) {
+		for b.Loop() {
+			run("sql", "-write", "/ws", "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < 999) "+
+				"INSERT INTO sessions (title) SELECT 'session ' || i FROM n")
 		}
 	})
 }
