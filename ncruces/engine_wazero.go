@@ -68,8 +68,8 @@ func runtimeConfig(logger *slog.Logger) (cfg wazero.RuntimeConfig, dir, note str
 		if err == nil {
 			// NewCompilationCacheWithDir only creates directories that are
 			// missing; checkEntry found them, so it writes nothing.
-			cache, err := wazero.NewCompilationCacheWithDir(dir)
-			if err == nil {
+			var cache wazero.CompilationCache
+			if cache, err = wazero.NewCompilationCacheWithDir(dir); err == nil {
 				return cfg.WithCompilationCache(cache), dir, ""
 			}
 		}
