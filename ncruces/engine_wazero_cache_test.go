@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/litedir/litedir/internal/testdir"
 )
 
 // TestCheckEntry checks that checkEntry finds and accepts the entry wazero
@@ -45,7 +47,7 @@ func TestCheckEntry(t *testing.T) {
 
 // TestCheckEntryFile checks checkEntry on a file put where the entry goes.
 func TestCheckEntryFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := testdir.New(t)
 	bin := []byte("\x00asm not really")
 	path := entryPath(dir, wazeroVersion(), bin)
 	if !strings.HasPrefix(filepath.Base(filepath.Dir(path)), "wazero-"+wazeroVersion()+"-") {
