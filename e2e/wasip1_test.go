@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/litedir/litedir/e2e/internal/wasmhost"
 	"github.com/litedir/litedir/ncruces"
@@ -32,23 +34,10 @@ func TestWasip1CLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds litedir for wasip1 and runs it in wazero, where SQLite is interpreted inside the guest (seconds per command)")
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("building the wasip1 binary needs the go command: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*signalDeadline)
 	defer cancel()
 
-	wasm := filepath.Join(t.TempDir(), "litedir.wasm")
-	build := exec.CommandContext(ctx, goCmd, "build", "-o", wasm, "github.com/litedir/litedir/cmd/litedir")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=wasip1 GOARCH=wasm go build ./cmd/litedir: %v\n%s", err, out)
-	}
-	host, err := wasmhost.New(ctx, wasm, hostCacheDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := newWasip1Host(t, ctx)
 	defer host.Close(context.WithoutCancel(ctx))
 
 	dir := t.TempDir()
@@ -191,11 +180,93 @@ func TestWasip1CLI(t *testing.T) {
 	}
 }
 
+// newWasip1Host builds the litedir CLI for wasip1 on the engine this test
+// binary runs (-tags litedir_wasm2go when it is wasm2go; the module context
+// and GOFLAGS are inherited, as the compatibility job sets them) and returns
+// a host that has compiled it.
+func newWasip1Host(tb testing.TB, ctx context.Context) *wasmhost.Host {
+	tb.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		tb.Skipf("building the wasip1 binary needs the go command: %v", err)
+	}
+	wasm := filepath.Join(tb.TempDir(), "litedir.wasm")
+	args := []string{"build", "-o", wasm}
+	if ncruces.EngineInfo().Name == ncruces.EngineWasm2go {
+		args = append(args, "-tags", "litedir_wasm2go")
+	}
+	build := exec.CommandContext(ctx, goCmd, append(args, "github.com/litedir/litedir/cmd/litedir")...)
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("GOOS=wasip1 GOARCH=wasm go %s: %v\n%s", strings.Join(build.Args[1:], " "), err, out)
+	}
+	if fi, err := os.Stat(wasm); err == nil {
+		tb.Logf("wasip1 guest on %s: %.1f MB", ncruces.EngineInfo().Name, float64(fi.Size())/1e6)
+	}
+	start := time.Now()
+	host, err := wasmhost.New(ctx, wasm, hostCacheDir(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("host compile of the guest: %v", time.Since(start).Round(time.Millisecond))
+	return host
+}
+
+// BenchmarkWasip1 measures the wasip1 build of the CLI in e2e's Go host, a
+// new instance per operation, as an embedder runs it: "first-query" is an
+// instance start, engine start, Open and a first query (sql -csv); "writes"
+// is the same with 1,000 INSERT statements in its one transaction (sql
+// -write), and "insert-select" the 1,000 rows from one statement. Run it on
+// both engines:
+//
+//	go test -run '^$' -bench Wasip1 -benchtime 5x ./e2e
+//	(cd .ci/compat && GOWORK=$PWD/go.work go test -tags litedir_wasm2go -run '^$' -bench Wasip1 -benchtime 5x github.com/litedir/litedir/e2e)
+func BenchmarkWasip1(b *testing.B) {
+	ctx := b.Context()
+	host := newWasip1Host(b, ctx)
+	defer host.Close(context.WithoutCancel(ctx))
+	dir := b.TempDir()
+	run := func(args ...string) {
+		var out, errBuf bytes.Buffer
+		code, err := host.Run(ctx, wasmhost.Run{
+			Args:   args,
+			Env:    []string{ncruces.EnvCacheDir + "=off"},
+			Mounts: map[string]string{"/ws": dir},
+			Stdout: &out,
+			Stderr: &errBuf,
+		})
+		if err != nil || code != 0 {
+			b.Fatalf("litedir %s: exit %d, %v\n%s%s", args[0], code, err, out.String(), errBuf.String())
+		}
+	}
+	run("migrate", "-builtin", "/ws")
+	var inserts strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&inserts, "INSERT INTO sessions (title) VALUES ('session %d');", i)
+	}
+	b.Run("first-query", func(b *testing.B) {
+		for b.Loop() {
+			run("sql", "-csv", "/ws", "SELECT count(*) FROM sessions")
+		}
+	})
+	b.Run("writes", func(b *testing.B) {
+		for b.Loop() {
+			run("sql", "-write", "/ws", inserts.String())
+		}
+	})
+	b.Run("insert-select", func(b *testing.B) {
+		for b.Loop() {
+			run("sql", "-write", "/ws", "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < 999) "+
+				"INSERT INTO sessions (title) SELECT 'session ' || i FROM n")
+		}
+	})
+}
+
 // hostCacheDir is the wazero compilation cache for the host's compile of
 // the wasip1 binary: the engine cache directory (the rule of
 // ncruces.EnvCacheDir), which wazero shares safely since it keys entries by
 // module hash and wazero version. "" (no cache) when it is off.
-func hostCacheDir(t *testing.T) string {
+func hostCacheDir(t testing.TB) string {
 	switch env := os.Getenv(ncruces.EnvCacheDir); env {
 	case "off":
 		return ""

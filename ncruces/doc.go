@@ -5,15 +5,22 @@
 //
 // # Engine
 //
-// SQLite is a Wasm module that wazero compiles to machine code once per
-// process. Cold, that takes seconds; with wazero's on-disk compilation cache
-// it takes tens of milliseconds. [Initialize] sets up that cache (in
-// [EnvCacheDir], or os.UserCacheDir()/litedir/wazero), the memory limit and
-// the Wasm features, and compiles SQLite. [Warmup] does the same in the
-// background so the compile overlaps other start-up work. A cache that cannot
-// be used never makes SQLite unusable: Initialize validates it before the
-// driver sees it, rebuilds it once, and otherwise runs without it.
-// [EngineInfo] reports what happened.
+// By default (driver v0.32, [EngineWazero]) SQLite is a Wasm module that
+// wazero compiles to machine code once per process. Cold, that takes
+// seconds; with wazero's on-disk compilation cache it takes tens of
+// milliseconds. [Initialize] sets up that cache (in [EnvCacheDir], or
+// os.UserCacheDir()/litedir/wazero), the memory limit and the Wasm features,
+// and compiles SQLite. [Warmup] does the same in the background so the
+// compile overlaps other start-up work. A cache that cannot be used never
+// makes SQLite unusable: Initialize validates it before the driver sees it,
+// rebuilds it once, and otherwise runs without it; a cache that can only be
+// read is used for loading. [EngineInfo] reports what happened.
+//
+// Built with -tags litedir_wasm2go against driver v0.33 or later
+// ([EngineWasm2go]), SQLite is Go code compiled into the program: there is
+// nothing to compile at start-up and no cache, and Initialize only starts
+// SQLite. The rest of this package behaves the same on both engines; the
+// platform profile follows the driver linked.
 //
 // # Opening a database
 //

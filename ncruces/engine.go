@@ -1,96 +1,119 @@
 package ncruces
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/bits"
-	"os"
-	"path/filepath"
+	"reflect"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/embed" // sets sqlite3.Binary
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 )
 
 // EnvCacheDir is the environment variable that overrides the directory of the
-// compilation cache. The value "off" disables the cache.
+// compilation cache. The value "off" disables the cache. Only the wazero
+// engine has a cache; the wasm2go engine needs none.
 const EnvCacheDir = "LITEDIR_CACHE_DIR"
 
 // driverModule is the driver's module path, for its version in the build info.
 const driverModule = "github.com/ncruces/go-sqlite3"
 
+// The engines litedir runs on, the values of [Engine].Name. Which one a
+// program gets is decided when it is built: the driver up to v0.32 runs
+// SQLite's Wasm in wazero, v0.33 and later translate it to Go (wasm2go), and
+// litedir builds against the latter with the litedir_wasm2go build tag.
+const (
+	// EngineWazero is github.com/ncruces/go-sqlite3 v0.32 with SQLite run by
+	// wazero: compiled to machine code at start-up, from an on-disk cache
+	// when it is warm. The default build.
+	EngineWazero = "wazero"
+
+	// EngineWasm2go is github.com/ncruces/go-sqlite3 v0.33 or later, where
+	// SQLite's Wasm is translated to Go and compiled with the program: no
+	// start-up compile and no cache. Built with -tags litedir_wasm2go.
+	EngineWasm2go = "wasm2go"
+)
+
 // Engine describes the SQLite engine after [Initialize].
 type Engine struct {
+	// Name is the engine this program was built with: [EngineWazero] or
+	// [EngineWasm2go]. It is set before Initialize, too.
+	Name string
+
 	// CacheDir is the directory of wazero's compilation cache, or "" when no
-	// cache is in use.
+	// cache is in use (always on wasm2go).
 	CacheDir string
 
 	// CacheNote says why the cache is off ("disabled by
-	// LITEDIR_CACHE_DIR=off", "not usable: ..."), or why it was rebuilt. It
-	// is "" when the cache worked at once.
+	// LITEDIR_CACHE_DIR=off", "not usable: ...", "not needed: ..." on
+	// wasm2go), or why it was rebuilt or how it is used ("read-only: ...").
+	// It is "" when the cache worked at once.
 	CacheNote string
 
 	// InitTime is how long Initialize took: seconds when SQLite was compiled
-	// from scratch, milliseconds from a warm cache.
+	// from scratch, milliseconds from a warm cache or on wasm2go.
 	InitTime time.Duration
 
 	// SQLiteVersion is SQLite's sqlite_version(), such as "3.51.3".
 	SQLiteVersion string
 
-	// DriverVersion is the module version of github.com/ncruces/go-sqlite3 in
-	// the build info, or the version litedir pins when there is none.
+	// DriverVersion is the module version of github.com/ncruces/go-sqlite3
+	// linked into the program, or "" when it cannot be told (a driver
+	// replaced by a local directory in a program without build info).
 	DriverVersion string
 }
 
-// engine is the process-wide state behind Initialize. sqlite3.Initialize
-// runs once per process, and so does this.
+// engine is the process-wide state behind Initialize. The driver initializes
+// SQLite once per process, and so does this.
 var engine struct {
 	once sync.Once
 	err  error
 	info atomic.Pointer[Engine]
-
-	// probe is the module compiled while validating the cache. It is never
-	// closed: the compiled code lives in wazero's engine, which is shared by
-	// every runtime configured with the same cache and reference-counts
-	// compiled modules. Holding this reference keeps the code there, so the
-	// driver's own compile right after is a memory hit.
-	probe wazero.CompiledModule
 }
 
-// Initialize configures the driver's wazero runtime and compiles SQLite, once
-// per process. It is safe for concurrent use; every call blocks until the
-// first one is done and returns its result. logger receives what happened to
-// the cache (nil discards); loggers of later calls are ignored. [Open] calls
-// Initialize, so calling it is only needed to choose when the compile
-// happens; see also [Warmup].
+// Initialize prepares SQLite, once per process. It is safe for concurrent
+// use; every call blocks until the first one is done and returns its result.
+// logger receives what happened to the cache (nil discards); loggers of later
+// calls are ignored. [Open] calls Initialize, so calling it is only needed to
+// choose when the work happens; see also [Warmup].
 //
-// The configuration: a compilation cache in $LITEDIR_CACHE_DIR (see
-// [EnvCacheDir]) or os.UserCacheDir()/litedir/wazero, a Wasm memory limit of
-// 256 MB per connection (32 MB on 32-bit platforms; without a limit each
-// connection reserves 4 GB of address space), and the Wasm 2.0 core features
-// SQLite needs. The driver uses these defaults only when it has no
+// What the work is depends on the engine (see [Engine].Name). On wazero (the
+// default build) Initialize configures the driver's runtime and compiles
+// SQLite to machine code, from a compilation cache when it can: the cache
+// lives in $LITEDIR_CACHE_DIR (see [EnvCacheDir]) or
+// os.UserCacheDir()/litedir/wazero, each connection gets a Wasm memory limit
+// of 256 MB (32 MB on 32-bit platforms; without a limit each connection
+// reserves 4 GB of address space), and the Wasm 2.0 core features SQLite
+// needs are enabled. The driver uses these defaults only when it has no
 // configuration at all, so litedir has to restate them next to the cache.
 //
 // A cache that fails to compile SQLite would fail it for the rest of the
-// process (the driver compiles once and remembers the error), so Initialize
-// first compiles SQLite with the cache itself: if that fails (a directory
-// that cannot be written, a corrupt entry), it removes wazero's entries from
-// the cache directory and tries once more with a fresh cache, and if that
-// fails too, runs without a cache. The cache never causes an error.
+// process (the driver compiles once and remembers the error), so a cache
+// entry is checked before the driver sees it: the entry wazero will load is
+// read and verified (header, code checksum) without compiling, and the
+// driver's compile is then the only one in the process. When there is no
+// valid entry, Initialize first compiles SQLite with the cache itself: if
+// that fails (a directory that cannot be written, a corrupt entry), it
+// removes wazero's entries from the cache directory and tries once more with
+// a fresh cache, and if that fails too, runs without a cache. A cache
+// directory that can be read but not written (one installed system-wide) is
+// used when it holds a valid entry, and left alone otherwise. The cache never
+// causes an error.
 //
 // If the program set sqlite3.RuntimeConfig itself, Initialize leaves it alone
 // and says so in [Engine].CacheNote. If something compiled SQLite before
 // Initialize (any connection opened through the driver does), the
 // configuration comes too late to apply; call Initialize first.
+//
+// On wasm2go (-tags litedir_wasm2go) SQLite is already Go code: Initialize
+// only asks it for its version, in milliseconds, and there is no cache.
 func Initialize(logger *slog.Logger) error {
 	engine.once.Do(func() { engine.err = initialize(logger) })
 	return engine.err
@@ -105,12 +128,12 @@ func Warmup(logger *slog.Logger) {
 }
 
 // EngineInfo returns the engine's description once [Initialize] has
-// returned, even if it failed, and the zero Engine before.
+// returned, even if it failed. Before, only Name and DriverVersion are set.
 func EngineInfo() Engine {
 	if info := engine.info.Load(); info != nil {
 		return *info
 	}
-	return Engine{}
+	return Engine{Name: engineName, DriverVersion: driverVersion()}
 }
 
 func initialize(logger *slog.Logger) error {
@@ -118,22 +141,13 @@ func initialize(logger *slog.Logger) error {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	info := Engine{DriverVersion: driverVersion()}
+	info := Engine{Name: engineName, DriverVersion: driverVersion()}
 	defer func() {
 		info.InitTime = time.Since(start)
 		engine.info.Store(&info)
 	}()
 
-	if sqlite3.RuntimeConfig != nil {
-		info.CacheNote = "sqlite3.RuntimeConfig was set by the program; litedir left it alone"
-		logger.Info("ncruces: using the program's sqlite3.RuntimeConfig")
-	} else {
-		var cfg wazero.RuntimeConfig
-		cfg, info.CacheDir, info.CacheNote = runtimeConfig(logger)
-		sqlite3.RuntimeConfig = cfg
-	}
-
-	if err := sqlite3.Initialize(); err != nil {
+	if err := setupEngine(logger, &info); err != nil {
 		return fmt.Errorf("ncruces: initialize SQLite: %w", err)
 	}
 	version, err := sqliteVersion()
@@ -141,138 +155,9 @@ func initialize(logger *slog.Logger) error {
 		return fmt.Errorf("ncruces: initialize SQLite: %w", err)
 	}
 	info.SQLiteVersion = version
-	logger.Debug("ncruces: SQLite ready", "sqlite", version, "driver", info.DriverVersion,
+	logger.Debug("ncruces: SQLite ready", "engine", info.Name, "sqlite", version, "driver", info.DriverVersion,
 		"cache", info.CacheDir, "took", time.Since(start))
 	return nil
-}
-
-// baseConfig restates the driver's defaults, which it drops as soon as
-// RuntimeConfig is set.
-func baseConfig() wazero.RuntimeConfig {
-	cfg := wazero.NewRuntimeConfig()
-	if bits.UintSize < 64 {
-		cfg = cfg.WithMemoryLimitPages(512) // 32 MB
-	} else {
-		cfg = cfg.WithMemoryLimitPages(4096) // 256 MB
-	}
-	return cfg.WithCoreFeatures(api.CoreFeaturesV2)
-}
-
-// runtimeConfig returns the configuration for the driver, with a validated
-// compilation cache when one is usable, its directory and the cache note.
-func runtimeConfig(logger *slog.Logger) (cfg wazero.RuntimeConfig, dir, note string) {
-	cfg = baseConfig()
-	dir, note = cacheDir()
-	if dir == "" {
-		logger.Debug("ncruces: no compilation cache", "reason", note)
-		return cfg, "", note
-	}
-
-	cache, err := openCache(cfg, dir)
-	if err == nil {
-		return cfg.WithCompilationCache(cache), dir, ""
-	}
-	logger.Warn("ncruces: compilation cache unusable, rebuilding it", "dir", dir, "err", err)
-	if rmErr := removeCache(dir); rmErr != nil {
-		logger.Debug("ncruces: removing the compilation cache", "dir", dir, "err", rmErr)
-	}
-	cache, err2 := openCache(cfg, dir)
-	if err2 == nil {
-		return cfg.WithCompilationCache(cache), dir, fmt.Sprintf("rebuilt after: %v", err)
-	}
-	logger.Warn("ncruces: running without a compilation cache; every process compiles SQLite (seconds)", "dir", dir, "err", err2)
-	return cfg, "", fmt.Sprintf("not usable: %v", err2)
-}
-
-// cacheDir returns the cache directory, or "" and the reason there is none.
-func cacheDir() (dir, note string) {
-	switch env := os.Getenv(EnvCacheDir); env {
-	case "off":
-		return "", "disabled by " + EnvCacheDir + "=off"
-	case "":
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Sprintf("no user cache directory: %v", err)
-		}
-		return filepath.Join(base, "litedir", "wazero"), ""
-	default:
-		abs, err := filepath.Abs(env)
-		if err != nil {
-			return "", fmt.Sprintf("%s=%q: %v", EnvCacheDir, env, err)
-		}
-		return abs, ""
-	}
-}
-
-// openCache opens the compilation cache in dir and proves that it works by
-// compiling SQLite with it, the way the driver will.
-func openCache(cfg wazero.RuntimeConfig, dir string) (wazero.CompilationCache, error) {
-	ctx := context.Background()
-	cache, err := wazero.NewCompilationCacheWithDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			cache.Close(ctx)
-		}
-	}()
-
-	// wazero reports a failed write only as a failed compile; find out first.
-	probe, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return nil, fmt.Errorf("not writable: %w", err)
-	}
-	probe.Close()
-	if err := os.Remove(probe.Name()); err != nil {
-		return nil, fmt.Errorf("not writable: %w", err)
-	}
-
-	bin, err := wasmBinary()
-	if err != nil || bin == nil {
-		// The driver will report this itself; the cache is not the problem.
-		ok = true
-		return cache, nil
-	}
-	// CompileModule needs no imports. The runtime can be closed: with a cache
-	// configured it neither owns the engine nor the compiled module.
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg.WithCompilationCache(cache))
-	defer rt.Close(ctx)
-	// The driver compiles with GOMAXPROCS/4 workers; so do we, as this is the
-	// one cold compile when the cache is empty.
-	compiled, err := rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)/4), bin)
-	if err != nil {
-		return nil, fmt.Errorf("compile SQLite with the cache: %w", err)
-	}
-	engine.probe = compiled
-	ok = true
-	return cache, nil
-}
-
-// wasmBinary returns the SQLite binary the driver will load.
-func wasmBinary() ([]byte, error) {
-	if sqlite3.Binary != nil || sqlite3.Path == "" {
-		return sqlite3.Binary, nil
-	}
-	return os.ReadFile(sqlite3.Path)
-}
-
-// removeCache removes wazero's entries in dir: the version-specific
-// directories wazero creates there ("wazero-<version>-<arch>-<os>"). Nothing
-// else is touched, as EnvCacheDir may name a directory shared with others.
-func removeCache(dir string) error {
-	entries, err := filepath.Glob(filepath.Join(dir, "wazero-*"))
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
-		if fi, err := os.Lstat(e); err == nil && fi.IsDir() {
-			errs = append(errs, os.RemoveAll(e))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // sqliteVersion asks SQLite for its version on an in-memory database.
@@ -293,20 +178,75 @@ func sqliteVersion() (string, error) {
 	return stmt.ColumnText(0), stmt.Close()
 }
 
-// driverVersion returns the driver's module version from the build info.
+// driverVersion returns the version of the driver linked into the program:
+// from the build info of a program, or else from the driver's source path,
+// which names the module version (".../go-sqlite3@v0.35.3/conn.go") in test
+// binaries and -trimpath builds too, whose build info lists no modules. It
+// returns "" when neither tells, as with a driver replaced by a directory.
 func driverVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range bi.Deps {
 			if m.Path != driverModule {
 				continue
 			}
-			if m.Replace != nil && m.Replace.Version != "" {
-				return m.Replace.Version
+			if m.Replace != nil {
+				return m.Replace.Version // "" for a directory
 			}
 			if m.Version != "" && m.Version != "(devel)" {
 				return m.Version
 			}
 		}
 	}
-	return "v0.32.0"
+	return driverSourceVersion()
+}
+
+// driverPathVersion matches the module version in a source path of the
+// driver, with slashes.
+var driverPathVersion = regexp.MustCompile(`go-sqlite3@(v[0-9][^/]*)/`)
+
+// driverSourceVersion returns the module version in the source path of the
+// driver's Open, or "".
+func driverSourceVersion() string {
+	pc := reflect.ValueOf(sqlite3.Open).Pointer()
+	fn := runtime.FuncForPC(pc)
+	if fn == nil {
+		return ""
+	}
+	file, _ := fn.FileLine(pc)
+	if m := driverPathVersion.FindStringSubmatch(strings.ReplaceAll(file, `\`, "/")); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// versionAtLeast reports whether the module version v ("v0.35.3", maybe with
+// a pre-release or pseudo-version suffix) is at least major.minor.patch. A
+// version it cannot parse is not. A pre-release of exactly that version is
+// not either.
+func versionAtLeast(v string, major, minor, patch int) bool {
+	rest, ok := strings.CutPrefix(v, "v")
+	if !ok {
+		return false
+	}
+	core, pre, _ := strings.Cut(rest, "-")
+	core, _, _ = strings.Cut(core, "+")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	var n [3]int
+	for i, p := range parts {
+		x, err := strconv.Atoi(p)
+		if err != nil || x < 0 {
+			return false
+		}
+		n[i] = x
+	}
+	want := [3]int{major, minor, patch}
+	for i := range n {
+		if n[i] != want[i] {
+			return n[i] > want[i]
+		}
+	}
+	return pre == ""
 }

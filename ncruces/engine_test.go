@@ -1,23 +1,14 @@
 package ncruces
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io/fs"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/ncruces/go-sqlite3"
-
-	"github.com/litedir/litedir/internal/testdir"
 )
 
 func TestInitialize(t *testing.T) {
+	if got := EngineInfo().Name; got != engineName {
+		t.Errorf("Name before Initialize: got %q, want %q", got, engineName)
+	}
 	Warmup(nil)
 	if err := Initialize(testLogger(t)); err != nil {
 		t.Fatalf("Initialize: %v", err)
@@ -26,248 +17,60 @@ func TestInitialize(t *testing.T) {
 		t.Fatalf("second Initialize: %v", err)
 	}
 	info := EngineInfo()
+	if info.Name != engineName {
+		t.Errorf("Name: got %q, want %q", info.Name, engineName)
+	}
 	if !strings.HasPrefix(info.SQLiteVersion, "3.") {
 		t.Errorf("SQLiteVersion: got %q, want 3.x", info.SQLiteVersion)
-	}
-	if info.DriverVersion != "v0.32.0" {
-		t.Errorf("DriverVersion: got %q, want v0.32.0", info.DriverVersion)
 	}
 	if info.InitTime <= 0 {
 		t.Errorf("InitTime: got %v, want > 0", info.InitTime)
 	}
-	if sqlite3.RuntimeConfig == nil {
-		t.Error("sqlite3.RuntimeConfig: got nil, want litedir's")
-	}
+	checkEngineSetup(t, info)
 	t.Logf("engine: %+v", info)
 }
 
-func TestCacheDir(t *testing.T) {
-	t.Setenv(EnvCacheDir, "off")
-	if dir, note := cacheDir(); dir != "" || note != "disabled by LITEDIR_CACHE_DIR=off" {
-		t.Errorf("off: got %q, %q", dir, note)
-	}
-
-	t.Setenv(EnvCacheDir, "relative/cache")
-	cwd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dir, note := cacheDir(); dir != filepath.Join(cwd, "relative", "cache") || note != "" {
-		t.Errorf("relative: got %q, %q, want it made absolute", dir, note)
-	}
-
-	t.Setenv(EnvCacheDir, "")
-	base, err := os.UserCacheDir()
-	if err != nil {
-		if dir, note := cacheDir(); dir != "" || !strings.Contains(note, "no user cache directory") {
-			t.Errorf("no user cache dir: got %q, %q", dir, note)
+func TestVersionAtLeast(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want bool
+	}{
+		{"v0.35.3", true},
+		{"v0.35.4", true},
+		{"v0.36.0", true},
+		{"v1.0.0", true},
+		{"v0.35.2", false},
+		{"v0.34.9", false},
+		{"v0.32.0", false},
+		{"v0.35.3-rc.1", false},
+		{"v0.35.4-0.20260101000000-abcdef123456", true},
+		{"v0.35.3+incompatible", true},
+		{"", false},
+		{"0.35.3", false},
+		{"v0.35", false},
+		{"vx.y.z", false},
+	} {
+		if got := versionAtLeast(tt.v, 0, 35, 3); got != tt.want {
+			t.Errorf("versionAtLeast(%q, 0.35.3): got %v, want %v", tt.v, got, tt.want)
 		}
-		return
-	}
-	if dir, note := cacheDir(); dir != filepath.Join(base, "litedir", "wazero") || note != "" {
-		t.Errorf("default: got %q, %q, want %s", dir, note, filepath.Join(base, "litedir", "wazero"))
 	}
 }
 
-// engineReport is what the child of TestEngineCache prints.
-type engineReport struct {
-	Engine  Engine
-	InitErr string
-	Query   string // the result of a query on a new database
-}
-
-// TestEngineCache runs Initialize in child processes, since it runs once
-// per process, with caches that cannot be used.
-func TestEngineCache(t *testing.T) {
-	if role := os.Getenv(childEnv(t.Name())); role != "" {
-		engineChild(t, role)
-		return
-	}
-	if testing.Short() {
-		t.Skip("compiles SQLite from scratch in several processes")
-	}
-	// Every child compiles SQLite from scratch: about a second each, but 15
-	// to 60 s with -race. Under -race only the case that must never fail
-	// runs; the race detector has nothing to add to the others, which the
-	// plain go test runs.
-	slow := func(t *testing.T) {
-		t.Helper()
-		if raceEnabled {
-			t.Skip("cold compiles are too slow with -race; covered by go test without -race")
+func TestDriverPathVersion(t *testing.T) {
+	for _, tt := range []struct{ file, want string }{
+		{"/root/go/pkg/mod/github.com/ncruces/go-sqlite3@v0.35.3/conn.go", "v0.35.3"},
+		{"github.com/ncruces/go-sqlite3@v0.32.0/conn.go", "v0.32.0"},
+		{"/src/go-sqlite3/conn.go", ""},
+	} {
+		got := ""
+		if m := driverPathVersion.FindStringSubmatch(tt.file); m != nil {
+			got = m[1]
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.file, got, tt.want)
 		}
 	}
-
-	run := func(t *testing.T, role string, env ...string) engineReport {
-		t.Helper()
-		cmd, stdin, stdout := startChild(t, role, env...)
-		stdin.Close()
-		line := waitLine(t, stdout, "engine ")
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("child: %v", err)
-		}
-		var r engineReport
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("child report %q: %v", line, err)
-		}
-		if r.InitErr != "" || r.Query != "ok" {
-			t.Fatalf("child: Initialize %q, query %q, want it working", r.InitErr, r.Query)
-		}
-		t.Logf("child engine: %+v", r.Engine)
-		return r
-	}
-
-	t.Run("off", func(t *testing.T) {
-		t.Parallel()
-		slow(t)
-		r := run(t, "report", EnvCacheDir+"=off")
-		if r.Engine.CacheDir != "" || r.Engine.CacheNote != "disabled by LITEDIR_CACHE_DIR=off" {
-			t.Errorf("got %+v, want no cache, disabled", r.Engine)
-		}
-	})
-
-	t.Run("unwritable", func(t *testing.T) {
-		t.Parallel()
-		// A directory under a regular file cannot be created, even by root.
-		file := filepath.Join(testdir.New(t), "file")
-		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r := run(t, "report", EnvCacheDir+"="+filepath.Join(file, "cache"))
-		if r.Engine.CacheDir != "" || !strings.HasPrefix(r.Engine.CacheNote, "not usable: ") {
-			t.Errorf("got %+v, want no cache, not usable", r.Engine)
-		}
-		if got := mustReadFile(t, file); string(got) != "x" {
-			t.Errorf("the file in the way changed: got %q", got)
-		}
-	})
-
-	t.Run("program's RuntimeConfig", func(t *testing.T) {
-		t.Parallel()
-		slow(t)
-		r := run(t, "preset")
-		if r.Engine.CacheDir != "" || !strings.Contains(r.Engine.CacheNote, "left it alone") {
-			t.Errorf("got %+v, want the program's configuration left alone", r.Engine)
-		}
-	})
-
-	t.Run("corrupt entry", func(t *testing.T) {
-		t.Parallel()
-		slow(t)
-		testdir.NeedRemoveAll(t) // removeCache drops the corrupt entry with it
-		dir := filepath.Join(testdir.New(t), "cache")
-		env := EnvCacheDir + "=" + dir
-		if r := run(t, "report", env); r.Engine.CacheDir != dir || r.Engine.CacheNote != "" {
-			t.Fatalf("cold: got %+v, want cache %s", r.Engine, dir)
-		}
-		entries := cacheEntries(t, dir)
-		if len(entries) == 0 {
-			t.Skip("wazero wrote no cache entry (interpreter platform)")
-		}
-		for _, e := range entries {
-			b := mustReadFile(t, e)
-			for i := len(b) / 2; i < len(b)/2+64 && i < len(b); i++ {
-				b[i] ^= 0xff
-			}
-			if err := os.WriteFile(e, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if r := run(t, "report", env); r.Engine.CacheDir != dir || !strings.HasPrefix(r.Engine.CacheNote, "rebuilt after: ") {
-			t.Errorf("corrupt: got %+v, want the cache rebuilt", r.Engine)
-		}
-		if r := run(t, "report", env); r.Engine.CacheDir != dir || r.Engine.CacheNote != "" {
-			t.Errorf("after the rebuild: got %+v, want the cache working", r.Engine)
-		}
-	})
-}
-
-// engineChild is the child role of TestEngineCache.
-func engineChild(t *testing.T, role string) {
-	if role == "preset" {
-		sqlite3.RuntimeConfig = baseConfig()
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var r engineReport
-	if err := Initialize(logger); err != nil {
-		r.InitErr = err.Error()
-	}
-	r.Engine = EngineInfo()
-	r.Query = func() string {
-		db, err := Open(context.Background(), Config{Path: filepath.Join(testdir.New(t), "e.db"), Logger: logger})
-		if err != nil {
-			return err.Error()
-		}
-		defer db.Close()
-		var s string
-		if err := db.QueryRow("SELECT 'ok'").Scan(&s); err != nil {
-			return err.Error()
-		}
-		return s
-	}()
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("engine %s\n", b)
-}
-
-// cacheEntries returns the files wazero wrote in the cache directory dir.
-func cacheEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			files = append(files, path)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
-// TestRemoveCache checks that only wazero's directories are removed.
-func TestRemoveCache(t *testing.T) {
-	testdir.NeedRemoveAll(t)
-	dir := testdir.New(t)
-	keep := []string{"mine.txt", "wazero-file", "other"}
-	for _, name := range []string{"wazero-v1-amd64-linux", "wazero-v2-" + runtime.GOARCH + "-" + runtime.GOOS} {
-		if err := os.MkdirAll(filepath.Join(dir, name, "sub"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range keep {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := removeCache(dir); err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(dirNames(t, dir), " ")
-	if want := "mine.txt other wazero-file"; got != want {
-		t.Errorf("after removeCache: got %v, want %v", got, want)
-	}
-}
-
-// TestOpenCacheProbe checks openCache on a usable directory and on one that
-// is a file, in this process: the probe compile uses its own runtime and
-// leaves the driver's configuration alone.
-func TestOpenCacheProbe(t *testing.T) {
-	if err := Initialize(nil); err != nil {
-		t.Fatal(err)
-	}
-	before := sqlite3.RuntimeConfig
-	file := filepath.Join(testdir.New(t), "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if cache, err := openCache(baseConfig(), file); err == nil {
-		cache.Close(context.Background())
-		t.Errorf("openCache(%s): got nil error, want one for a file", file)
-	}
-	if sqlite3.RuntimeConfig != before {
-		t.Error("openCache changed sqlite3.RuntimeConfig")
+	if v := driverSourceVersion(); !strings.HasPrefix(v, "v0.") {
+		t.Errorf("driverSourceVersion: got %q, want the linked driver's v0.x", v)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,8 +119,15 @@ func childEnv(name string) string { return "CHILD_" + name }
 // reader of its stdout. The child is killed if the test ends first.
 func startChild(t *testing.T, role string, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
 	t.Helper()
+	return startChildAttr(t, role, nil, env...)
+}
+
+// startChildAttr is startChild with the child's process attributes.
+func startChildAttr(t *testing.T, role string, attr *syscall.SysProcAttr, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+	t.Helper()
 	name := strings.SplitN(t.Name(), "/", 2)[0]
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.SysProcAttr = attr
 	cmd.Env = append(os.Environ(), childEnv(name)+"="+role)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = tWriter{t}

@@ -364,11 +364,11 @@ func TestOpenProfiles(t *testing.T) {
 		prof Profile
 		want map[string]string
 	}{
-		{"no locking", profileFor("plan9", "amd64", "none", false, false),
+		{"no locking", profileFor("plan9", "amd64", "none", false, false, false),
 			map[string]string{"journal_mode": "delete", "locking_mode": "normal"}},
-		{"no shared memory", profileFor("linux", "s390x", "ofd", true, false),
+		{"no shared memory", profileFor("linux", "s390x", "ofd", true, false, false),
 			map[string]string{"journal_mode": "wal", "locking_mode": "exclusive"}},
-		{"copied shared memory", profileFor("windows", "amd64", "lockfileex", true, true),
+		{"copied shared memory", profileFor("windows", "amd64", "lockfileex", true, true, true),
 			map[string]string{"journal_mode": "wal", "locking_mode": "exclusive"}},
 	}
 	for _, tt := range tests {

@@ -13,7 +13,13 @@ import (
 // The driver's capabilities come from build constraints in its vfs package;
 // the per-build files of this package (profile_ofd.go, profile_bsd.go,
 // profile_windows.go, profile_dotlk.go, profile_other.go) share those
-// constraints and only name the locking mechanism.
+// constraints and only name the locking mechanism. What differs between the
+// driver litedir pins (v0.32, on wazero) and the ones the litedir_wasm2go tag
+// builds against (v0.33 and later) follows the driver actually linked:
+// SupportsSharedMemory is the driver's own constant (from v0.34 shared memory
+// no longer depends on the CPU, so big-endian ones have it), and whether
+// Windows copies shared memory is told by profile_wazero.go and
+// profile_wasm2go.go.
 type Profile struct {
 	GOOS, GOARCH string
 
@@ -32,9 +38,12 @@ type Profile struct {
 	SharedMemory bool
 
 	// SharedMemoryCopy is true where the driver emulates shared memory by
-	// copying the WAL index in and out of each connection (Windows, and
-	// sqlite3_dotlk builds). Concurrent WAL connections can then corrupt the
-	// database (ncruces/go-sqlite3 issue #404), so litedir does not use it.
+	// copying the WAL index in and out of each connection: sqlite3_dotlk
+	// builds, and Windows up to driver v0.35.2 (from v0.35.3 on, with
+	// -tags litedir_wasm2go, the driver maps the -shm file there like
+	// SQLite's own Windows VFS). Concurrent WAL connections can then
+	// corrupt the database (ncruces/go-sqlite3 issue #404), so litedir does
+	// not use it.
 	SharedMemoryCopy bool
 
 	// ImmediateIsExclusive is true with BSD locks: BEGIN IMMEDIATE takes the
@@ -83,20 +92,23 @@ type Profile struct {
 // vfs.SupportsSharedMemory, and the locking mechanism chosen by the same
 // build constraints as the driver's. It returns a new value on every call.
 func Platform() Profile {
-	return profileFor(runtime.GOOS, runtime.GOARCH, locking, vfs.SupportsFileLocking, vfs.SupportsSharedMemory)
+	return profileFor(runtime.GOOS, runtime.GOARCH, locking, vfs.SupportsFileLocking, vfs.SupportsSharedMemory, sharedMemoryCopy())
 }
 
 // profileFor is the decision behind Platform, kept pure so that it can be
 // tested for every platform class from any platform.
-func profileFor(goos, goarch, locking string, fileLocking, sharedMemory bool) Profile {
+// shmCopy is whether the driver's shared memory is a copy (see
+// sharedMemoryCopy); it only counts where there is shared memory at all.
+func profileFor(goos, goarch, locking string, fileLocking, sharedMemory, shmCopy bool) Profile {
 	p := Profile{
-		GOOS:         goos,
-		GOARCH:       goarch,
-		Locking:      locking,
-		FileLocking:  fileLocking,
-		SharedMemory: sharedMemory,
-		JournalMode:  "wal",
-		FullFsync:    goos == "darwin" || goos == "ios",
+		GOOS:             goos,
+		GOARCH:           goarch,
+		Locking:          locking,
+		FileLocking:      fileLocking,
+		SharedMemory:     sharedMemory,
+		SharedMemoryCopy: fileLocking && sharedMemory && shmCopy,
+		JournalMode:      "wal",
+		FullFsync:        goos == "darwin" || goos == "ios",
 	}
 	if !fileLocking {
 		p.Locking = "none"
@@ -106,10 +118,7 @@ func profileFor(goos, goarch, locking string, fileLocking, sharedMemory bool) Pr
 	case "flock":
 		p.ImmediateIsExclusive = true
 		p.Notes = append(p.Notes, "BSD flock locks: BEGIN IMMEDIATE behaves like BEGIN EXCLUSIVE (with a rollback journal, a writer blocks readers)")
-	case "lockfileex":
-		p.SharedMemoryCopy = sharedMemory
 	case "dotlk":
-		p.SharedMemoryCopy = sharedMemory
 		p.Notes = append(p.Notes, "dot-file locks (sqlite3_dotlk): one process at a time can use the database")
 	}
 

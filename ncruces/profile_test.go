@@ -1,7 +1,9 @@
 package ncruces
 
 import (
+	"errors"
 	"go/build/constraint"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,13 +15,44 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
-// The driver's capability build expressions, from
-// github.com/ncruces/go-sqlite3@v0.32.0: vfs/lock.go (SupportsFileLocking)
-// and vfs/shm.go (SupportsSharedMemory).
-const (
-	vfsFileLocking  = "linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos || sqlite3_flock || sqlite3_dotlk"
-	vfsSharedMemory = "((linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos) && (386 || arm || amd64 || arm64 || riscv64 || ppc64le || loong64)) || sqlite3_flock || sqlite3_dotlk"
+// driverExprs are the build expressions behind the driver's capabilities:
+// vfs/lock.go (SupportsFileLocking), vfs/shm.go (SupportsSharedMemory) and
+// vfs/shm_copy.go (shared memory emulated by copying).
+type driverExprs struct {
+	fileLocking, sharedMemory, sharedMemoryCopy string
+}
+
+var (
+	// exprsV032 are those of github.com/ncruces/go-sqlite3 v0.32.0, the
+	// default build (and unchanged in v0.33.0).
+	exprsV032 = driverExprs{
+		fileLocking:      "linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos || sqlite3_flock || sqlite3_dotlk",
+		sharedMemory:     "((linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos) && (386 || arm || amd64 || arm64 || riscv64 || ppc64le || loong64)) || sqlite3_flock || sqlite3_dotlk",
+		sharedMemoryCopy: "(windows && (386 || arm || amd64 || arm64 || riscv64 || ppc64le || loong64)) || sqlite3_dotlk",
+	}
+	// exprsV035 are those of v0.35.3 to v0.36.0, built with
+	// litedir_wasm2go: shared memory on every CPU, and Windows maps it.
+	exprsV035 = driverExprs{
+		fileLocking:      "linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos || sqlite3_flock || sqlite3_dotlk",
+		sharedMemory:     "linux || darwin || windows || freebsd || openbsd || netbsd || dragonfly || illumos || sqlite3_flock || sqlite3_dotlk",
+		sharedMemoryCopy: "sqlite3_dotlk",
+	}
 )
+
+// linkedExprs returns the expressions of the driver this test binary links,
+// or skips the test, saying why, for a driver litedir has no table for.
+func linkedExprs(t *testing.T) driverExprs {
+	t.Helper()
+	v := driverVersion()
+	switch {
+	case engineName == EngineWazero && v == "v0.32.0":
+		return exprsV032
+	case engineName == EngineWasm2go && versionAtLeast(v, 0, 35, 3):
+		return exprsV035
+	}
+	t.Skipf("no table of build expressions for driver %q on %s", v, engineName)
+	return driverExprs{}
+}
 
 // unixOS are the GOOS values that satisfy the "unix" build tag.
 var unixOS = map[string]bool{
@@ -92,6 +125,9 @@ func profileFiles(t *testing.T) []profileFile {
 		if f.expr == nil {
 			t.Fatalf("%s: no //go:build line", name)
 		}
+		if strings.Contains(f.expr.String(), "litedir_wasm2go") {
+			continue // profile_wazero.go, profile_wasm2go.go: the engine's, not a locking class
+		}
 		if m := lockingConst.FindStringSubmatch(string(src)); m != nil {
 			f.locking = m[1]
 		}
@@ -108,6 +144,7 @@ func profileFiles(t *testing.T) []profileFile {
 // driver's capabilities. refused reports that the build is refused.
 func buildProfile(t *testing.T, files []profileFile, goos, goarch string, tags ...string) (p Profile, refused bool) {
 	t.Helper()
+	exprs := linkedExprs(t)
 	match := buildTags(goos, goarch, tags...)
 	var locking []string
 	for _, f := range files {
@@ -130,7 +167,8 @@ func buildProfile(t *testing.T, files []profileFile, goos, goarch string, tags .
 	if len(locking) != 1 {
 		t.Fatalf("%s/%s %v: files defining locking: got %v, want exactly one", goos, goarch, tags, locking)
 	}
-	return profileFor(goos, goarch, locking[0], evalExpr(t, vfsFileLocking, match), evalExpr(t, vfsSharedMemory, match)), refused
+	return profileFor(goos, goarch, locking[0], evalExpr(t, exprs.fileLocking, match), evalExpr(t, exprs.sharedMemory, match),
+		evalExpr(t, exprs.sharedMemoryCopy, match)), refused
 }
 
 func TestProfileFor(t *testing.T) {
@@ -147,7 +185,15 @@ func TestProfileFor(t *testing.T) {
 		windows   = want{"lockfileex", true, true, true, false, true, true, false, "wal"}
 		noLocking = want{"none", false, false, false, false, true, false, true, "delete"}
 		dotlk     = want{"dotlk", true, true, true, false, true, true, false, "wal"}
+		// Windows with the -shm file mapped (driver v0.35.3 and later).
+		windowsMapped = want{"lockfileex", true, true, false, false, false, false, false, "wal"}
 	)
+	// The rows that differ on the wasm2go engine (driver v0.35.3 and later):
+	// shared memory on every CPU, and mapped on Windows.
+	wasm2go := map[string]want{
+		"linux/s390x": full, "linux/ppc64": full, "linux/mips": full, "linux/mips64le": full,
+		"windows/amd64": windowsMapped, "windows/arm64": windowsMapped, "windows/386": windowsMapped,
+	}
 	tests := []struct {
 		goos, goarch string
 		tags         []string
@@ -190,7 +236,11 @@ func TestProfileFor(t *testing.T) {
 	}
 	files := profileFiles(t)
 	for _, tt := range tests {
-		t.Run(strings.Join(append([]string{tt.goos, tt.goarch}, tt.tags...), "/"), func(t *testing.T) {
+		name := strings.Join(append([]string{tt.goos, tt.goarch}, tt.tags...), "/")
+		if w, ok := wasm2go[name]; ok && engineName == EngineWasm2go {
+			tt.want = w
+		}
+		t.Run(name, func(t *testing.T) {
 			p, refused := buildProfile(t, files, tt.goos, tt.goarch, tt.tags...)
 			if refused {
 				t.Errorf("build refused, want it allowed")
@@ -203,7 +253,8 @@ func TestProfileFor(t *testing.T) {
 			if p.GOOS != tt.goos || p.GOARCH != tt.goarch {
 				t.Errorf("GOOS/GOARCH: got %v/%v, want %v/%v", p.GOOS, p.GOARCH, tt.goos, tt.goarch)
 			}
-			if (tt.want != full) != (len(p.Notes) > 0) {
+			adjusted := tt.want.single || tt.want.lockingExclusive || tt.want.noLock || tt.want.immediateIsExclusive
+			if adjusted != (len(p.Notes) > 0) {
 				t.Errorf("Notes: got %q, want notes exactly when something is adjusted", p.Notes)
 			}
 		})
@@ -250,5 +301,41 @@ func TestPlatform(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Platform():\ngot  %+v\nwant %+v", p, want)
+	}
+}
+
+// TestDriverBuildExpressions checks the expressions the table above is
+// evaluated with against the //go:build lines of the driver this test
+// binary links, read from its source: the module cache for v0.32.0 by
+// default, and whichever version the compatibility job requires with
+// -tags litedir_wasm2go.
+func TestDriverBuildExpressions(t *testing.T) {
+	want := linkedExprs(t)
+	pc := reflect.ValueOf(vfs.Find).Pointer()
+	file, _ := runtime.FuncForPC(pc).FileLine(pc)
+	dir := filepath.Dir(file)
+	for name, expr := range map[string]string{
+		"lock.go":     want.fileLocking,
+		"shm.go":      want.sharedMemory,
+		"shm_copy.go": want.sharedMemoryCopy,
+	} {
+		src, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			// The wasip1 sandbox and Wine do not see the module cache.
+			t.Skipf("the driver's source is not readable here: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for line := range strings.SplitSeq(string(src), "\n") {
+			if constraint.IsGoBuild(line) {
+				got = strings.TrimSpace(strings.TrimPrefix(line, "//go:build"))
+				break
+			}
+		}
+		if got != expr {
+			t.Errorf("driver %s vfs/%s: //go:build %s\nthe table uses          %s", driverVersion(), name, got, expr)
+		}
 	}
 }

@@ -381,7 +381,7 @@ func TestStatusJSONKeys(t *testing.T) {
 		want []string
 	}{
 		{"schema", []string{"current", "latest", "pending"}},
-		{"engine", []string{"cache_dir", "driver_version", "sqlite_version", "wazero_version"}},
+		{"engine", []string{"cache_dir", "driver_version", "name", "sqlite_version", "wazero_version"}},
 		{"platform", []string{"file_locking", "goarch", "goos", "journal_mode", "locking", "locking_exclusive",
 			"no_lock", "notes", "shared_memory", "single_connection"}},
 	} {

@@ -99,18 +99,20 @@ func newPlatformJSON(p ncruces.Profile) platformJSON {
 
 // engineJSON describes the SQLite engine.
 type engineJSON struct {
+	Name          string `json:"name"` // "wazero" or "wasm2go"
 	SQLiteVersion string `json:"sqlite_version"`
 	DriverVersion string `json:"driver_version"`
-	WazeroVersion string `json:"wazero_version"`
+	WazeroVersion string `json:"wazero_version,omitempty"` // wazero engine only`
 	CacheDir      string `json:"cache_dir"`
 	CacheNote     string `json:"cache_note,omitempty"`
 }
 
 func newEngineJSON(e ncruces.Engine) engineJSON {
 	return engineJSON{
+		Name:          e.Name,
 		SQLiteVersion: e.SQLiteVersion,
 		DriverVersion: e.DriverVersion,
-		WazeroVersion: wazeroVersion(),
+		WazeroVersion: engineWazeroVersion(e),
 		CacheDir:      e.CacheDir,
 		CacheNote:     e.CacheNote,
 	}
@@ -159,7 +161,11 @@ func (f *fields) addPlatform(p ncruces.Profile) {
 
 // addEngine adds the engine lines.
 func (f *fields) addEngine(e ncruces.Engine) {
-	f.add("engine", "SQLite %s, github.com/ncruces/go-sqlite3 %s, wazero %s", orUnknown(e.SQLiteVersion), orUnknown(e.DriverVersion), wazeroVersion())
+	runtime := "wasm2go"
+	if e.Name == ncruces.EngineWazero {
+		runtime = "wazero " + wazeroVersion()
+	}
+	f.add("engine", "SQLite %s, github.com/ncruces/go-sqlite3 %s, %s", orUnknown(e.SQLiteVersion), orUnknown(e.DriverVersion), runtime)
 	switch {
 	case e.CacheDir == "":
 		f.add("engine cache", "off (%s)", e.CacheNote)

@@ -12,7 +12,8 @@ import (
 
 const versionDoc = `
 Version prints the version of litedir and of what it is built with: Go, the
-SQLite engine, the go-sqlite3 driver and the wazero runtime, and the platform
+SQLite engine, the go-sqlite3 driver and the engine that runs SQLite (the
+wazero runtime by default, wasm2go with -tags litedir_wasm2go), the platform
 profile: which file locks the driver uses here, whether WAL has shared memory,
 and what litedir does about what is missing, and the engine cache.
 
@@ -41,7 +42,7 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 		Go:       runtime.Version(),
 		GOOS:     runtime.GOOS,
 		GOARCH:   runtime.GOARCH,
-		Wazero:   wazeroVersion(),
+		Wazero:   engineWazeroVersion(engine),
 		Platform: newPlatformJSON(profile),
 		Engine:   newEngineJSON(engine),
 	}
@@ -89,6 +90,16 @@ func wazeroVersion() string {
 	return "unknown"
 }
 
+// engineWazeroVersion returns wazeroVersion on the wazero engine and "" on
+// wasm2go, which does not run SQLite in wazero (a program may still link
+// wazero for something else).
+func engineWazeroVersion(e ncruces.Engine) string {
+	if e.Name != ncruces.EngineWazero {
+		return ""
+	}
+	return wazeroVersion()
+}
+
 // wazeroModule is the module path of the Wasm runtime, for its version in
 // the build info.
 const wazeroModule = "github.com/tetratelabs/wazero"
@@ -101,7 +112,7 @@ type versionJSON struct {
 	Go       string       `json:"go"`
 	GOOS     string       `json:"goos"`
 	GOARCH   string       `json:"goarch"`
-	Wazero   string       `json:"wazero"`
+	Wazero   string       `json:"wazero,omitempty"` // the wazero engine only
 	Platform platformJSON `json:"platform"`
 	Engine   engineJSON   `json:"engine"`
 }
@@ -118,7 +129,9 @@ func writeVersion(w io.Writer, v *versionJSON, engine ncruces.Engine, profile nc
 		f.add("litedir", "%s", v.Litedir)
 	}
 	f.add("go", "%s %s/%s", v.Go, v.GOOS, v.GOARCH)
-	f.add("wazero", "%s", v.Wazero)
+	if v.Wazero != "" {
+		f.add("wazero", "%s", v.Wazero)
+	}
 	f.addEngine(engine)
 	f.addPlatform(profile)
 	return f.write(w)

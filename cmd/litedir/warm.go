@@ -19,7 +19,12 @@ installing; running it again only checks the cache.
 
 The cache is $LITEDIR_CACHE_DIR, or litedir/wazero under the user cache
 directory. It is an error when no cache can be used (LITEDIR_CACHE_DIR=off,
-or a directory that cannot be written): warming would then achieve nothing.
+or a directory that cannot be written and holds no valid entry): warming
+would then achieve nothing. A directory that can only be read is fine once
+it holds the entry, as a cache installed system-wide does.
+
+A litedir built with -tags litedir_wasm2go (the wasm2go engine) needs no
+cache: SQLite is compiled into the program. Warm then only says so.
 
 Example:
 
@@ -42,6 +47,11 @@ func warm(stdout, stderr io.Writer) error {
 		return err
 	}
 	e := ncruces.EngineInfo()
+	if e.Name == ncruces.EngineWasm2go {
+		_, err := fmt.Fprintf(stdout, "SQLite %s ready in %s; no engine cache needed (%s)\n",
+			e.SQLiteVersion, e.InitTime.Round(1e6), e.CacheNote)
+		return err
+	}
 	if e.CacheDir == "" {
 		return fmt.Errorf("%w: %s (set %s to a writable directory)", errNoCache, e.CacheNote, ncruces.EnvCacheDir)
 	}
