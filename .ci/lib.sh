@@ -29,10 +29,12 @@ ci_failed=()
 
 # ci_skip SECTION REASON...: records that SECTION did not run, and why.
 ci_skip() {
-	local section=$1
+	local section=$1 reason
 	shift
-	echo "SKIPPED: $section: $*"
-	echo "$section: $*" >>"$LITEDIR_CI_SKIPS"
+	# One line per skip: a reason captured from a command may hold several.
+	reason=$(printf '%s' "$*" | tr '\n' ' ')
+	echo "SKIPPED: $section: $reason"
+	echo "$section: $reason" >>"$LITEDIR_CI_SKIPS"
 }
 
 # ci_ran SECTION: says that SECTION ran (for the log; skips are what is counted).
