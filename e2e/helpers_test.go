@@ -8,25 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
 
-// testCtx returns a context for one test's waits. It ends signalDeadline
-// from now, or a little before the test binary's -timeout would, whichever
-// comes first, so that a child that never answers fails the test with its
-// output instead of a dump of every goroutine.
+// testCtx returns a context for one test's waits (testdir.Context): it
+// ends a little before the test binary's -timeout would, or after a
+// patience scaled to the platform, so that a child that never answers
+// fails the test with its output instead of a dump of every goroutine.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	deadline := time.Now().Add(signalDeadline)
-	if d, ok := t.Deadline(); ok && d.Add(-5*time.Second).Before(deadline) {
-		deadline = d.Add(-5 * time.Second)
-	}
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	t.Cleanup(cancel)
-	return ctx
+	return testdir.Context(t)
 }
 
 // needLocks skips the test on platforms without inter-process locks, where

@@ -17,6 +17,10 @@ type ownerConfig struct {
 	Program string
 	Meta    map[string]string
 	Rows    int // messages to write before saying ready
+	// ExternalCheckpoints opens the workspace with the option of that
+	// name: the owner never checkpoints, so what it writes stays in the
+	// WAL.
+	ExternalCheckpoints bool
 }
 
 // runOwner plays the owner child. It opens cfg.Dir exclusively with the
@@ -33,9 +37,10 @@ func runOwner(t *testing.T, cfg ownerConfig) {
 	ctx := t.Context()
 	p := newParentLink()
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
-		Program:    cfg.Program,
-		Meta:       cfg.Meta,
-		Migrations: migrations.Builtin,
+		Program:             cfg.Program,
+		Meta:                cfg.Meta,
+		Migrations:          migrations.Builtin,
+		ExternalCheckpoints: cfg.ExternalCheckpoints,
 	})
 	if err != nil {
 		p.fail(t, "open: %v", err)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -100,4 +102,84 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 		t.Errorf("intruder sessions: got %d, want 0", got)
 	}
 	c.finish(ctx)
+}
+
+// TestReadCommandsKeepWAL checks "read-only commands change no byte" where a
+// checkpoint would show: the owner wrote with ExternalCheckpoints, so its
+// commits are frames in the WAL and not yet in the database file, and was
+// then killed, so no other connection is open. A reader that opened the
+// database read-write, or checkpointed when its last connection closed,
+// would move the frames into the database file and truncate or reset the
+// WAL. Every read command of the CLI and every read of OpenReadOnly runs,
+// reads the rows that live only in the WAL, and leaves the lock file, the
+// database and the WAL as they were (the -shm file is shared memory that
+// readers write their read marks into, not content).
+func TestReadCommandsKeepWAL(t *testing.T) {
+	var cfg ownerConfig
+	if childConfig(t, &cfg) {
+		runOwner(t, cfg)
+		return
+	}
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	const rows = 40
+	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})
+	c.waitFor(ctx, readyLine)
+	killOwner(t, c)
+
+	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}
+	before := snapshot(t, dir, files...)
+	if len(before[files[2]]) == 0 {
+		t.Fatalf("WAL after the owner was killed: got %d bytes, want the frames of its %d messages", len(before[files[2]]), rows)
+	}
+	out := t.TempDir()
+
+	// The CLI's read commands, each in a process of its own, so that its
+	// close is the last one.
+	want := fmt.Sprintf(`{"columns":["n"],"rows":[[%d]],"changes":0}`, rows)
+	if got := strings.TrimSpace(mustLitedir(t, ctx, "sql", "-json", dir, "SELECT count(*) AS n FROM messages")); got != want {
+		t.Errorf("litedir sql: got %s, want %s", got, want)
+	}
+	for _, args := range [][]string{
+		{"status", dir},
+		{"status", "-json", dir},
+		{"check", dir},
+		{"migrate", "-status", "-builtin", dir},
+		{"backup", dir, filepath.Join(out, "cli-backup.db")},
+		{"vacuum", "-into", filepath.Join(out, "cli-vacuum.db"), dir},
+	} {
+		mustLitedir(t, ctx, args...)
+	}
+
+	// The library's reads, closed before the files are compared.
+	ro, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+	if err != nil {
+		t.Fatalf("OpenReadOnly: %v", err)
+	}
+	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows {
+		t.Errorf("messages: got %d, want %d", got, rows)
+	}
+	if _, err := ro.Status(ctx); err != nil {
+		t.Errorf("Status: %v", err)
+	}
+	mustCheck(t, ctx, ro)
+	if err := ro.Backup(ctx, filepath.Join(out, "lib-backup.db")); err != nil {
+		t.Errorf("Backup: %v", err)
+	}
+	if err := ro.VacuumInto(ctx, filepath.Join(out, "lib-vacuum.db")); err != nil {
+		t.Errorf("VacuumInto: %v", err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	sameFiles(t, before, snapshot(t, dir, files...))
+
+	// The copies hold what was only in the WAL.
+	for _, name := range []string{"cli-backup", "cli-vacuum", "lib-backup", "lib-vacuum"} {
+		cp := mustOpenReadOnly(t, ctx, out, &workspace.Options{Name: name})
+		if got := count(t, ctx, cp, `SELECT count(*) FROM messages`); got != rows {
+			t.Errorf("messages in %s.db: got %d, want %d", name, got, rows)
+		}
+	}
 }

@@ -28,6 +28,11 @@ const (
 	// Every dbEvery-th message of a writer goroutine is committed on
 	// ws.DB() instead of through Write.
 	dbEvery = 7
+	// Every anyKillEvery-th cycle the kill lands when it is due, even
+	// before the writer has acknowledged anything; in the others it waits
+	// for the first acknowledgment, so that the cycle has something to
+	// verify.
+	anyKillEvery = 5
 )
 
 // TestKillTorture kills a writer process with SIGKILL at a random moment,
@@ -38,7 +43,9 @@ const (
 // workspace is reopened and must be a database (never SQLITE_NOTADB), pass
 // PRAGMA integrity_check and foreign_key_check, keep each session's
 // message_count equal to its messages, and hold every message whose commit
-// the writer acknowledged, exactly once.
+// the writer acknowledged, exactly once. Every cycle but one in
+// anyKillEvery must have verified at least one acknowledged message, and
+// the run as a whole more than none.
 func TestKillTorture(t *testing.T) {
 	var cfg writerConfig
 	if childConfig(t, &cfg) {
@@ -63,17 +70,25 @@ func TestKillTorture(t *testing.T) {
 			Checkpoint: cycle%checkpointEvery == checkpointEvery-1,
 		}
 		delay := rand.N(maxKillDelay + 1)
-		acked, duringCheckpoint := killWriter(t, cycle, cfg, delay)
+		needAck := cycle%anyKillEvery != anyKillEvery-1
+		acked, duringCheckpoint := killWriter(t, cycle, cfg, delay, needAck)
 		if cfg.Checkpoint {
 			checkpointCycles++
 		}
 		if duringCheckpoint {
 			inCheckpoint++
 		}
-		verified += mustSurvive(t, cycle, dir, cfg.Prefix, acked)
+		n := mustSurvive(t, cycle, dir, cfg.Prefix, acked)
+		if needAck && n == 0 {
+			t.Errorf("cycle %d: verified no acknowledged message, want at least one (the kill waited for one)", cycle)
+		}
+		verified += n
 		if t.Failed() {
 			t.Fatalf("cycle %d failed (killed %v after ready, %d acknowledged messages)", cycle, delay, len(acked))
 		}
+	}
+	if verified == 0 {
+		t.Fatalf("%d cycles verified no acknowledged message at all", cycles)
 	}
 	info, err := os.Stat(dbPath(dir))
 	if err != nil {
@@ -85,10 +100,11 @@ func TestKillTorture(t *testing.T) {
 
 // killWriter runs one cycle: it starts a writer child with cfg, kills it
 // delay after it is ready (in checkpoint cycles, at the first checkpoint
-// start after delay), reads what it said up to its end and reaps it. It
-// returns the acknowledged bodies and whether the child's last checkpoint
-// had started without returning when it died.
-func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration) (acked map[string]bool, duringCheckpoint bool) {
+// start after delay; with needAck, not before the first acknowledgment),
+// reads what it said up to its end and reaps it. It returns the
+// acknowledged bodies and whether the child's last checkpoint had started
+// without returning when it died.
+func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, needAck bool) (acked map[string]bool, duringCheckpoint bool) {
 	t.Helper()
 	ctx := testCtx(t)
 	c := startChild(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
@@ -100,7 +116,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration) 
 	acked = make(map[string]bool)
 	due, killed := false, false
 	kill := func() {
-		if !killed {
+		if !killed && (!needAck || len(acked) > 0) {
 			c.kill()
 			killed = true
 		}
@@ -114,7 +130,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration) 
 			}
 			continue
 		case <-ctx.Done():
-			t.Fatalf("cycle %d: the writer did not end: %v\n%s", cycle, context.Cause(ctx), c.output())
+			t.Fatalf("cycle %d: the writer did not end (killed %v, %d acknowledged messages): %v\n%s", cycle, killed, len(acked), context.Cause(ctx), c.output())
 		case line, ok := <-c.lines:
 			if !ok {
 				if err := c.wait(ctx); err == nil || !killed {
@@ -127,6 +143,9 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration) 
 					t.Errorf("cycle %d: %s acknowledged twice", cycle, body)
 				}
 				acked[body] = true
+				if due && !cfg.Checkpoint {
+					kill() // it waited for this first acknowledgment
+				}
 				continue
 			}
 			c.seen = append(c.seen, line)

@@ -542,9 +542,10 @@ func TestWaitInProcess(t *testing.T) {
 	mustRelease(t, got)
 }
 
-// signalDeadline bounds every wait for a signal from another goroutine or process. It is a
-// safety net against hangs, generous enough for a loaded machine, not a timing assertion.
-const signalDeadline = time.Minute
+// signalDeadline bounds a wait of t's for a signal from another goroutine or process. It is a
+// safety net against hangs, generous enough for a loaded machine, scaled with the platform and
+// ending before the test binary's -timeout (testdir.Deadline), not a timing assertion.
+func signalDeadline(t *testing.T) time.Duration { return time.Until(testdir.Deadline(t)) }
 
 // hookWait makes Acquire signal the returned channel (once) when it starts waiting.
 func hookWait(t *testing.T) <-chan struct{} {
@@ -559,25 +560,27 @@ func hookWait(t *testing.T) <-chan struct{} {
 // waitSignal waits for ch to be closed.
 func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	timer := time.NewTimer(signalDeadline)
+	wait := signalDeadline(t)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-ch:
 	case <-timer.C:
-		t.Fatalf("no sign of %s within %v", what, signalDeadline)
+		t.Fatalf("no sign of %s within %v", what, wait)
 	}
 }
 
 // waitResult waits for the result of an Acquire running in another goroutine.
 func waitResult(t *testing.T, done <-chan error) error {
 	t.Helper()
-	timer := time.NewTimer(signalDeadline)
+	wait := signalDeadline(t)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case err := <-done:
 		return err
 	case <-timer.C:
-		t.Fatalf("Acquire did not return within %v", signalDeadline)
+		t.Fatalf("Acquire did not return within %v", wait)
 		return nil
 	}
 }

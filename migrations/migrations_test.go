@@ -16,13 +16,13 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/driver"
 	_ "github.com/ncruces/go-sqlite3/embed"
 	"github.com/pressly/goose/v3"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 )
 
@@ -48,13 +48,12 @@ func subset(fsys fstest.MapFS, names ...string) fstest.MapFS {
 	return out
 }
 
-// testContext returns a context that ends with the test or after a minute, so
-// a deadlock on the one-connection pool fails the test instead of hanging it.
+// testContext returns a context that ends with the test or at its scaled
+// deadline (testdir.Context), so a deadlock on the one-connection pool fails
+// the test instead of hanging it.
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testdir.Context(t)
 }
 
 // mustOpen opens the database file at path the way the workspace does: one

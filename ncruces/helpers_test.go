@@ -20,10 +20,11 @@ import (
 	"github.com/litedir/litedir/internal/testdir"
 )
 
-// deadline bounds every wait on another goroutine or process. It is a
+// deadline bounds a wait of t's on another goroutine or process. It is a
 // safety net for hangs, not a measurement: a cold engine compile in a child
-// process takes a few seconds.
-const deadline = 2 * time.Minute
+// process takes a few seconds, and many more under -race or an interpreter,
+// which testdir.Deadline scales for.
+func deadline(t *testing.T) time.Duration { return time.Until(testdir.Deadline(t)) }
 
 // testLogger logs through t, so that failures show what Open did.
 func testLogger(t *testing.T) *slog.Logger {
@@ -179,8 +180,8 @@ func waitLine(t *testing.T, r *bufio.Reader, prefix string) string {
 			t.Fatalf("child exited before printing %q: %v", prefix, res.err)
 		}
 		return res.line
-	case <-time.After(deadline):
-		t.Fatalf("no %q line from the child within %v", prefix, deadline)
+	case <-time.After(deadline(t)):
+		t.Fatalf("no %q line from the child before the test's deadline", prefix)
 		return ""
 	}
 }

@@ -321,7 +321,7 @@ func TestOpenBusyTimeoutWaits(t *testing.T) {
 	case <-spy.busy:
 	case err := <-done:
 		t.Fatalf("waiter finished before reaching the lock: %v", err)
-	case <-time.After(deadline):
+	case <-time.After(deadline(t)):
 		t.Fatal("waiter never reached the lock")
 	}
 	// The waiter is now in its busy handler. Release the lock.
@@ -333,7 +333,7 @@ func TestOpenBusyTimeoutWaits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("waiter: got %v, want it to wait for the lock and succeed", err)
 		}
-	case <-time.After(deadline):
+	case <-time.After(deadline(t)):
 		t.Fatal("waiter never finished")
 	}
 	var n int

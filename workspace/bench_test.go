@@ -215,13 +215,20 @@ func BenchmarkReadUnderWrite(b *testing.B) {
 	}
 	var writes atomic.Int64
 	var wg sync.WaitGroup
+	// A Write that fails while the benchmark runs fails it: only the
+	// cancellation at its end may stop a writer.
+	writeErrs := make(chan error, 4)
 	for w := range 4 {
 		wg.Go(func() {
 			for i := int64(w); ctx.Err() == nil; i += 4 {
 				err := ws.Write(ctx, func(q workspace.Querier) error { return agentWrite(ctx, q, i) })
-				if err == nil {
-					writes.Add(1)
+				if err != nil {
+					if ctx.Err() == nil {
+						writeErrs <- fmt.Errorf("writer %d: Write: %w", w, err)
+					}
+					return
 				}
+				writes.Add(1)
 			}
 		})
 	}
@@ -243,5 +250,9 @@ func BenchmarkReadUnderWrite(b *testing.B) {
 	})
 	cancel()
 	wg.Wait()
+	close(writeErrs)
+	for err := range writeErrs {
+		b.Error(err)
+	}
 	b.ReportMetric(float64(writes.Load()-written)/b.Elapsed().Seconds(), "writes/s")
 }

@@ -7,19 +7,19 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
-	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/workspace"
 )
 
-// testCtx returns a context that ends well before the test binary's own
+// testCtx returns a context that ends before the test binary's own
 // timeout, so that a deadlock fails the test with a message instead of a
-// dump of every goroutine.
+// dump of every goroutine; its deadline scales with the platform
+// (testdir.Deadline), so that a cold engine compile under -race or an
+// interpreted engine does not fail a healthy test.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testdir.Context(t)
 }
 
 // mustOpen opens the workspace in dir and closes it when the test ends.

@@ -626,8 +626,12 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if err := ro.Backup(testCtx(t), filepath.Join(testdir.New(t), "ro.db")); err != nil {
-		t.Errorf("Backup from a read-only handle: %v", err)
+	roCopy := filepath.Join(testdir.New(t), "ro.db")
+	if err := ro.Backup(testCtx(t), roCopy); err != nil {
+		t.Fatalf("Backup from a read-only handle: %v", err)
+	}
+	if got, want := mustNotes(t, roCopy), mustNotes(t, dst); got != want || !strings.HasSuffix(got, ",100:99") {
+		t.Errorf("notes in the read-only handle's backup: got %q, want %q (100 notes)", got, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package workspace_test
 
 import (
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -94,7 +95,7 @@ func TestVacuumInto(t *testing.T) {
 func TestVacuumIntoReadOnly(t *testing.T) {
 	dir := testdir.New(t)
 	ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
-	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('kept')")
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('kept'), ('also kept')")
 	if ncruces.Platform().LockingExclusive {
 		// The owner holds the database file exclusively: read once it is gone.
 		if err := ws.Close(); err != nil {
@@ -110,7 +111,28 @@ func TestVacuumIntoReadOnly(t *testing.T) {
 	if err := ro.VacuumInto(testCtx(t), dst); err != nil {
 		t.Fatalf("VacuumInto on a read-only workspace: %v", err)
 	}
-	if _, err := os.Stat(dst); err != nil {
+	if got, want := mustNotes(t, dst), "1:kept,2:also kept"; got != want {
+		t.Errorf("notes in the copy: got %q, want %q", got, want)
+	}
+}
+
+// mustNotes opens the database file at path read-only, checks it is sound,
+// and returns its notes as "id:body" joined with commas, in id order: what a
+// copy must hold, compared whole.
+func mustNotes(t *testing.T, path string) string {
+	t.Helper()
+	db, err := ncruces.Open(testCtx(t), ncruces.Config{Path: path, ReadOnly: true, NoCreate: true})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
+	var check string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check of %s: got %q, %v; want ok", path, check, err)
+	}
+	var notes sql.NullString
+	if err := db.QueryRow("SELECT group_concat(id || ':' || body, ',') FROM (SELECT id, body FROM notes ORDER BY id)").Scan(&notes); err != nil {
+		t.Fatalf("notes of %s: %v", path, err)
+	}
+	return notes.String
 }

@@ -16,20 +16,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
 )
 
-// testCtx returns a context that ends well before the test binary's own
-// timeout, so that a hang fails the test with a message.
+// testCtx returns a context that ends before the test binary's own
+// timeout, scaled with the platform (testdir.Context), so that a hang fails
+// the test with a message.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testdir.Context(t)
 }
 
 // mustRun runs the command line args in this process and fails the test

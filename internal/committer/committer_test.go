@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/ncruces"
 )
 
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testdir.Context(t)
 }
 
 // start opens a writer pool on a new database and starts a committer on it.

@@ -1,5 +1,6 @@
 // Package testdir gives tests temporary directories, like [testing.T.TempDir], that are
-// removed one entry at a time with [os.Remove] instead of with [os.RemoveAll].
+// removed one entry at a time with [os.Remove] instead of with [os.RemoveAll], and
+// deadlines for their waits that scale with the platform ([Context], [Deadline]).
 //
 // Go 1.26's os.RemoveAll on Windows deletes through NtSetInformationFile with
 // FileDispositionInformationEx (POSIX delete semantics), which Wine 8.0 does not implement:

@@ -1,12 +1,15 @@
 package testdir
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNew(t *testing.T) {
@@ -130,5 +133,45 @@ func TestNeedRemoveAll(t *testing.T) {
 	}
 	if err := os.RemoveAll(filepath.Join(dir, "a")); err != nil {
 		t.Errorf("os.RemoveAll after NeedRemoveAll passed: %v", err)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	d := Deadline(t)
+	want := time.Now().Add(Patience * time.Duration(Slowdown()))
+	if end, ok := t.Deadline(); ok {
+		if !d.Before(end) {
+			t.Errorf("Deadline: got %v, want before the test binary's deadline %v", d, end)
+		}
+		if limit := end.Add(-min(time.Until(end)/10, 30*time.Second)); limit.Before(want) {
+			want = limit
+		}
+	}
+	// Within a second of what the rule gives: the two computations read the clock apart.
+	if diff := d.Sub(want); diff < -time.Second || diff > time.Second {
+		t.Errorf("Deadline: got %v, want %v", d, want)
+	}
+	if !d.After(time.Now()) {
+		t.Errorf("Deadline: got %v, want a time to come", d)
+	}
+
+	t.Setenv("LITEDIR_TEST_SLOWDOWN", "3")
+	base := 1
+	if (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") || runtime.GOOS == "wasip1" {
+		base = 10
+	}
+	if got := Slowdown(); got != 3*base {
+		t.Errorf("Slowdown with LITEDIR_TEST_SLOWDOWN=3: got %d, want %d", got, 3*base)
+	}
+
+	var ctx context.Context
+	t.Run("sub", func(t *testing.T) {
+		ctx = Context(t)
+		if got, ok := ctx.Deadline(); !ok || got.After(Deadline(t).Add(time.Second)) {
+			t.Errorf("Context deadline: got %v, %v; want about %v", got, ok, Deadline(t))
+		}
+	})
+	if ctx.Err() == nil {
+		t.Error("Context after its test ended: got no error, want it done")
 	}
 }
