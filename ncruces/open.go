@@ -170,7 +170,15 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	// The DSN has no _pragma parameter, so the driver keeps its default busy
 	// timeout until the pragmas replace it.
 	optimize := !cfg.ReadOnly && !cfg.QueryOnly
-	db, err := driver.Open(dsn, initConn(pragmas, cfg.Init), termConn(optimize, cfg.Path, logger))
+	init := cfg.Init
+	if cfg.ReadOnly {
+		// SQLite checkpoints the WAL, and deletes it, when the last
+		// connection to a database closes. A read-only handle must change
+		// no byte: where the profile opens it read-write
+		// (LockingExclusive), nothing else would stop it.
+		init = noCheckpointOnClose(cfg.Init)
+	}
+	db, err := driver.Open(dsn, initConn(pragmas, init), termConn(optimize, cfg.Path, logger))
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -235,6 +243,20 @@ func connPragmas(cfg Config, prof Profile) ([]Pragma, error) {
 		}
 	}
 	return kept, nil
+}
+
+// noCheckpointOnClose returns an init callback that turns off the
+// checkpoint SQLite runs when the last connection closes, then runs init.
+func noCheckpointOnClose(init func(*sqlite3.Conn) error) func(*sqlite3.Conn) error {
+	return func(c *sqlite3.Conn) error {
+		if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
+			return err
+		}
+		if init != nil {
+			return init(c)
+		}
+		return nil
+	}
 }
 
 // initConn returns the driver's init callback: the pragmas, in order, then

@@ -37,7 +37,7 @@ func testIsDiskFull(t *testing.T, cases []diskFullCase) {
 					t.Errorf("isDiskFull(%v): got %v, want %v", err, got, tc.full)
 				}
 				// What SQLite sees from a write of the litedir VFS.
-				f := &fullFile{failingFile{err: err}}
+				f := &fullFile{File: failingFile{err: err}}
 				_, werr := f.WriteAt([]byte("x"), 0)
 				terr := f.Truncate(0)
 				serr := f.Sync(vfs.SYNC_NORMAL)

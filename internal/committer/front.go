@@ -72,7 +72,7 @@ func (c *Committer) execRequest(ctx context.Context, query string, args []driver
 // frontQuery runs a front query outside a transaction: on a reader if it
 // only reads, in a batch otherwise.
 func (c *Committer) frontQuery(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.readDB != nil && !c.classes.isWrite(query) {
+	if !c.classes.isWrite(query) {
 		rows, handled, err := c.readQuery(ctx, query, args)
 		if handled {
 			return rows, err
@@ -144,12 +144,9 @@ func (c *Committer) readQuery(ctx context.Context, query string, args []driver.N
 	}, rows: rows}, true, nil
 }
 
-// validate checks that a front statement prepares, on a reader if there is
-// one; without readers it is checked when it runs.
+// validate checks that a front statement prepares, on a reader (there is
+// one: without, pconn checks on the writer connection).
 func (c *Committer) validate(ctx context.Context, query string) (err error) {
-	if c.readDB == nil {
-		return nil
-	}
 	sc, err := c.readDB.Conn(ctx)
 	if err != nil {
 		return err

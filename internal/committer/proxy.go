@@ -26,7 +26,9 @@ import (
 //     lent connection, modeLent), and calls from inside a Write function
 //     (see nested.go), which join the function's savepoint;
 //   - as a request to the committer (the front's statements outside a
-//     transaction, see front.go).
+//     transaction, see front.go). Without a read pool (single-connection
+//     platforms) the front's queries take a lease instead, as DB's do: a
+//     read there waits for the running batch either way.
 //
 // Arguments are converted (driver.Valuer called) by the pconn, not by
 // database/sql, and every driver call recovers its panics, so no panic
@@ -182,7 +184,7 @@ func (p *pconn) QueryContext(ctx context.Context, query string, args []driver.Na
 		p.notePanic(p.mode == modeLent || nested(p.c), err)
 		return nil, err
 	}
-	inBatch, routed, err := p.enter(ctx, "query", true)
+	inBatch, routed, err := p.enter(ctx, "query", p.c.readDB != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +210,9 @@ func (p *pconn) Prepare(query string) (driver.Stmt, error) {
 // runs it by its text, through the connection's routing: the writer's
 // statement cache makes that as cheap as holding the prepared statement.
 func (p *pconn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	inBatch, routed, err := p.enter(ctx, "prepare", true)
+	// Without readers, the statement is checked on the writer
+	// connection, between batches.
+	inBatch, routed, err := p.enter(ctx, "prepare", p.c.readDB != nil)
 	if err != nil {
 		return nil, err
 	}
