@@ -44,6 +44,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // Errors. The workspace package exports them under the same names.
@@ -150,6 +152,11 @@ type Committer struct {
 	// it, the lent connection reads it while the function runs.
 	cur atomic.Pointer[request]
 
+	// ckptWake wakes the background checkpointer (capacity 1), which
+	// closes ckptDone when it stops; both nil without a read pool.
+	ckptWake chan struct{}
+	ckptDone chan struct{}
+
 	// failStop, once set, fails every later write (see ErrFailStop).
 	failStop atomic.Pointer[error]
 
@@ -209,8 +216,52 @@ func Start(ctx context.Context, db *sql.DB, hooks *Hooks, opts Options) (_ *Comm
 			return nil, fmt.Errorf("write %s: %w", c.path, err)
 		}
 	}
+	if c.readDB != nil {
+		c.ckptWake, c.ckptDone = make(chan struct{}, 1), make(chan struct{})
+		offload := func() bool {
+			select {
+			case c.ckptWake <- struct{}{}:
+				return true
+			default:
+				return false
+			}
+		}
+		hooks.offload.Store(&offload)
+		go c.checkpointLoop()
+	}
 	go c.loop()
 	return c, nil
+}
+
+// checkpointLoop is the background checkpointer: it runs the PASSIVE
+// checkpoints the WAL hook hands it (see Hooks.walHook) on a connection of
+// the read pool, until Stop.
+func (c *Committer) checkpointLoop() {
+	defer close(c.ckptDone)
+	for {
+		select {
+		case <-c.ckptWake:
+		case <-c.quit:
+			return
+		}
+		sc, err := c.readDB.Conn(context.Background())
+		if err != nil {
+			c.log.Warn("background checkpoint: no read connection", "db", c.path, "err", err)
+			continue
+		}
+		err = sc.Raw(func(dc any) error {
+			raw, ok := dc.(interface{ Raw() *sqlite3.Conn })
+			if !ok {
+				return fmt.Errorf("read connection is a %T, not an ncruces connection", dc)
+			}
+			c.hooks.PassiveInBackground(raw.Raw())
+			return nil
+		})
+		if err != nil {
+			c.log.Warn("background checkpoint failed", "db", c.path, "err", err)
+		}
+		sc.Close()
+	}
 }
 
 // DB returns the committer's own pool whose statements and transactions
@@ -276,6 +327,10 @@ func (c *Committer) Stop() error {
 	c.stopOnce.Do(func() {
 		close(c.quit)
 		<-c.exited
+		if c.ckptDone != nil {
+			c.hooks.offload.Store(nil)
+			<-c.ckptDone
+		}
 		var errs []error
 		if c.syncer != nil {
 			c.syncer.stop()

@@ -23,7 +23,11 @@ import (
 //   - past PassivePages it runs a PASSIVE checkpoint; when one makes no
 //     progress (a reader holds the frames it would copy), the next ones are
 //     skipped for a while, doubling up to a second, since each would read
-//     the WAL index for nothing;
+//     the WAL index for nothing, and until one copies the whole WAL again
+//     they run on a read connection in the committer's background
+//     checkpointer: when the reader moves on, the checkpoint copies all it
+//     held at once (a second of writes, hundreds of milliseconds), which
+//     would stall the batches if it ran in this hook;
 //   - past walRestartPages it tries a RESTART checkpoint, so that the next
 //     write starts the WAL over and journal_size_limit trims the file. A
 //     RESTART waits for readers of old snapshots while it holds the write
@@ -93,6 +97,11 @@ type Hooks struct {
 	// I/O error.
 	onIOError atomic.Pointer[func(error)]
 
+	// offload, set by Start where there is a read pool, hands a PASSIVE
+	// checkpoint to the committer's background checkpointer; it reports
+	// false when one is already under way.
+	offload atomic.Pointer[func() bool]
+
 	// Checkpoint policy state: the hook runs on the committing connection,
 	// which holds no lock then; mu orders the state between commits.
 	mu             sync.Mutex
@@ -103,6 +112,10 @@ type Hooks struct {
 	restartAfter   time.Time
 	restartBackoff time.Duration
 	restartFails   int
+	// readerHeld is set when a PASSIVE checkpoint made no progress (a
+	// reader holds the frames) and cleared by one that copied the whole
+	// WAL: while it is set, PASSIVE checkpoints run in the background.
+	readerHeld bool
 
 	checkpoints, restarts, skipped atomic.Uint64
 }
@@ -180,23 +193,51 @@ func (h *Hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
 		h.skipped.Add(1)
 		return nil
 	}
+	if f := h.offload.Load(); f != nil && h.readerHeld {
+		// A reader holds frames: when it moves on, the checkpoint that
+		// follows copies everything it held at once, which would stall
+		// the committer that runs this hook. Off its path instead.
+		if !(*f)() {
+			h.skipped.Add(1)
+		}
+		return nil
+	}
 	nLog, nCkpt, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE)
+	h.passiveDone(now, pages, nLog, nCkpt, err)
+	return nil
+}
+
+// PassiveInBackground runs a PASSIVE checkpoint on c, a connection of the
+// read pool, for the background checkpointer, and records its outcome as
+// the WAL hook does its own.
+func (h *Hooks) PassiveInBackground(c *sqlite3.Conn) {
+	nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.passiveDone(time.Now(), nLog, nLog, nCkpt, err)
+}
+
+// passiveDone records the outcome of a PASSIVE checkpoint. h.mu is held.
+func (h *Hooks) passiveDone(now time.Time, pages, nLog, nCkpt int, err error) {
 	if err != nil && !errors.Is(err, sqlite3.BUSY) {
 		h.failed(err, pages, "PASSIVE")
-		return nil
+		return
 	}
 	h.checkpoints.Add(1)
 	// Progress: frames copied since the last attempt, or a WAL that started
 	// over. Without it a reader holds the frames: back off.
-	if nCkpt > h.lastCkpt || nLog < h.lastLog || nCkpt == nLog {
-		h.passiveBackoff = 0
-		h.passiveAfter = time.Time{}
-	} else {
+	switch {
+	case nCkpt == nLog:
+		h.readerHeld = false
+		h.passiveBackoff, h.passiveAfter = 0, time.Time{}
+	case nCkpt > h.lastCkpt || nLog < h.lastLog:
+		h.passiveBackoff, h.passiveAfter = 0, time.Time{}
+	default:
+		h.readerHeld = true
 		h.passiveBackoff = min(max(2*h.passiveBackoff, minBackoff), maxBackoff)
 		h.passiveAfter = now.Add(h.passiveBackoff)
 	}
 	h.lastLog, h.lastCkpt = nLog, nCkpt
-	return nil
 }
 
 // restart tries a RESTART checkpoint with a short wait for readers, and
