@@ -47,6 +47,8 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -190,6 +192,38 @@ func New(db *sql.DB, fsys fs.FS, opts *Options) (*Migrator, error) {
 	}
 	return m, nil
 }
+
+// Load checks the migrations in fsys as [New] does and returns them, in
+// version order, without a database: for tools that list or validate
+// migration files. Its errors are New's.
+func Load(fsys fs.FS) ([]Migration, error) {
+	if fsys == nil {
+		return nil, fmt.Errorf("migrations: load: nil fs.FS: %w", fs.ErrInvalid)
+	}
+	// goose's Provider wants a *sql.DB; one that cannot connect is enough
+	// to check the files, which is all it does before a migration runs.
+	db := sql.OpenDB(noConnector{})
+	defer db.Close()
+	m, err := New(db, fsys, nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.Migrations(), nil
+}
+
+// errNoConnection is the error of noConnector, which never connects.
+var errNoConnection = errors.New("migrations: no database: checking migration files only")
+
+// noConnector is a driver.Connector that refuses to connect.
+type noConnector struct{}
+
+func (noConnector) Connect(context.Context) (driver.Conn, error) { return nil, errNoConnection }
+func (noConnector) Driver() driver.Driver                        { return noDriver{} }
+
+// noDriver is the driver.Driver of noConnector.
+type noDriver struct{}
+
+func (noDriver) Open(string) (driver.Conn, error) { return nil, errNoConnection }
 
 // provider returns a fresh goose Provider for m.
 //
@@ -336,13 +370,13 @@ func (m *Migrator) lock(ctx context.Context) error {
 
 func (m *Migrator) unlock() { <-m.sem }
 
-// latest returns the newest known version, 0 if there are no migrations.
 // Migrations returns the migrations of m, in version order. The slice is a
 // copy.
 func (m *Migrator) Migrations() []Migration {
 	return slices.Clone(m.migrations)
 }
 
+// latest returns the newest known version, 0 if there are no migrations.
 func (m *Migrator) latest() int64 {
 	if len(m.migrations) == 0 {
 		return 0

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/fstest"
 
 	"github.com/litedir/litedir/migrations"
 )
@@ -50,5 +51,23 @@ func TestUpTo(t *testing.T) {
 	var tooNew *migrations.SchemaTooNewError
 	if _, err := old.UpTo(ctx, 1); !errors.As(err, &tooNew) || tooNew.Current != 3 {
 		t.Errorf("UpTo(1) with a newer database = %v, want *SchemaTooNewError at 3", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	list, err := migrations.Load(migrations.Builtin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) == 0 || list[0].Version != 1 {
+		t.Fatalf("Load(Builtin) = %v, want the built-in migrations from version 1", list)
+	}
+	bad := fstest.MapFS{"1_x.sql": {Data: []byte("no annotation")}}
+	if _, err := migrations.Load(bad); !errors.Is(err, migrations.ErrInvalidMigration) {
+		t.Errorf("Load of a file without '-- +goose Up' = %v, want ErrInvalidMigration", err)
+	}
+	sub := fstest.MapFS{"migrations/00001_a.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}
+	if _, err := migrations.Load(sub); !errors.Is(err, migrations.ErrSubdirectory) {
+		t.Errorf("Load of files in a subdirectory = %v, want ErrSubdirectory", err)
 	}
 }

@@ -63,6 +63,7 @@ import (
 	"time"
 
 	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 )
 
@@ -430,6 +431,30 @@ func (w *Workspace) DB() *sql.DB {
 // never wait behind a write transaction. On platforms where litedir uses a
 // single connection it is a pool like DB. Do not close it yourself.
 func (w *Workspace) ReadDB() *sql.DB { return w.e.readDB }
+
+// MigrateTo applies the migrations of fsys up to and including version,
+// as Open applies them all: serialized with every other migration of the
+// workspace in this process and, in a shared workspace, under the
+// migration lock, so that exactly one process applies each. version must
+// be the version of one of them (the error wraps
+// migrations.ErrUnknownVersion); a database already past it is refused
+// (migrations.ErrTargetBehind). It returns what it applied.
+func (w *Workspace) MigrateTo(ctx context.Context, fsys fs.FS, version int64) ([]migrations.Applied, error) {
+	if err := w.check("migrate"); err != nil {
+		return nil, err
+	}
+	if w.e.committer == nil {
+		return nil, fmt.Errorf("workspace: migrate %s: %w", w.e.dbPath, ncruces.ErrReadOnly)
+	}
+	if fsys == nil || version <= 0 {
+		return nil, fmt.Errorf("workspace: migrate %s: %w: no migrations or version %d", w.e.dbPath, ErrInvalidOptions, version)
+	}
+	applied, err := w.e.migrateTo(ctx, fsys, version)
+	if err != nil {
+		return applied, fmt.Errorf("workspace: migrate %s: %w", w.e.dbPath, err)
+	}
+	return applied, nil
+}
 
 // Dir returns the workspace directory, absolute and with symbolic links
 // resolved.

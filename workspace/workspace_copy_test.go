@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -66,5 +67,32 @@ func TestCopyOptions(t *testing.T) {
 				t.Errorf("the directory was touched: %v, %v", info, err)
 			}
 		})
+	}
+}
+
+// TestMigrateTo: MigrateTo applies up to a version, refuses an unknown one
+// and going down, and Schema reports against the given migrations.
+func TestMigrateTo(t *testing.T) {
+	ws := mustOpen(t, testdir.New(t), nil)
+	ctx := testCtx(t)
+	applied, err := ws.MigrateTo(ctx, schema(1, 2, 3), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 2 {
+		t.Errorf("applied %d migrations, want 2", len(applied))
+	}
+	st, err := ws.Schema(ctx, schema(1, 2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != 2 || len(st.Pending) != 1 {
+		t.Errorf("schema = version %d with %d pending, want 2 with 1", st.Current, len(st.Pending))
+	}
+	if _, err := ws.MigrateTo(ctx, schema(1, 2, 3), 7); !errors.Is(err, migrations.ErrUnknownVersion) {
+		t.Errorf("MigrateTo an unknown version = %v, want ErrUnknownVersion", err)
+	}
+	if _, err := ws.MigrateTo(ctx, schema(1, 2, 3), 1); !errors.Is(err, migrations.ErrTargetBehind) {
+		t.Errorf("MigrateTo a lower version = %v, want ErrTargetBehind", err)
 	}
 }

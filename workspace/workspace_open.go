@@ -254,6 +254,13 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 	if fsys == nil {
 		return nil
 	}
+	_, err := e.migrateTo(ctx, fsys, 0)
+	return err
+}
+
+// migrateTo applies fsys's migrations up to version to (0: all of them),
+// as migrate does.
+func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migrations.Applied, error) {
 	e.migrateMu.Lock()
 	defer e.migrateMu.Unlock()
 
@@ -265,7 +272,7 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 	}
 	m, err := migrations.New(db, fsys, &migrations.Options{Logger: e.config.logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if e.config.sharing == lock.Shared && !e.config.skipLock {
 		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
@@ -275,13 +282,15 @@ func (e *entry) migrate(ctx context.Context, fsys fs.FS) error {
 			Meta:    e.config.meta,
 		})
 		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return nil, fmt.Errorf("migrate: %w", err)
 		}
 		defer l.Release()
 	}
 	// The migrator logs each migration it applies.
-	_, err = m.Up(ctx)
-	return err
+	if to == 0 {
+		return m.Up(ctx)
+	}
+	return m.UpTo(ctx, to)
 }
 
 // close shuts the entry down after its last handle: the group committer

@@ -98,19 +98,35 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 		}
 	}
 
-	fsys := e.config.migrations
-	if fsys == nil {
-		// No migrations given: still report the version applied.
-		fsys = embed.FS{}
-	}
-	m, err := migrations.New(e.readDB, fsys, &migrations.Options{Logger: e.config.logger})
-	if err == nil {
-		s.Schema, err = m.Status(ctx)
-	}
-	if err != nil {
+	if s.Schema, err = e.schema(ctx, e.config.migrations); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 	return s, nil
+}
+
+// Schema returns the migration state of the database against the
+// migrations of fsys (nil: none, which still reports the version applied),
+// as Status does against Options.Migrations.
+func (w *Workspace) Schema(ctx context.Context, fsys fs.FS) (migrations.Status, error) {
+	if err := w.check("schema"); err != nil {
+		return migrations.Status{}, err
+	}
+	st, err := w.e.schema(ctx, fsys)
+	if err != nil {
+		return st, fmt.Errorf("workspace: schema %s: %w", w.e.dbPath, err)
+	}
+	return st, nil
+}
+
+func (e *entry) schema(ctx context.Context, fsys fs.FS) (migrations.Status, error) {
+	if fsys == nil {
+		fsys = embed.FS{}
+	}
+	m, err := migrations.New(e.readDB, fsys, &migrations.Options{Logger: e.config.logger})
+	if err != nil {
+		return migrations.Status{}, err
+	}
+	return m.Status(ctx)
 }
 
 // fileSize returns the size of path, or 0 when it does not exist.

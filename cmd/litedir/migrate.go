@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"flag"
 	"fmt"
@@ -123,38 +121,28 @@ func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name s
 	}
 	defer func() { err = errors.Join(err, ws.Close()) }()
 	if to != 0 {
-		m, err := migrations.New(ws.DB(), fsys, &migrations.Options{Logger: logger})
-		if err != nil {
+		// Through the workspace: serialized with its other migrations, and
+		// under the migration lock in a shared workspace.
+		if _, err := ws.MigrateTo(ctx, fsys, to); err != nil {
 			return err
 		}
-		if _, err := m.UpTo(ctx, to); err != nil {
-			return fmt.Errorf("%s: %w", ws.Path(), err)
-		}
-		st, err := m.Status(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s: schema %s\n", ws.Path(), schemaLine(st, source))
-		return err
 	}
-	st, err := ws.Status(ctx)
+	st, err := ws.Schema(ctx, fsys)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: schema %s\n", st.Path, schemaLine(st.Schema, source))
+	_, err = fmt.Fprintf(stdout, "%s: schema %s\n", ws.Path(), schemaLine(st, source))
 	return err
 }
 
 // knownVersion checks, before the workspace is touched, that version is
 // the version of one of the migrations in fsys.
 func knownVersion(fsys fs.FS, source string, version int64) error {
-	db := sql.OpenDB(noConnector{})
-	defer db.Close()
-	m, err := migrations.New(db, fsys, nil)
+	list, err := migrations.Load(fsys)
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(m.Migrations(), func(mig migrations.Migration) bool { return mig.Version == version }) {
+	if !slices.ContainsFunc(list, func(mig migrations.Migration) bool { return mig.Version == version }) {
 		return fmt.Errorf("-to %d: %w (in %s)", version, migrations.ErrUnknownVersion, source)
 	}
 	return nil
@@ -187,15 +175,13 @@ func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir, name str
 	for _, m := range st.Schema.Pending {
 		pending[m.Version] = true
 	}
-	db := sql.OpenDB(noConnector{})
-	defer db.Close()
-	m, err := migrations.New(db, fsys, nil)
+	list, err := migrations.Load(fsys)
 	if err != nil {
 		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: schema %s\n", st.Path, schemaLine(st.Schema, source))
-	for _, mig := range m.Migrations() {
+	for _, mig := range list {
 		state := "applied"
 		if pending[mig.Version] {
 			state = "pending"
@@ -218,27 +204,8 @@ func migrationDir(path string) (fs.FS, error) {
 		return nil, &fs.PathError{Op: "migrate", Path: path, Err: syscall.ENOTDIR}
 	}
 	fsys := os.DirFS(path)
-	// migrations.New reads only the files; the database it is given is
-	// never used, so it gets one that cannot connect.
-	db := sql.OpenDB(noConnector{})
-	defer db.Close()
-	if _, err := migrations.New(db, fsys, nil); err != nil {
+	if _, err := migrations.Load(fsys); err != nil {
 		return nil, fmt.Errorf("migrations in %s: %w", path, err)
 	}
 	return fsys, nil
 }
-
-// errNoConnection is the error of noConnector, which never connects.
-var errNoConnection = errors.New("no database: checking migration files only")
-
-// noConnector is a driver.Connector that refuses to connect.
-type noConnector struct{}
-
-func (noConnector) Connect(context.Context) (driver.Conn, error) { return nil, errNoConnection }
-
-func (noConnector) Driver() driver.Driver { return noDriver{} }
-
-// noDriver is the driver.Driver of noConnector.
-type noDriver struct{}
-
-func (noDriver) Open(string) (driver.Conn, error) { return nil, errNoConnection }
