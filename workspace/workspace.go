@@ -456,6 +456,20 @@ func (w *Workspace) MigrateTo(ctx context.Context, fsys fs.FS, version int64) ([
 	return applied, nil
 }
 
+// DatabasePath returns the path of the database file of the workspace
+// named name (empty: "litedir") in dir, as Open names it, without opening
+// anything: dir/name.db.
+func DatabasePath(dir, name string) string {
+	if name == "" {
+		name = lock.DefaultName
+	}
+	return filepath.Join(dir, name+".db")
+}
+
+// WALPath returns the path of the WAL file of the database at dbPath (see
+// [Workspace.Path] and [DatabasePath]), which SQLite names dbPath-wal.
+func WALPath(dbPath string) string { return dbPath + "-wal" }
+
 // Dir returns the workspace directory, absolute and with symbolic links
 // resolved.
 func (w *Workspace) Dir() string { return w.e.id.dir }

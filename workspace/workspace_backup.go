@@ -242,7 +242,7 @@ func (w *Workspace) reportProgress(tmp string, progress func(copied, total int64
 		return func() {}
 	}
 	var total int64
-	for _, p := range []string{w.e.dbPath, w.e.dbPath + "-wal"} {
+	for _, p := range []string{w.e.dbPath, WALPath(w.e.dbPath)} {
 		if info, err := os.Stat(p); err == nil {
 			total += info.Size()
 		}

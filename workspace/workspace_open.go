@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -60,7 +59,7 @@ func newEntry(id dirID, c *config) *entry {
 	return &entry{
 		id:        id,
 		config:    *c,
-		dbPath:    filepath.Join(id.dir, c.name+".db"),
+		dbPath:    DatabasePath(id.dir, c.name),
 		ready:     make(chan struct{}),
 		closed:    make(chan struct{}),
 		contended: make(chan struct{}),
@@ -133,7 +132,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
 		Path:      e.dbPath,
 		SyncLevel: level,
-		WALPath:   e.dbPath + "-wal",
+		WALPath:   WALPath(e.dbPath),
 		ReadDB:    e.readDB,
 		CloseWait: c.closeWait,
 		Log:       c.logger,

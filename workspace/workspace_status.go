@@ -79,7 +79,7 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 	if s.DBSize, err = fileSize(e.dbPath); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
-	if s.WALSize, err = fileSize(e.dbPath + "-wal"); err != nil {
+	if s.WALSize, err = fileSize(WALPath(e.dbPath)); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 	if s.Owner, err = lock.ReadOwnerFile(s.LockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {

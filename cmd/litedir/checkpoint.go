@@ -104,7 +104,7 @@ func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, nam
 // walBytes returns the size of the WAL of the database at path, or 0 if it
 // has none.
 func walBytes(path string) (int64, error) {
-	info, err := os.Stat(path + "-wal")
+	info, err := os.Stat(workspace.WALPath(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}

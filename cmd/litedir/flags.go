@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/litedir/litedir/lock"
+	"github.com/litedir/litedir/workspace"
 )
 
 // newFlagSet returns the flag set of the subcommand name. It reports errors
@@ -228,7 +228,7 @@ func needDatabase(op, dir, name string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
 		return &fs.PathError{Op: op, Path: dir, Err: pe.Err}
 	}
-	path := filepath.Join(dir, name+".db")
+	path := workspace.DatabasePath(dir, name)
 	_, err := os.Stat(path)
 	switch {
 	case err == nil:
