@@ -94,7 +94,7 @@ func TestEngineCache(t *testing.T) {
 		t.Helper()
 		cmd, stdin, stdout := startChildAttr(t, role, attr, env...)
 		stdin.Close()
-		line := waitLine(t, stdout, "engine ")
+		line := testdir.WaitLine(t, stdout, "engine ")
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("child: %v", err)
 		}

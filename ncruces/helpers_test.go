@@ -152,40 +152,6 @@ func startChildAttr(t *testing.T, role string, attr *syscall.SysProcAttr, env ..
 	return cmd, stdin, bufio.NewReader(stdout)
 }
 
-// waitLine reads lines from r until one starts with prefix and returns the
-// rest of it, failing the test at EOF or after the deadline.
-func waitLine(t *testing.T, r *bufio.Reader, prefix string) string {
-	t.Helper()
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		for {
-			line, err := r.ReadString('\n')
-			if strings.HasPrefix(line, prefix) {
-				ch <- result{strings.TrimSpace(strings.TrimPrefix(line, prefix)), nil}
-				return
-			}
-			if err != nil {
-				ch <- result{"", err}
-				return
-			}
-		}
-	}()
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			t.Fatalf("child exited before printing %q: %v", prefix, res.err)
-		}
-		return res.line
-	case <-time.After(deadline(t)):
-		t.Fatalf("no %q line from the child before the test's deadline", prefix)
-		return ""
-	}
-}
-
 // absTemp returns a new temporary directory with symbolic links resolved, so
 // that paths compare equal to what the driver resolves.
 func absTemp(t *testing.T) string {

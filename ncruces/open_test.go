@@ -164,7 +164,7 @@ func TestOpenReadOnlyWhileOwnerWrites(t *testing.T) {
 
 	path := filepath.Join(absTemp(t), "owned.db")
 	cmd, stdin, stdout := startChild(t, path)
-	waitLine(t, stdout, "ready")
+	testdir.WaitLine(t, stdout, "ready")
 
 	ro := mustOpen(t, Config{Path: path, ReadOnly: true, MaxConns: 2})
 	var n, sum int
@@ -185,7 +185,7 @@ func TestOpenReadOnlyWhileOwnerWrites(t *testing.T) {
 
 	// The owner commits; a new read sees it.
 	fmt.Fprintln(stdin, "commit")
-	waitLine(t, stdout, "committed")
+	testdir.WaitLine(t, stdout, "committed")
 	if err := ro.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 3 {
 		t.Errorf("after the owner's commit: got %v, %v, want 3", n, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/lock"
@@ -115,7 +114,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			tmp := awaitLine(t, bufio.NewReader(stdout), "copied ")
+			tmp := testdir.WaitLine(t, bufio.NewReader(stdout), "copied ")
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -181,41 +180,6 @@ func copyKilledChild(t *testing.T, spec string) {
 		return errors.New("the parent closed stdin instead of killing the child")
 	})
 	t.Fatal(copyFuncs[op](ws, context.Background(), dst))
-}
-
-// awaitLine reads lines from r until one starts with prefix and returns the
-// rest of it, failing the test at EOF or after a deadline (a safety net for
-// a hung child, not a measurement).
-func awaitLine(t *testing.T, r *bufio.Reader, prefix string) string {
-	t.Helper()
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		for {
-			line, err := r.ReadString('\n')
-			if rest, ok := strings.CutPrefix(line, prefix); ok {
-				ch <- result{strings.TrimSpace(rest), nil}
-				return
-			}
-			if err != nil {
-				ch <- result{"", err}
-				return
-			}
-		}
-	}()
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			t.Fatalf("child exited before printing %q: %v", prefix, res.err)
-		}
-		return res.line
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("no %q line from the child within 2 minutes", prefix)
-		return ""
-	}
 }
 
 func names(files map[string][]byte) []string {
