@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -306,7 +306,7 @@ func verifyBackup(ctx context.Context, path string, c *config) (err error) {
 		ReadOnly: true,
 		NoCreate: true,
 		// Only the busy timeout: the copy is read as it is, not converted.
-		Pragmas:  busyTimeout(c.pragmas),
+		Pragmas:  busyTimeoutOnly(c.settings),
 		MaxConns: 1,
 		Profile:  &c.profile,
 		Logger:   c.logger,
@@ -351,12 +351,8 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// busyTimeout returns the busy_timeout pragma of pragmas, alone.
-func busyTimeout(pragmas []ncruces.Pragma) []ncruces.Pragma {
-	for _, p := range pragmas {
-		if strings.EqualFold(p.Name, "busy_timeout") {
-			return []ncruces.Pragma{p}
-		}
-	}
-	return []ncruces.Pragma{}
+// busyTimeoutOnly returns the one pragma that sets the workspace's busy
+// timeout.
+func busyTimeoutOnly(s ncruces.Settings) []ncruces.Pragma {
+	return []ncruces.Pragma{{Name: "busy_timeout", Value: strconv.FormatInt(s.BusyTimeout.Milliseconds(), 10)}}
 }
