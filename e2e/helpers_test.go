@@ -1,11 +1,9 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -197,41 +195,4 @@ func mustConsistentCounts(t *testing.T, ctx context.Context, ws *workspace.Works
 // name, for tests that look at it while no handle is open.
 func dbPath(dir string) string {
 	return filepath.Join(dir, lock.DefaultName+".db")
-}
-
-// snapshot reads those of the files names in dir that exist.
-func snapshot(t *testing.T, dir string, names ...string) map[string][]byte {
-	t.Helper()
-	files := make(map[string][]byte, len(names))
-	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = b
-	}
-	return files
-}
-
-// sameFiles fails the test for every file that differs between two
-// snapshots: changed, created or removed.
-func sameFiles(t *testing.T, before, after map[string][]byte) {
-	t.Helper()
-	for name, b := range before {
-		a, ok := after[name]
-		switch {
-		case !ok:
-			t.Errorf("%s: removed", name)
-		case !bytes.Equal(a, b):
-			t.Errorf("%s: changed: got %d bytes, want the %d bytes it held", name, len(a), len(b))
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s: created", name)
-		}
-	}
 }

@@ -106,7 +106,7 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 	// The -shm file is left out: it is shared memory, not content, and a
 	// reader may touch it.
 	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}
-	if before := snapshot(t, dir, files...); len(before[files[0]]) == 0 {
+	if before := testdir.Snapshot(t, dir, files...); len(before[files[0]]) == 0 {
 		t.Fatalf("the owner's lock file holds no record\n%s", c.output())
 	}
 
@@ -123,7 +123,7 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := snapshot(t, dir, files...)
+			before := testdir.Snapshot(t, dir, files...)
 			if tt.timeout > 0 {
 				// Acquire gave up because its context ended, not because
 				// it found the lock held: the error says both. On a busy
@@ -149,7 +149,7 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 				err := mustNotOpen(t, ctx, dir, tt.opts)
 				mustLockedBy(t, err, c.pid())
 			}
-			sameFiles(t, before, snapshot(t, dir, files...))
+			testdir.SameFiles(t, before, testdir.Snapshot(t, dir, files...))
 		})
 	}
 

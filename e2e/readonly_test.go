@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"errors"
 	"fmt"
+	"github.com/litedir/litedir/internal/testdir"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,7 @@ func TestReadCommandsKeepWAL(t *testing.T) {
 	killOwner(t, c)
 
 	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}
-	before := snapshot(t, dir, files...)
+	before := testdir.Snapshot(t, dir, files...)
 	if len(before[files[2]]) == 0 {
 		t.Fatalf("WAL after the owner was killed: got %d bytes, want the frames of its %d messages", len(before[files[2]]), rows)
 	}
@@ -173,7 +174,7 @@ func TestReadCommandsKeepWAL(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 
-	sameFiles(t, before, snapshot(t, dir, files...))
+	testdir.SameFiles(t, before, testdir.Snapshot(t, dir, files...))
 
 	// The copies hold what was only in the WAL.
 	for _, name := range []string{"cli-backup", "cli-vacuum", "lib-backup", "lib-vacuum"} {

@@ -1,10 +1,7 @@
 package workspace_test
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"testing/fstest"
 
@@ -53,54 +50,6 @@ func count(t *testing.T, ws *workspace.Workspace, query string, args ...any) int
 		t.Fatalf("query %q: %v", query, err)
 	}
 	return n
-}
-
-// snapshot reads every regular file of dir, by name.
-func snapshot(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := make(map[string][]byte)
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[e.Name()] = b
-	}
-	return files
-}
-
-// sameBytes fails the test if a file of before changed or disappeared in
-// after. New files (the lock file, say) are allowed only in allowNew.
-func sameBytes(t *testing.T, before, after map[string][]byte, allowNew ...string) {
-	t.Helper()
-	for name, b := range before {
-		a, ok := after[name]
-		switch {
-		case !ok:
-			t.Errorf("%s: removed", name)
-		case !bytes.Equal(a, b):
-			t.Errorf("%s: changed (%d bytes before, %d after)", name, len(b), len(a))
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; ok {
-			continue
-		}
-		allowed := false
-		for _, n := range allowNew {
-			allowed = allowed || n == name
-		}
-		if !allowed {
-			t.Errorf("%s: created", name)
-		}
-	}
 }
 
 // schema is a small migration set for tests: version 1 makes a table,

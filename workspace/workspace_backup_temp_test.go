@@ -39,7 +39,7 @@ func TestCopyFailureRemovesTemps(t *testing.T) {
 					t.Fatal(err)
 				}
 				dst := filepath.Join(dstDir, "copy.db")
-				before := snapshot(t, dstDir)
+				before := testdir.Snapshot(t, dstDir)
 				injected := errors.New("injected failure")
 				workspace.SetTestHookCopied(t, func(tmp string) error {
 					if failure == "destination appears" {
@@ -63,7 +63,7 @@ func TestCopyFailureRemovesTemps(t *testing.T) {
 					}
 					before["copy.db"] = []byte("theirs")
 				}
-				sameBytes(t, before, snapshot(t, dstDir))
+				testdir.SameFiles(t, before, testdir.Snapshot(t, dstDir))
 			}
 		})
 	}
@@ -119,7 +119,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd.Wait()
-			left := snapshot(t, dstDir)
+			left := testdir.Snapshot(t, dstDir)
 			if _, ok := left[filepath.Base(tmp)]; !ok || len(left) < 2 {
 				t.Fatalf("the killed copy left %v, want its temporary file %s and lock file", names(left), filepath.Base(tmp))
 			}
@@ -142,14 +142,14 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer live.Release()
-			before := snapshot(t, dstDir)
+			before := testdir.Snapshot(t, dstDir)
 
 			ws = mustOpen(t, dir, nil)
 			dst := filepath.Join(dstDir, "next.db")
 			if err := copyTo(ws, testCtx(t), dst); err != nil {
 				t.Fatal(err)
 			}
-			after := snapshot(t, dstDir)
+			after := testdir.Snapshot(t, dstDir)
 			for name := range left {
 				if _, ok := after[name]; ok {
 					t.Errorf("%s, left by the killed copy, is still there", name)
@@ -157,7 +157,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 				delete(before, name)
 			}
 			before["next.db"] = after["next.db"]
-			sameBytes(t, before, after)
+			testdir.SameFiles(t, before, after)
 		})
 	}
 }

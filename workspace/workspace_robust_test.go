@@ -78,7 +78,7 @@ func TestOpenDoneContext(t *testing.T) {
 	if _, err := workspace.OpenReadOnly(ctx, existing, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("OpenReadOnly = %v, want context.Canceled", err)
 	}
-	sameBytes(t, map[string][]byte{}, snapshot(t, existing))
+	testdir.SameFiles(t, map[string][]byte{}, testdir.Snapshot(t, existing))
 }
 
 // TestOpenRenamedDirectory checks that an open workspace whose directory was
@@ -131,7 +131,7 @@ func TestOpenSymlinkedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	targetDir := other.Dir()
-	before := snapshot(t, targetDir)
+	before := testdir.Snapshot(t, targetDir)
 
 	dir := testdir.New(t)
 	testdir.Symlink(t, other.Path(), filepath.Join(dir, "litedir.db"))
@@ -144,7 +144,7 @@ func TestOpenSymlinkedDatabase(t *testing.T) {
 	if !errors.Is(err, ncruces.ErrSymlink) {
 		t.Errorf("OpenReadOnly = %v, want ncruces.ErrSymlink", err)
 	}
-	sameBytes(t, before, snapshot(t, targetDir))
+	testdir.SameFiles(t, before, testdir.Snapshot(t, targetDir))
 	if _, err := os.Lstat(filepath.Join(dir, "litedir.db-wal")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("-wal beside the link: %v", err)
 	}

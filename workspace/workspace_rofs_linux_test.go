@@ -53,7 +53,7 @@ func TestOpenReadOnlyOnReadOnlyMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	ro := readOnlyMount(t, dir)
-	before := snapshot(t, dir)
+	before := testdir.Snapshot(t, dir)
 
 	_, err := workspace.OpenReadOnly(testCtx(t), ro, nil)
 	t.Logf("OpenReadOnly: %v", err)
@@ -65,7 +65,7 @@ func TestOpenReadOnlyOnReadOnlyMount(t *testing.T) {
 	if !errors.Is(err, syscall.EROFS) {
 		t.Errorf("Open = %v, want EROFS", err)
 	}
-	sameBytes(t, before, snapshot(t, dir))
+	testdir.SameFiles(t, before, testdir.Snapshot(t, dir))
 }
 
 // TestOpenReadOnlyOnReadOnlyMountWhileOwned checks OpenReadOnly through a

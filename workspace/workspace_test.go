@@ -164,7 +164,7 @@ func TestOpenBadInput(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "litedir.db"), garbage, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		before := snapshot(t, dir)
+		before := testdir.Snapshot(t, dir)
 		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1)})
 		if !errors.Is(err, ncruces.ErrNotADatabase) {
 			t.Fatalf("Open = %v, want ErrNotADatabase", err)
@@ -172,7 +172,7 @@ func TestOpenBadInput(t *testing.T) {
 		if !strings.Contains(err.Error(), "litedir.db") {
 			t.Errorf("error %q does not name the file", err)
 		}
-		sameBytes(t, before, snapshot(t, dir), "litedir.lock")
+		testdir.SameFiles(t, before, testdir.Snapshot(t, dir), "litedir.lock")
 		// The failed Open released the lock.
 		l, err := lock.Acquire(testCtx(t), dir, lock.Options{})
 		if err != nil {
@@ -187,7 +187,7 @@ func TestOpenBadInput(t *testing.T) {
 		if err := ws.Close(); err != nil {
 			t.Fatal(err)
 		}
-		before := snapshot(t, dir)
+		before := testdir.Snapshot(t, dir)
 		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1, 2)})
 		var tooNew *migrations.SchemaTooNewError
 		if !errors.As(err, &tooNew) || !errors.Is(err, migrations.ErrSchemaTooNew) {
@@ -199,7 +199,7 @@ func TestOpenBadInput(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, "3") || !strings.Contains(msg, "2") {
 			t.Errorf("error %q does not name both versions", msg)
 		}
-		sameBytes(t, before, snapshot(t, dir))
+		testdir.SameFiles(t, before, testdir.Snapshot(t, dir))
 	})
 
 	t.Run("failing migration", func(t *testing.T) {
@@ -236,7 +236,7 @@ func TestOpenBadInput(t *testing.T) {
 				t.Errorf("Open(%q) = %v, want *fs.PathError with ErrNotDir", dir, err)
 			}
 		}
-		sameBytes(t, map[string][]byte{"file": []byte("keep me")}, snapshot(t, parent))
+		testdir.SameFiles(t, map[string][]byte{"file": []byte("keep me")}, testdir.Snapshot(t, parent))
 	})
 
 	t.Run("symlinked lock file", func(t *testing.T) {
@@ -334,7 +334,7 @@ func TestOpenReadOnly(t *testing.T) {
 		if !errors.Is(err, ncruces.ErrCantOpen) {
 			t.Errorf("OpenReadOnly = %v, want ErrCantOpen", err)
 		}
-		sameBytes(t, map[string][]byte{}, snapshot(t, dir))
+		testdir.SameFiles(t, map[string][]byte{}, testdir.Snapshot(t, dir))
 		if _, err := workspace.OpenReadOnly(testCtx(t), filepath.Join(dir, "missing"), nil); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("OpenReadOnly of a missing directory = %v, want fs.ErrNotExist", err)
 		}
@@ -601,13 +601,13 @@ func TestBackup(t *testing.T) {
 	}
 
 	// An existing file is never replaced.
-	before := snapshot(t, filepath.Dir(dst))
+	before := testdir.Snapshot(t, filepath.Dir(dst))
 	err = ws.Backup(testCtx(t), dst)
 	var pe *fs.PathError
 	if !errors.Is(err, workspace.ErrExists) || !errors.Is(err, fs.ErrExist) || !errors.As(err, &pe) {
 		t.Errorf("Backup over an existing file = %v, want ErrExists in a *fs.PathError", err)
 	}
-	sameBytes(t, before, snapshot(t, filepath.Dir(dst)))
+	testdir.SameFiles(t, before, testdir.Snapshot(t, filepath.Dir(dst)))
 
 	// A destination in a missing directory fails and creates nothing.
 	if err := ws.Backup(testCtx(t), filepath.Join(testdir.New(t), "missing", "b.db")); !errors.Is(err, fs.ErrNotExist) {

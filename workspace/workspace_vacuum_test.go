@@ -27,14 +27,14 @@ func TestVacuumInto(t *testing.T) {
 	if err := ws.Backup(testCtx(t), backup); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := testdir.Snapshot(t, dir)
 
 	dst := filepath.Join(testdir.New(t), awkwardName("compact #1?.db"))
 	if err := ws.VacuumInto(testCtx(t), dst); err != nil {
 		t.Fatalf("VacuumInto: %v", err)
 	}
 	// The workspace itself is not rewritten (reading may add no bytes).
-	sameBytes(t, before, snapshot(t, dir))
+	testdir.SameFiles(t, before, testdir.Snapshot(t, dir))
 
 	copyInfo, err := os.Stat(dst)
 	if err != nil {
@@ -70,13 +70,13 @@ func TestVacuumInto(t *testing.T) {
 	}
 
 	// An existing file is never replaced, and nothing is left behind.
-	destDir := snapshot(t, filepath.Dir(dst))
+	destDir := testdir.Snapshot(t, filepath.Dir(dst))
 	err = ws.VacuumInto(testCtx(t), dst)
 	var pe *fs.PathError
 	if !errors.Is(err, workspace.ErrExists) || !errors.As(err, &pe) || pe.Path != dst {
 		t.Errorf("VacuumInto over an existing file = %v, want ErrExists naming %s", err, dst)
 	}
-	sameBytes(t, destDir, snapshot(t, filepath.Dir(dst)))
+	testdir.SameFiles(t, destDir, testdir.Snapshot(t, filepath.Dir(dst)))
 
 	// A missing directory is named.
 	missing := filepath.Join(testdir.New(t), "nope", "copy.db")
