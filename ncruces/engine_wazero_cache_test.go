@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -27,8 +28,13 @@ func TestCheckEntry(t *testing.T) {
 	if info.CacheDir == "" {
 		t.Skipf("no engine cache in this process: %s", info.CacheNote)
 	}
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		// The cache directory may hold other CPUs' entries; this one
+		// wrote none.
+		t.Skipf("wazero interprets SQLite on %s and caches no compiled code", runtime.GOARCH)
+	}
 	if len(cacheEntries(t, info.CacheDir)) == 0 {
-		t.Skip("wazero wrote no cache entry (interpreter platform)")
+		t.Skip("wazero wrote no cache entry")
 	}
 	bin, err := wasmBinary()
 	if err != nil {

@@ -122,13 +122,18 @@ func TestOpenFileModes(t *testing.T) {
 	}
 
 	// A database made group-readable on purpose shares that with its
-	// journal.
+	// journal. The file is made so before SQLite first opens it: in
+	// EXCLUSIVE locking mode (some profiles) the journal of the first
+	// transaction is kept, with the mode it was created with.
 	path := filepath.Join(dir, "journal.db")
-	rollback := mustOpen(t, Config{Path: path, Pragmas: []Pragma{{"journal_mode", "DELETE"}}})
-	mustExec(t, rollback, "CREATE TABLE t (x)")
+	if err := os.WriteFile(path, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	rollback := mustOpen(t, Config{Path: path, Pragmas: []Pragma{{"journal_mode", "DELETE"}}})
+	mustExec(t, rollback, "CREATE TABLE t (x)")
 	conn := mustConn(t, rollback)
 	mustExec(t, conn, "BEGIN")
 	mustExec(t, conn, "INSERT INTO t VALUES (1)")

@@ -71,8 +71,14 @@ func TestFrontReturningJoinsBatch(t *testing.T) {
 	if len(got) != 1 || got[0] != "ret!" {
 		t.Errorf("UPDATE … RETURNING rows = %q, want [ret!]", got)
 	}
-	if n := ws.WriteStats().Writes - before; n != 2 {
-		t.Errorf("writes counted = %d, want 2 (both statements joined batches)", n)
+	// Without a read pool, the front's queries take the writer connection
+	// between batches instead of joining one.
+	want := uint64(2)
+	if ncruces.Platform().SingleConnection {
+		want = 0
+	}
+	if n := ws.WriteStats().Writes - before; n != want {
+		t.Errorf("writes counted = %d, want %d (both statements joined batches, where there is a read pool)", n, want)
 	}
 	if n := notes(t, ws, "ret!"); n != 1 {
 		t.Errorf("rows = %d, want 1", n)
