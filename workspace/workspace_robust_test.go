@@ -94,6 +94,13 @@ func TestOpenRenamedDirectory(t *testing.T) {
 	if err := os.Mkdir(x, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if xi, err := os.Stat(x); err == nil {
+		if yi, err := os.Stat(y); err == nil && os.SameFile(xi, yi) {
+			// Wine gives every directory one file index: nothing there can
+			// tell the two apart, and the registry relies on it.
+			t.Skip("this file system reports the new and the renamed directory as the same file")
+		}
+	}
 
 	fresh := mustOpen(t, x, &workspace.Options{Migrations: schema(1)})
 	if fresh.ReadDB() == old.ReadDB() {
