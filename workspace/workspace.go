@@ -528,5 +528,10 @@ func statDir(dir string) (dirID, error) {
 	if !info.IsDir() {
 		return dirID{}, &fs.PathError{Op: "open", Path: real, Err: ErrNotDir}
 	}
+	// On Windows, os.SameFile reads a file's identity the first time it
+	// is asked, through the path the FileInfo was made from: asked later,
+	// after the directory was renamed and another made in its place, it
+	// would read the new one's. Ask now, while the path is this directory's.
+	os.SameFile(info, info)
 	return dirID{dir: real, info: info}, nil
 }
