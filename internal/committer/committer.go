@@ -315,9 +315,6 @@ func (c *Committer) Prepares() int64 {
 	return c.w.cache.prepares
 }
 
-// Hooks returns the hooks c was started with.
-func (c *Committer) Hooks() *Hooks { return c.hooks }
-
 // Stop fails the queued requests with ErrClosed, lets a running batch
 // commit, waits up to Options.CloseWait for a leased connection and then
 // takes it back (rolling its transaction back), stops the syncer and returns
