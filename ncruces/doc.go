@@ -24,12 +24,13 @@
 //
 // # Opening a database
 //
-// [Open] returns a [database/sql.DB] for one database file. It builds the
-// "file:" URI with [DSN], applies the [Pragma] list in order on every new
-// connection (driver.Open's init callback), runs PRAGMA optimize before a
-// connection closes, and opens one connection right away so that a missing
-// file, a file that is not a database, or a bad pragma fails Open instead of
-// the first query.
+// [Open] returns a [database/sql.DB] for one database file. It builds a
+// "file:" URI that names exactly the path given, whatever characters it
+// holds (spaces, '?', '#', '%', non-ASCII), applies the [Pragma] list in
+// order on every new connection (driver.Open's init callback), runs PRAGMA
+// optimize before a connection closes, and opens one connection right away
+// so that a missing file, a file that is not a database, or a bad pragma
+// fails Open instead of the first query.
 //
 // # Pragmas
 //
@@ -62,8 +63,7 @@
 //
 // [ErrBusy], [ErrNotADatabase] and the other error classes are SQLite result
 // codes, so errors.Is classifies any error chain that contains a driver error,
-// extended codes included, with no wrapping on the way. [Classify] returns the
-// class of an error. Invalid input is reported with [ErrInvalidPragma] (as a
+// extended codes included, with no wrapping on the way. Invalid input is reported with [ErrInvalidPragma] (as a
 // [*PragmaError]) and [ErrInvalidConfig].
 //
 // # Concurrency

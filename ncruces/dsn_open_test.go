@@ -14,7 +14,7 @@ import (
 	"github.com/litedir/litedir/internal/testdir"
 )
 
-// FuzzDSNOpen is the round trip FuzzDSN checks on paper, made on real files:
+// FuzzDSNOpen is the round trip fileuri.FuzzFormat checks on paper, made on real files:
 // for a file name, Open creates the database at exactly the path named and
 // nowhere else, and the file there is that database — it starts with
 // SQLite's header, and opening the path again reads back the row written
@@ -100,4 +100,47 @@ func usableName(name string) bool {
 		}
 	}
 	return true
+}
+
+// TestDSNOpen opens databases with awkward names and checks that the file
+// is created at exactly that path, and nothing else.
+func TestDSNOpen(t *testing.T) {
+	root := absTemp(t)
+	for _, name := range []string{"a b", "q?x", "h#x", "p%20x", "p%x", "ünï", "semi;colon", "a&b=c", "file:x"} {
+		if runtime.GOOS == "windows" && strings.ContainsAny(name, "?:") {
+			continue // not valid in Windows file names
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, name+".db")
+			db, err := Open(context.Background(), Config{Path: path, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatalf("Open(%q): %v", path, err)
+			}
+			mustExec(t, db, "CREATE TABLE t (x)")
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("database file: %v", err)
+			}
+			for _, got := range dirNames(t, dir) {
+				if !slices.Contains([]string{name + ".db", name + ".db-wal", name + ".db-shm"}, got) {
+					t.Errorf("unexpected file %q in %s", got, dir)
+				}
+			}
+		})
+	}
+	var stray []string
+	for _, e := range dirNames(t, root) {
+		if fi, err := os.Stat(filepath.Join(root, e)); err != nil || !fi.IsDir() {
+			stray = append(stray, e)
+		}
+	}
+	if len(stray) > 0 {
+		t.Errorf("files created outside the databases' directories: %q", stray)
+	}
 }

@@ -87,30 +87,5 @@ var ErrReadOnlyFS = errors.New("ncruces: read-only file system")
 var ErrInvalidPragma = errors.New("ncruces: invalid pragma")
 
 // ErrInvalidConfig reports a [Config] that [Open] cannot use (no path, a
-// negative MaxConns) and a path that [DSN] cannot express.
+// negative MaxConns, a path with a NUL byte).
 var ErrInvalidConfig = errors.New("ncruces: invalid config")
-
-// classes is the order in which Classify tests the error classes. An error
-// carries one primary code, so the order only matters for errors that join
-// several.
-var classes = [...]*error{
-	&ErrBusy, &ErrLocked, &ErrNotADatabase, &ErrCorrupt, &ErrReadOnly,
-	&ErrCantOpen, &ErrFull, &ErrInterrupted, &ErrConstraint, &ErrIO,
-}
-
-// Classify returns the error class (one of [ErrBusy], [ErrLocked],
-// [ErrNotADatabase], [ErrCorrupt], [ErrReadOnly], [ErrCantOpen], [ErrFull],
-// [ErrInterrupted], [ErrConstraint], [ErrIO]) that err matches, or nil if it
-// matches none. It is meant for logs and exit codes; to test for one class,
-// use errors.Is.
-func Classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, class := range classes {
-		if errors.Is(err, *class) {
-			return *class
-		}
-	}
-	return nil
-}

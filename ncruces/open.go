@@ -13,6 +13,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/litedir/litedir/internal/fileuri"
 )
 
 // Config says which database [Open] opens and how. The zero value of each
@@ -94,7 +96,7 @@ type Config struct {
 //
 // Open then compares the journal mode in force with the one asked for. WAL
 // can silently stay "delete" (no shared memory, some network file systems);
-// Open logs a warning and goes on, and [JournalMode] tells the truth.
+// Open logs a warning and goes on; PRAGMA journal_mode tells the truth.
 //
 // Errors are [*fs.PathError] values with Op "ncruces: open" and cfg.Path,
 // wrapping the driver's error, which [ErrBusy] and the other classes match.
@@ -155,7 +157,10 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	for k, v := range extra {
 		params[k] = v
 	}
-	dsn, err := DSN(cfg.Path, params)
+	dsn, err := fileuri.Format(cfg.Path, params)
+	if errors.Is(err, fileuri.ErrInvalidPath) {
+		return nil, fail(fmt.Errorf("%w: %w", ErrInvalidConfig, fileuri.ErrInvalidPath))
+	}
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -354,14 +359,4 @@ func wantJournalMode(pragmas []Pragma) string {
 		}
 	}
 	return want
-}
-
-// JournalMode returns the journal mode in force for db ("wal", "delete",
-// ...), as PRAGMA journal_mode reports it, in lower case.
-func JournalMode(ctx context.Context, db *sql.DB) (string, error) {
-	var mode string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return "", fmt.Errorf("ncruces: journal mode: %w", err)
-	}
-	return strings.ToLower(mode), nil
 }

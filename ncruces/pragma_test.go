@@ -312,8 +312,8 @@ func TestOpenPragmaFails(t *testing.T) {
 	if !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), "nosuchschema") {
 		t.Errorf("Open: got %q, want the pragma and SQLite's message", err)
 	}
-	if Classify(err) != nil {
-		t.Errorf("Classify(%v): got %v, want nil (SQLITE_ERROR has no class)", err, Classify(err))
+	if classify(err) != nil {
+		t.Errorf("classify(%v): got %v, want nil (SQLITE_ERROR has no class)", err, classify(err))
 	}
 }
 

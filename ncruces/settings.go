@@ -34,7 +34,7 @@ type Settings struct {
 
 	// JournalMode is the journal mode asked for, in lower case, after the
 	// profile's requirements ("wal", "delete", ...): what a connection gets
-	// where SQLite grants it (see [JournalMode] for what it granted).
+	// where SQLite grants it (PRAGMA journal_mode tells what it granted).
 	JournalMode string
 
 	// Synchronous is PRAGMA synchronous by name: "OFF", "NORMAL", "FULL" or

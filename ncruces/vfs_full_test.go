@@ -54,11 +54,7 @@ func TestOpenUsesFullVFS(t *testing.T) {
 	}
 	mu.Unlock()
 
-	mode, err := JournalMode(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := wantJournalMode(DefaultPragmas()); Platform().SharedMemory && mode != want {
+	if mode, want := journalMode(t, db), wantJournalMode(DefaultPragmas()); Platform().SharedMemory && mode != want {
 		t.Errorf("journal mode through the wrapper: got %q, want %q", mode, want)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 
+	"github.com/litedir/litedir/internal/fileuri"
 	"github.com/litedir/litedir/ncruces"
 )
 
@@ -165,15 +166,30 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 
 // copyDB copies the database of db into the empty file path, in one backup
 // step: a step-by-step copy would start over whenever a writer commits, and
-// might never end under load. The copy is opened as the profile says, with
-// nolock=1 where the driver has no file locking (wasip1: without it every
-// access is a disk I/O error).
+// might never end under load.
 func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
+	err := fillCopy(ctx, db, path, p, func(c *sqlite3.Conn, uri string) error {
+		return c.Backup("main", uri)
+	})
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+// fillCopy runs fill on a connection of db with the URI of the empty file
+// path, for fill to write a copy of the database there, and then switches
+// the copy to a rollback journal: it keeps the source's WAL flag, and a copy
+// is better as one file that needs no -wal or -shm beside it. The URI names
+// exactly path, whatever characters it holds, and carries nolock=1 where the
+// profile says the driver has no file locking (wasip1: without it every
+// access to the copy is a disk I/O error).
+func fillCopy(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, fill func(c *sqlite3.Conn, uri string) error) error {
 	var params url.Values
 	if p.NoLock {
 		params = url.Values{"nolock": {"1"}}
 	}
-	uri, err := ncruces.DSN(path, params)
+	uri, err := fileuri.Format(path, params)
 	if err != nil {
 		return err
 	}
@@ -181,27 +197,22 @@ func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) err
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
-		if err := dc.(sqlite3driver.Conn).Raw().Backup("main", uri); err != nil {
-			return err
-		}
-		// The copy keeps the source's WAL flag; a backup is better as one
-		// file that needs no -wal or -shm beside it. EXCLUSIVE locking mode
-		// first: where the driver has no WAL shared memory (linux/s390x),
-		// SQLite can open a WAL database only in that mode, and fails with
-		// "unable to open database file" otherwise. The copy is ours alone
-		// until it is placed, so the mode costs nothing elsewhere.
-		dst, err := sqlite3.Open(uri)
-		if err != nil {
-			return err
-		}
-		return errors.Join(dst.Exec("PRAGMA locking_mode=EXCLUSIVE"), dst.Exec("PRAGMA journal_mode=DELETE"), dst.Close())
+		return fill(dc.(sqlite3driver.Conn).Raw(), uri)
 	})
-	if err != nil {
-		return fmt.Errorf("copy: %w", err)
+	if err = errors.Join(err, conn.Close()); err != nil {
+		return err
 	}
-	return nil
+	// EXCLUSIVE locking mode first: where the driver has no WAL shared
+	// memory (linux/s390x), SQLite can open a WAL database only in that
+	// mode, and fails with "unable to open database file" otherwise. The
+	// copy is ours alone until it is placed, so the mode costs nothing
+	// elsewhere.
+	dst, err := sqlite3.Open(uri)
+	if err != nil {
+		return err
+	}
+	return errors.Join(dst.Exec("PRAGMA locking_mode=EXCLUSIVE"), dst.Exec("PRAGMA journal_mode=DELETE"), dst.Close())
 }
 
 // noFile returns a *fs.PathError matching ErrExists and fs.ErrExist when

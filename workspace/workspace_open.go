@@ -124,7 +124,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 	if err := e.migrate(ctx, c.migrations); err != nil {
 		return err
 	}
-	mode, err := ncruces.JournalMode(ctx, e.writeDB)
+	mode, err := journalMode(ctx, e.writeDB)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@ package workspace
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -86,7 +88,7 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 
-	if s.JournalMode, err = ncruces.JournalMode(ctx, e.readDB); err != nil {
+	if s.JournalMode, err = journalMode(ctx, e.readDB); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 	for _, p := range []struct {
@@ -139,4 +141,14 @@ func fileSize(path string) (int64, error) {
 		return 0, err
 	}
 	return info.Size(), nil
+}
+
+// journalMode returns the journal mode in force for db ("wal", "delete",
+// ...), as PRAGMA journal_mode reports it, in lower case.
+func journalMode(ctx context.Context, db *sql.DB) (string, error) {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return "", fmt.Errorf("journal mode: %w", err)
+	}
+	return strings.ToLower(mode), nil
 }

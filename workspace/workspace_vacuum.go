@@ -6,11 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
-	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/litedir/litedir/ncruces"
 )
@@ -51,28 +49,9 @@ func (w *Workspace) VacuumIntoWith(ctx context.Context, dst string, opts *CopyOp
 	})
 }
 
-// vacuumInto runs VACUUM INTO path on a connection of db and switches the
-// result to a rollback journal.
+// vacuumInto runs VACUUM INTO path on a connection of db.
 func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
-	// VACUUM INTO takes a file name, or a URI when it starts with "file:";
-	// a URI built here names exactly path, whatever characters it holds,
-	// and carries nolock=1 where the profile needs it (wasip1: without it
-	// every access to the copy is a disk I/O error).
-	var params url.Values
-	if p.NoLock {
-		params = url.Values{"nolock": {"1"}}
-	}
-	uri, err := ncruces.DSN(path, params)
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		c := dc.(sqlite3driver.Conn).Raw()
+	err := fillCopy(ctx, db, path, p, func(c *sqlite3.Conn, uri string) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
 		// PRAGMA query_only, set on every read connection, refuses VACUUM
@@ -82,6 +61,8 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile)
 		if err := c.Exec("PRAGMA query_only=0"); err != nil {
 			return err
 		}
+		// VACUUM INTO takes a file name, or a URI when it starts with
+		// "file:".
 		stmt, _, err := c.Prepare("VACUUM INTO ?")
 		if err == nil {
 			err = stmt.BindText(1, uri)
@@ -98,11 +79,5 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile)
 	if err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}
-	// The copy keeps the source's WAL flag; a copy is better as one file
-	// that needs no -wal or -shm beside it.
-	c, err := sqlite3.Open(uri)
-	if err != nil {
-		return err
-	}
-	return errors.Join(c.Exec("PRAGMA journal_mode=DELETE"), c.Close())
+	return nil
 }

@@ -1,20 +1,30 @@
-package ncruces
+// Package fileuri writes the "file:" URIs through which litedir opens
+// SQLite database files, so that any path reaches the file system exactly as
+// given.
+//
+// The package is internal: the ncruces and workspace packages share it, and
+// it is no API.
+package fileuri
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
 	"net/url"
 	"path/filepath"
 	"strings"
 )
 
-// DSN returns the "file:" URI that opens the database file at path with the
+// ErrInvalidPath is what [Format] refuses: an empty path, or one with a NUL
+// byte, which no URI can carry to the file system.
+var ErrInvalidPath = errors.New("empty path or NUL byte in path")
+
+// Format returns the "file:" URI that opens the database file at path with the
 // URI parameters params (such as mode=ro or nolock=1; the driver also reads
 // _txlock and _timefmt). path is made absolute first.
 //
 // The driver parses parameters only after a "file:" prefix, and SQLite
 // decodes %HH escapes in the whole URI and ends the path at the first '?' or
-// '#'. So DSN percent-encodes every byte of the path except ASCII letters,
+// '#'. So Format percent-encodes every byte of the path except ASCII letters,
 // digits, "-._~", '/' and ':' (which keeps Windows drive letters readable:
 // "file:C:/Users/..."); spaces, '?', '#', '%', ';', '&', '=' and non-ASCII
 // bytes all reach the file system exactly as given. Windows paths use forward
@@ -29,14 +39,14 @@ import (
 // a space.
 //
 // An empty path, or one containing a NUL byte, is refused with an
-// [*fs.PathError] wrapping [ErrInvalidConfig].
-func DSN(path string, params url.Values) (string, error) {
+// [*fs.PathError] wrapping [ErrInvalidPath].
+func Format(path string, params url.Values) (string, error) {
 	if path == "" || strings.IndexByte(path, 0) >= 0 {
-		return "", &fs.PathError{Op: "ncruces: dsn", Path: path, Err: fmt.Errorf("%w: empty path or NUL byte in path", ErrInvalidConfig)}
+		return "", &fs.PathError{Op: "file uri", Path: path, Err: ErrInvalidPath}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", &fs.PathError{Op: "ncruces: dsn", Path: path, Err: err}
+		return "", &fs.PathError{Op: "file uri", Path: path, Err: err}
 	}
 
 	var b strings.Builder

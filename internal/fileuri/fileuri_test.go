@@ -1,7 +1,6 @@
-package ncruces
+package fileuri
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"net/url"
@@ -9,14 +8,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 )
 
-func TestDSN(t *testing.T) {
+func TestFormat(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("expectations are Unix paths; FuzzDSN's seeds cover Windows")
+		t.Skip("expectations are Unix paths; FuzzFormat's seeds cover Windows")
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -51,27 +49,27 @@ func TestDSN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DSN(tt.path, tt.params)
+			got, err := Format(tt.path, tt.params)
 			if err != nil {
-				t.Fatalf("DSN(%q): %v", tt.path, err)
+				t.Fatalf("Format(%q): %v", tt.path, err)
 			}
 			if got != tt.want {
-				t.Errorf("DSN(%q, %v): got %v, want %v", tt.path, tt.params, got, tt.want)
+				t.Errorf("Format(%q, %v): got %v, want %v", tt.path, tt.params, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestDSNInvalid(t *testing.T) {
+func TestFormatInvalid(t *testing.T) {
 	for _, path := range []string{"", "a\x00b.db"} {
 		t.Run(strings.ReplaceAll(path, "\x00", "NUL"), func(t *testing.T) {
-			got, err := DSN(path, nil)
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("DSN(%q): got %q, %v, want ErrInvalidConfig", path, got, err)
+			got, err := Format(path, nil)
+			if !errors.Is(err, ErrInvalidPath) {
+				t.Errorf("Format(%q): got %q, %v, want ErrInvalidPath", path, got, err)
 			}
 			var pe *fs.PathError
 			if !errors.As(err, &pe) || pe.Path != path {
-				t.Errorf("DSN(%q): got %v, want *fs.PathError for the path", path, err)
+				t.Errorf("Format(%q): got %v, want *fs.PathError for the path", path, err)
 			}
 		})
 	}
@@ -136,9 +134,9 @@ func uriDecode(s string) string {
 	return b.String()
 }
 
-// checkDSN checks that SQLite and the driver both read dsn as path and
+// checkURI checks that SQLite and the driver both read dsn as path and
 // params.
-func checkDSN(t *testing.T, dsn, path string, params url.Values) {
+func checkURI(t *testing.T, dsn, path string, params url.Values) {
 	t.Helper()
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -146,30 +144,30 @@ func checkDSN(t *testing.T, dsn, path string, params url.Values) {
 	}
 	gotPath, gotParams, ok := sqliteURI(dsn)
 	if !ok {
-		t.Fatalf("DSN(%q) = %q: not a file: URI", path, dsn)
+		t.Fatalf("Format(%q) = %q: not a file: URI", path, dsn)
 	}
 	if want := filepath.ToSlash(abs); gotPath != want {
-		t.Errorf("DSN(%q) = %q: SQLite opens %q, want %q", path, dsn, gotPath, want)
+		t.Errorf("Format(%q) = %q: SQLite opens %q, want %q", path, dsn, gotPath, want)
 	}
 	if params == nil {
 		params = url.Values{}
 	}
 	if !reflect.DeepEqual(gotParams, params) {
-		t.Errorf("DSN(%q) = %q: SQLite reads params %v, want %v", path, dsn, gotParams, params)
+		t.Errorf("Format(%q) = %q: SQLite reads params %v, want %v", path, dsn, gotParams, params)
 	}
 	// The driver reads _txlock and _timefmt from after the first '?'.
 	driverParams := url.Values{}
 	if _, query, ok := strings.Cut(dsn, "?"); ok {
 		if driverParams, err = url.ParseQuery(query); err != nil {
-			t.Errorf("DSN(%q) = %q: driver cannot parse the query: %v", path, dsn, err)
+			t.Errorf("Format(%q) = %q: driver cannot parse the query: %v", path, dsn, err)
 		}
 	}
 	if !reflect.DeepEqual(driverParams, params) {
-		t.Errorf("DSN(%q) = %q: driver reads params %v, want %v", path, dsn, driverParams, params)
+		t.Errorf("Format(%q) = %q: driver reads params %v, want %v", path, dsn, driverParams, params)
 	}
 }
 
-func FuzzDSN(f *testing.F) {
+func FuzzFormat(f *testing.F) {
 	for _, path := range []string{
 		"a b.db", "q?x.db", "h#x.db", "p%20x.db", "p%x.db", "p%2Fx.db", "ünï.db", "semi;colon.db",
 		"a&b=c.db", "file:x.db", "file:///x.db", "/abs/x.db", "//localhost/x.db", "/////x",
@@ -184,59 +182,16 @@ func FuzzDSN(f *testing.F) {
 		if key != "" {
 			params = url.Values{key: {value}}
 		}
-		dsn, err := DSN(path, params)
+		dsn, err := Format(path, params)
 		if path == "" || strings.IndexByte(path, 0) >= 0 {
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("DSN(%q): got %q, %v, want ErrInvalidConfig", path, dsn, err)
+			if !errors.Is(err, ErrInvalidPath) {
+				t.Fatalf("Format(%q): got %q, %v, want ErrInvalidPath", path, dsn, err)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("DSN(%q): %v", path, err)
+			t.Fatalf("Format(%q): %v", path, err)
 		}
-		checkDSN(t, dsn, path, params)
+		checkURI(t, dsn, path, params)
 	})
-}
-
-// TestDSNOpen opens databases with awkward names and checks that the file
-// is created at exactly that path, and nothing else.
-func TestDSNOpen(t *testing.T) {
-	root := absTemp(t)
-	for _, name := range []string{"a b", "q?x", "h#x", "p%20x", "p%x", "ünï", "semi;colon", "a&b=c", "file:x"} {
-		if runtime.GOOS == "windows" && strings.ContainsAny(name, "?:") {
-			continue // not valid in Windows file names
-		}
-		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(root, name)
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, name+".db")
-			db, err := Open(context.Background(), Config{Path: path, Logger: testLogger(t)})
-			if err != nil {
-				t.Fatalf("Open(%q): %v", path, err)
-			}
-			mustExec(t, db, "CREATE TABLE t (x)")
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := os.Stat(path); err != nil {
-				t.Errorf("database file: %v", err)
-			}
-			for _, got := range dirNames(t, dir) {
-				if !slices.Contains([]string{name + ".db", name + ".db-wal", name + ".db-shm"}, got) {
-					t.Errorf("unexpected file %q in %s", got, dir)
-				}
-			}
-		})
-	}
-	var stray []string
-	for _, e := range dirNames(t, root) {
-		if fi, err := os.Stat(filepath.Join(root, e)); err != nil || !fi.IsDir() {
-			stray = append(stray, e)
-		}
-	}
-	if len(stray) > 0 {
-		t.Errorf("files created outside the databases' directories: %q", stray)
-	}
 }
