@@ -40,17 +40,9 @@ func tryLock(path string, m Mode) (held, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sysLock(f, m); err != nil {
-		defer f.Close()
-		if !errors.Is(err, errWouldBlock) {
-			return nil, &fs.PathError{Op: "lock", Path: path, Err: err}
-		}
-		// Shared holders write no record, and a stale record may still be there until the
-		// first of them clears it: ask the lock itself who holds it.
-		if m == Exclusive && sysHeldShared(f) {
-			return nil, &busy{shared: true}
-		}
-		return nil, &busy{owner: readOwnerFrom(f)}
+	if err := takeLock(f, path, m); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return &fileLock{f: f}, nil
 }

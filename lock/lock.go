@@ -67,6 +67,10 @@ import (
 	"time"
 )
 
+// Supported reports whether this platform has inter-process advisory locks. Where it is false
+// (plan9, js, wasip1), Acquire only excludes other Acquire calls in the same process.
+const Supported = supported
+
 // DefaultName is the default base name of the lock file, which is "<name>.lock".
 const DefaultName = "litedir"
 

@@ -10,9 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Supported reports whether this platform has inter-process advisory locks. Where it is false
-// (plan9, js, wasip1), Acquire only excludes other Acquire calls in the same process.
-const Supported = true
+// supported is Supported here.
+const supported = true
 
 // errWouldBlock is the platform's "lock held elsewhere" result of a non-blocking lock.
 // POSIX lets F_SETLK fail with EACCES as well; sysLock maps that to this.

@@ -7,9 +7,8 @@ import (
 	"os"
 )
 
-// Supported reports whether this platform has inter-process advisory locks. Where it is false
-// (plan9, js, wasip1), Acquire only excludes other Acquire calls in the same process.
-const Supported = false
+// supported is Supported here.
+const supported = false
 
 // errWouldBlock is never returned here: sysLock has nothing to wait for.
 var errWouldBlock = errors.New("lock: would block")

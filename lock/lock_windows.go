@@ -8,9 +8,8 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// Supported reports whether this platform has inter-process advisory locks. Where it is false
-// (plan9, js, wasip1), Acquire only excludes other Acquire calls in the same process.
-const Supported = true
+// supported is Supported here.
+const supported = true
 
 // errWouldBlock is the platform's "lock held elsewhere" result of a non-blocking lock.
 var errWouldBlock = windows.ERROR_LOCK_VIOLATION

@@ -112,16 +112,10 @@ func tryLock(path string, m Mode) (held, error) {
 		e.spare = append(e.spare, f)
 		return e.join(m)
 	}
-	if err := sysLock(f, m); err != nil {
+	if err := takeLock(f, path, m); err != nil {
 		// No holder in this process, so closing f drops no lock of ours.
-		defer f.Close()
-		if !errors.Is(err, errWouldBlock) {
-			return nil, &fs.PathError{Op: "lock", Path: path, Err: err}
-		}
-		if m == Exclusive && sysHeldShared(f) {
-			return nil, &busy{shared: true}
-		}
-		return nil, &busy{owner: readOwnerFrom(f)}
+		f.Close()
+		return nil, err
 	}
 	e := &entry{f: f, fi: fi, mode: m, n: 1}
 	table.entries = append(table.entries, e)

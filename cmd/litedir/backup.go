@@ -37,15 +37,19 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "backup", backupWorkspace(ctx, stdout, stderr, pos[0], pos[1], *name, *force))
+	return report(stderr, "backup", copyWorkspace(ctx, stdout, stderr, "backup", pos[0], *name, pos[1], *force, (*workspace.Workspace).BackupWith))
 }
 
-// backupWorkspace copies the database of the workspace name in dir to dst.
-func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, name string, force bool) (err error) {
+// copyWorkspace writes a copy of the database of the workspace name in dir
+// to dst with write (Workspace.BackupWith or VacuumIntoWith), showing its
+// progress on stderr when that is a terminal, and prints the copy's path and
+// size. op names the command in errors and in the progress line.
+func copyWorkspace(ctx context.Context, stdout, stderr io.Writer, op, dir, name, dst string, force bool,
+	write func(ws *workspace.Workspace, ctx context.Context, dst string, opts *workspace.CopyOptions) error) (err error) {
 	if err := needDatabase("open workspace", dir, name); err != nil {
 		return err
 	}
-	dst, err = checkDest("backup", dst, force)
+	dst, err = checkDest(op, dst, force)
 	if err != nil {
 		return err
 	}
@@ -58,10 +62,10 @@ func backupWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, na
 	start := time.Now()
 	if isTerminal(stderr) {
 		opts.Progress = func(copied, total int64) {
-			fmt.Fprintf(stderr, "\r\033[Kbackup: %s of %s copied, %s", mib(copied), mib(total), time.Since(start).Round(time.Second))
+			fmt.Fprintf(stderr, "\r\033[K%s: %s of %s copied, %s", op, mib(copied), mib(total), time.Since(start).Round(time.Second))
 		}
 	}
-	err = ws.BackupWith(ctx, dst, opts)
+	err = write(ws, ctx, dst, opts)
 	if opts.Progress != nil {
 		fmt.Fprintf(stderr, "\r\033[K")
 	}

@@ -155,19 +155,11 @@ func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir, name str
 	if err != nil {
 		return err
 	}
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{
+	st, err := readStatus(ctx, dir, &workspace.Options{
 		Name:       name,
 		Migrations: fsys,
 		Logger:     newLogger(stderr, slog.LevelWarn),
 	})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, ws.Close()) }()
-	st, err := ws.Status(ctx)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,20 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, src, *asJSON))
 }
 
+// readStatus opens the workspace in dir read-only, with opts, and returns
+// its status. It never creates a workspace.
+func readStatus(ctx context.Context, dir string, opts *workspace.Options) (_ *workspace.Status, err error) {
+	if err := needDatabase("open workspace", dir, opts.Name); err != nil {
+		return nil, err
+	}
+	ws, err := workspace.OpenReadOnly(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, ws.Close()) }()
+	return ws.Status(ctx)
+}
+
 // showStatus prints the status of the workspace name in dir, comparing its
 // schema with the migrations of src unless src is nil.
 func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, src *migrationSource, asJSON bool) (err error) {
@@ -61,15 +75,7 @@ func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string,
 			return err
 		}
 	}
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, opts)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, ws.Close()) }()
-	st, err := ws.Status(ctx)
+	st, err := readStatus(ctx, dir, opts)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func runVacuum(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageExit(flags, err)
 	}
 	if *into != "" {
-		return report(stderr, "vacuum", vacuumInto(ctx, stdout, stderr, pos[0], *name, *into, *force))
+		return report(stderr, "vacuum", copyWorkspace(ctx, stdout, stderr, "vacuum into", pos[0], *name, *into, *force, (*workspace.Workspace).VacuumIntoWith))
 	}
 	return report(stderr, "vacuum", vacuumInPlace(ctx, stdout, stderr, pos[0], *name, *wait))
 }
@@ -87,33 +87,6 @@ func vacuumInPlace(ctx context.Context, stdout, stderr io.Writer, dir, name stri
 	}
 	_, err = fmt.Fprintf(stdout, "vacuumed %s: %d pages, %d free -> %d pages (%d -> %d bytes)\n", ws.Path(),
 		before.PageCount, before.FreePages, after.PageCount, before.DBSize+before.WALSize, after.DBSize+after.WALSize)
-	return err
-}
-
-// vacuumInto writes a compacted copy of the database of the workspace name
-// in dir to dst.
-func vacuumInto(ctx context.Context, stdout, stderr io.Writer, dir, name, dst string, force bool) (err error) {
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	dst, err = checkDest("vacuum into", dst, force)
-	if err != nil {
-		return err
-	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, ws.Close()) }()
-	err = ws.VacuumIntoWith(ctx, dst, &workspace.CopyOptions{Replace: force})
-	if err != nil {
-		return err
-	}
-	info, err := os.Stat(dst)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", dst, info.Size())
 	return err
 }
 
