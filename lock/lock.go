@@ -246,15 +246,26 @@ func Acquire(ctx context.Context, dir string, opts Options) (*Lock, error) {
 
 // lockName returns the validated base name of the lock file.
 func (o Options) lockName() (string, error) {
-	name := o.Name
-	if name == "" {
+	if o.Name == "" {
 		return DefaultName, nil
 	}
-	// Backslashes are refused on Unix too, so that a name means the same file everywhere.
-	if name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || !filepath.IsLocal(name) {
-		return "", fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, name)
+	return o.Name, CheckName(o.Name)
+}
+
+// CheckName returns nil if name can be [Options.Name]: "" (DefaultName) or a
+// plain file name, which has no slash or backslash (on every OS, so that a
+// name means the same file everywhere), no NUL byte, is not "." or "..", and
+// is local by [filepath.IsLocal] (on Windows, not a reserved name such as
+// "NUL"). Otherwise it returns an error matching [ErrInvalidOptions].
+// [Acquire] refuses the same names.
+func CheckName(name string) error {
+	if name == "" {
+		return nil
 	}
-	return name, nil
+	if name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || !filepath.IsLocal(name) {
+		return fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, name)
+	}
+	return nil
 }
 
 // checkDir reports, as an *fs.PathError naming dir, why dir is not an existing directory.

@@ -284,6 +284,9 @@ func TestOptionsName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Quote(tt.name), func(t *testing.T) {
+			if err := CheckName(tt.name); (err == nil) != tt.valid || (err != nil && !errors.Is(err, ErrInvalidOptions)) {
+				t.Errorf("CheckName: got %v, want valid %v (or ErrInvalidOptions)", err, tt.valid)
+			}
 			dir := testdir.New(t)
 			l, err := Acquire(t.Context(), dir, Options{Name: tt.name})
 			if tt.valid {

@@ -83,6 +83,36 @@ const maxFileNameLen = 255
 // ErrInvalidOptions before anything is created.
 const MaxNameLen = maxFileNameLen - len(migrateSuffix+".lock")
 
+// DefaultName is the [Options.Name] of a workspace when none is given: its
+// files are litedir.db and litedir.lock.
+const DefaultName = lock.DefaultName
+
+// CheckName returns nil if name can be [Options.Name], and otherwise the
+// error, matching ErrInvalidOptions, that Open would return for it: name
+// must be "" (DefaultName) or a plain file name (see [lock.CheckName]) of at
+// most [MaxNameLen] bytes that does not end in ".migrate". It touches no
+// file, so a program can check a name from its users before it opens
+// anything.
+func CheckName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if lock.CheckName(name) != nil {
+		return fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, name)
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("%w: name of %d bytes is longer than MaxNameLen (%d): its files would not fit the file system's %d-byte names",
+			ErrInvalidOptions, len(name), MaxNameLen, maxFileNameLen)
+	}
+	if strings.HasSuffix(strings.ToLower(name), migrateSuffix) {
+		// <x>.migrate.lock is the migration lock of the shared workspace x
+		// (see entry.migrate): a workspace named x.migrate would lock the
+		// same file, and while one is open the other could not migrate.
+		return fmt.Errorf("%w: name %q ends in %q, which is reserved for migration locks", ErrInvalidOptions, name, migrateSuffix)
+	}
+	return nil
+}
+
 // Options configures [Open] and [OpenReadOnly]. The zero value (or a nil
 // *Options) is ready to use; each field documents its zero-value default.
 type Options struct {
@@ -196,21 +226,11 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		externalCheckpoints: o.ExternalCheckpoints,
 		closeWait:           o.CloseWait,
 	}
+	if err := CheckName(c.name); err != nil {
+		return c, err
+	}
 	if c.name == "" {
-		c.name = lock.DefaultName
-	}
-	if c.name == "." || c.name == ".." || strings.ContainsAny(c.name, `/\`+"\x00") {
-		return c, fmt.Errorf("%w: name %q is not a plain file name", ErrInvalidOptions, c.name)
-	}
-	if len(c.name) > MaxNameLen {
-		return c, fmt.Errorf("%w: name of %d bytes is longer than MaxNameLen (%d): its files would not fit the file system's %d-byte names",
-			ErrInvalidOptions, len(c.name), MaxNameLen, maxFileNameLen)
-	}
-	if strings.HasSuffix(strings.ToLower(c.name), migrateSuffix) {
-		// <x>.migrate.lock is the migration lock of the shared workspace x
-		// (see entry.migrate): a workspace named x.migrate would lock the
-		// same file, and while one is open the other could not migrate.
-		return c, fmt.Errorf("%w: name %q ends in %q, which is reserved for migration locks", ErrInvalidOptions, c.name, migrateSuffix)
+		c.name = DefaultName
 	}
 	if c.sharing != lock.Exclusive && c.sharing != lock.Shared {
 		return c, fmt.Errorf("%w: unknown sharing mode %d", ErrInvalidOptions, c.sharing)
@@ -461,7 +481,7 @@ func (w *Workspace) MigrateTo(ctx context.Context, fsys fs.FS, version int64) ([
 // anything: dir/name.db.
 func DatabasePath(dir, name string) string {
 	if name == "" {
-		name = lock.DefaultName
+		name = DefaultName
 	}
 	return filepath.Join(dir, name+".db")
 }

@@ -38,6 +38,44 @@ func TestOpenReservedName(t *testing.T) {
 	mustOpen(t, testdir.New(t), &workspace.Options{Name: "x.migrated"})
 }
 
+// TestCheckName checks that CheckName refuses exactly the names Open
+// refuses, with the same error, and that neither creates anything for them.
+func TestCheckName(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		valid bool
+	}{
+		{"", true},
+		{"agent", true},
+		{"migrate", true},
+		{strings.Repeat("n", workspace.MaxNameLen), true},
+		{strings.Repeat("n", workspace.MaxNameLen+1), false},
+		{".", false},
+		{"..", false},
+		{"a/b", false},
+		{`a\b`, false},
+		{"nul\x00byte", false},
+		{"x.migrate", false},
+		{"x.Migrate", false},
+	} {
+		err := workspace.CheckName(tt.name)
+		if (err == nil) != tt.valid || (err != nil && !errors.Is(err, workspace.ErrInvalidOptions)) {
+			t.Errorf("CheckName(%q) = %v, want valid %v (or ErrInvalidOptions)", tt.name, err, tt.valid)
+		}
+		if tt.valid {
+			continue
+		}
+		dir := filepath.Join(testdir.New(t), "never")
+		_, openErr := workspace.Open(testCtx(t), dir, &workspace.Options{Name: tt.name})
+		if err == nil || openErr == nil || !strings.Contains(openErr.Error(), err.Error()) {
+			t.Errorf("name %q: Open returned %v, want the error of CheckName, %v", tt.name, openErr, err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(Name %q) created the directory", tt.name)
+		}
+	}
+}
+
 // TestOpenNameTooLong checks that a Name whose files the file system could
 // not hold is refused before anything is created.
 func TestOpenNameTooLong(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -132,13 +131,16 @@ func usageExit(flags *flag.FlagSet, err error) int {
 }
 
 // nameFlag defines the -name flag shared by the commands that open a
-// workspace. It refuses what the library would (a name that is not a plain
-// file name) up front, as a usage error, before any path is built from it.
+// workspace. It refuses what Open would (see workspace.CheckName) up front,
+// as a usage error, before any path is built from it.
 func nameFlag(flags *flag.FlagSet) *string {
-	name := lock.DefaultName
+	name := workspace.DefaultName
 	flags.Func("name", "base `name` of the workspace files: NAME.db and NAME.lock (default \""+name+"\")", func(s string) error {
-		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") {
-			return errors.New("not a plain file name")
+		if s == "" {
+			return errors.New("empty name")
+		}
+		if err := workspace.CheckName(s); err != nil {
+			return err
 		}
 		name = s
 		return nil
