@@ -10,6 +10,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/litedir/litedir/internal/fsync"
 )
 
 // vfsName is the SQLite VFS that [Open] uses: the driver's default "os" VFS,
@@ -154,6 +156,16 @@ func creating(name *vfs.Filename, flags vfs.OpenFlag) (path string, create bool)
 	// then both sync the directory, which does no harm.
 	_, err := os.Lstat(path)
 	return path, errors.Is(err, fs.ErrNotExist)
+}
+
+// syncDir syncs the directory dir (see fsync.Dir). A directory that cannot
+// be opened is no error, as in SQLite's unixSync.
+func syncDir(dir string) error {
+	err := fsync.Dir(dir)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Op == "open" {
+		return nil
+	}
+	return err
 }
 
 // syncCreated syncs the directory of path, which was just created, so that

@@ -9,7 +9,5 @@ func isDiskFull(error) bool { return false }
 // dirSyncs is false: the driver's files here have no directory to sync.
 const dirSyncs = false
 
-func syncDir(string) error { return nil }
-
 // readOnlyFS returns nil: there is no read-only file system to recognize.
 func readOnlyFS(string) error { return nil }

@@ -5,7 +5,6 @@ package ncruces
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,23 +18,6 @@ func isDiskFull(err error) bool {
 
 // dirSyncs is true where syncDir syncs directories.
 const dirSyncs = true
-
-// syncDir syncs the directory dir: fsync on Linux, F_FULLFSYNC on darwin
-// (Go's File.Sync). A directory that cannot be opened, or a file system
-// that cannot sync one (EINVAL, ENOTSUP), is no error, as in SQLite's
-// unixSync.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil
-	}
-	err = d.Sync()
-	d.Close()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil
-	}
-	return err
-}
 
 // readOnlyFS returns an error matching syscall.EROFS if dir is on a
 // read-only file system, and nil otherwise. access(2) reports EROFS for

@@ -16,8 +16,6 @@ func isDiskFull(err error) bool {
 // Windows VFS syncs none either.
 const dirSyncs = false
 
-func syncDir(string) error { return nil }
-
 // readOnlyFS returns nil: a read-only volume reports the open itself as
 // denied on Windows.
 func readOnlyFS(string) error { return nil }

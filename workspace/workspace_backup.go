@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/litedir/litedir/internal/fileuri"
+	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/ncruces"
 )
 
@@ -141,7 +141,7 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 			return fail(err)
 		}
 	}
-	if err := syncFile(tmp.path); err != nil {
+	if err := fsync.File(tmp.path); err != nil {
 		return fail(err)
 	}
 	if err := verifyBackup(ctx, tmp.path, &w.e.config); err != nil {
@@ -158,7 +158,7 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 	} else if err := placeNoClobber(tmp.path, dst); err != nil {
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -331,35 +331,6 @@ func verifyBackup(ctx context.Context, path string, c *config) (err error) {
 		return fmt.Errorf("verify copy: %w", err)
 	}
 	return r.Err()
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes a rename in dir durable. Windows has no directory fsync,
-// and renames there are durable by the filesystem's journal.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
 }
 
 // busyTimeoutOnly returns the one pragma that sets the workspace's busy
