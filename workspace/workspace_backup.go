@@ -252,17 +252,13 @@ func (w *Workspace) reportProgress(tmp string, progress func(copied, total int64
 	if progress == nil {
 		return func() {}
 	}
-	var total int64
-	for _, p := range []string{w.e.dbPath, WALPath(w.e.dbPath)} {
-		if info, err := os.Stat(p); err == nil {
-			total += info.Size()
-		}
-	}
+	// Sizes that cannot be read count as 0: they only scale the report.
+	dbSize, _ := fileSize(w.e.dbPath)
+	walSize, _ := fileSize(WALPath(w.e.dbPath))
+	total := dbSize + walSize
 	size := func() int64 {
-		if info, err := os.Stat(tmp); err == nil {
-			return info.Size()
-		}
-		return 0
+		n, _ := fileSize(tmp)
+		return n
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/litedir/litedir/ncruces"
@@ -77,7 +75,7 @@ func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, nam
 	defer func() { err = errors.Join(err, ws.Close()) }()
 	// A TRUNCATE checkpoint that succeeds reports an empty WAL, so the size
 	// before is the only measure of what it did.
-	walSize, err := walBytes(ws.Path())
+	before, err := ws.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -94,22 +92,9 @@ func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, nam
 		err = fmt.Errorf("checkpoint %v %s: %w: %d of %d WAL frames copied", mode, ws.Path(),
 			ncruces.ErrBusy, r.Checkpointed, r.WALFrames)
 	case mode == workspace.CheckpointTruncate:
-		_, err = fmt.Fprintf(stdout, "checkpoint %v %s: WAL of %d bytes copied and truncated\n", mode, ws.Path(), walSize)
+		_, err = fmt.Fprintf(stdout, "checkpoint %v %s: WAL of %d bytes copied and truncated\n", mode, ws.Path(), before.WALSize)
 	default:
 		_, err = fmt.Fprintf(stdout, "checkpoint %v %s: %d of %d WAL frames copied\n", mode, ws.Path(), r.Checkpointed, r.WALFrames)
 	}
 	return err
-}
-
-// walBytes returns the size of the WAL of the database at path, or 0 if it
-// has none.
-func walBytes(path string) (int64, error) {
-	info, err := os.Stat(workspace.WALPath(path))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return info.Size(), nil
 }

@@ -64,7 +64,7 @@ func (t *frontTarget) readDB() *sql.DB { return t.ws.SQL() }
 
 func (t *litedirTarget) readDB() *sql.DB  { return t.ws.ReadDB() }
 func (t *litedirTarget) countDB() *sql.DB { return t.ws.DB() }
-func (t *litedirTarget) walPath() string  { return t.ws.Path() + "-wal" }
+func (t *litedirTarget) walPath() string  { return workspace.WALPath(t.ws.Path()) }
 func (t *litedirTarget) dbPath() string   { return t.ws.Path() }
 
 func (t *litedirTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
@@ -164,7 +164,7 @@ func (t *baselineTarget) write(ctx context.Context, m *message) error {
 
 func (t *baselineTarget) readDB() *sql.DB  { return t.db }
 func (t *baselineTarget) countDB() *sql.DB { return t.db }
-func (t *baselineTarget) walPath() string  { return t.path + "-wal" }
+func (t *baselineTarget) walPath() string  { return workspace.WALPath(t.path) }
 func (t *baselineTarget) dbPath() string   { return t.path }
 
 func (t *baselineTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
