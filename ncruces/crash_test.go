@@ -17,6 +17,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/litedir/litedir/internal/observe"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
@@ -28,8 +29,8 @@ import (
 //
 // The recording comes from the litedir VFS, which sees SQLite's writes,
 // truncations, size hints, syncs (with SQLite's sync flags), deletions and
-// its own directory syncs, and from ncruces.ObserveSync, which the
-// workspace's group-commit syncer calls around its own fsync of the WAL.
+// its own directory syncs, and from observe.Sync, which the group
+// committer's syncer calls around its own fsync of the WAL.
 //
 // What a power loss leaves, at a cut:
 //
@@ -86,7 +87,7 @@ const (
 	opAck
 )
 
-// recorder is the ncruces.FileObserver of the test: it records the changes
+// recorder is the observe.Observer of the test: it records the changes
 // to the files of one directory, in the order they were made.
 type recorder struct {
 	dir string
@@ -95,7 +96,7 @@ type recorder struct {
 	ops []recOp
 }
 
-var _ ncruces.FileObserver = (*recorder)(nil)
+var _ observe.Observer = (*recorder)(nil)
 
 func (r *recorder) add(path string, o recOp) int {
 	if filepath.Dir(path) != r.dir {
@@ -371,7 +372,7 @@ func record(t *testing.T, pragmas []ncruces.Pragma) []recOp {
 		t.Fatal(err)
 	}
 	rec := &recorder{dir: dir}
-	restore := ncruces.SetObserver(rec)
+	restore := observe.Set(rec)
 	defer restore()
 
 	ctx := context.Background()

@@ -56,8 +56,6 @@
 // with two changes: a full disk is reported as SQLITE_FULL ([ErrFull]), and
 // the directory is synced right after a database, journal or WAL file is
 // created in it, so that a power loss cannot take the file's name with it.
-// Code that syncs a database's file outside SQLite reports it with
-// [ObserveSync], for litedir's crash-simulation test.
 //
 // # Errors
 //

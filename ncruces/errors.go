@@ -89,3 +89,10 @@ var ErrInvalidPragma = errors.New("ncruces: invalid pragma")
 // ErrInvalidConfig reports a [Config] that [Open] cannot use (no path, a
 // negative MaxConns, a path with a NUL byte).
 var ErrInvalidConfig = errors.New("ncruces: invalid config")
+
+// ErrNoMem reports a value or a statement too large for the SQLite engine's
+// memory (SQLITE_NOMEM). The Wasm engine has at most 4 GiB of linear memory,
+// shared by the page cache and every value bound or read, so a single value
+// of a few hundred megabytes can exhaust it where native SQLite would not.
+// The connection stays usable after it.
+var ErrNoMem error = sqlite3.NOMEM

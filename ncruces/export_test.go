@@ -2,13 +2,6 @@ package ncruces
 
 // For the external tests (crash_test.go).
 
-// FileObserver is the observer the litedir VFS reports to.
-type FileObserver = fileObserver
-
-// SetObserver sets the observer until the returned function restores the
-// previous one.
-var SetObserver = setObserver
-
 // FullFsyncPragmas returns the pragmas a darwin profile adds to ps.
 var FullFsyncPragmas = fullFsyncPragmas
 

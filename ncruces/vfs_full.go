@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/litedir/litedir/internal/fsync"
+	"github.com/litedir/litedir/internal/observe"
 )
 
 // vfsName is the SQLite VFS that [Open] uses: the driver's default "os" VFS,
@@ -106,7 +107,7 @@ func (v fullVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File,
 	if err != nil || f == nil {
 		return wrapFile(f), flags, err
 	}
-	if o := observing(); o != nil && path != "" {
+	if o := observe.Current(); o != nil && path != "" {
 		o.Opened(path, flags, create)
 	}
 	if create {
@@ -122,7 +123,7 @@ func (v fullVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File,
 // directory when SQLite asks for it.
 func (v fullVFS) Delete(name string, syncDir bool) error {
 	err := v.VFS.Delete(name, syncDir)
-	if o := observing(); o != nil && err == nil {
+	if o := observe.Current(); o != nil && err == nil {
 		o.Deleted(name)
 		if syncDir && dirSyncs {
 			o.DirSynced(filepath.Dir(name))
@@ -177,7 +178,7 @@ func syncCreated(path string) error {
 	if err := syncDir(dir); err != nil {
 		return vfs.SystemError(&fs.PathError{Op: "sync directory", Path: dir, Err: err}, sqlite3.IOERR_DIR_FSYNC)
 	}
-	if o := observing(); o != nil {
+	if o := observe.Current(); o != nil {
 		o.DirSynced(dir)
 	}
 	return nil
@@ -274,7 +275,7 @@ func diskFull(err error) error {
 
 func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := f.File.WriteAt(p, off)
-	if o := observing(); o != nil && f.path != "" && n > 0 {
+	if o := observe.Current(); o != nil && f.path != "" && n > 0 {
 		o.Wrote(f.path, p[:n], off)
 	}
 	return n, diskFull(err)
@@ -282,19 +283,21 @@ func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (f *fullFile) Truncate(size int64) error {
 	err := f.File.Truncate(size)
-	if o := observing(); o != nil && f.path != "" && err == nil {
+	if o := observe.Current(); o != nil && f.path != "" && err == nil {
 		o.Truncated(f.path, size)
 	}
 	return diskFull(err)
 }
 
 func (f *fullFile) Sync(flags vfs.SyncFlag) error {
-	done := noDone
-	if o := observing(); o != nil && f.path != "" {
+	var done func(error)
+	if o := observe.Current(); o != nil && f.path != "" {
 		done = o.Syncing(f.path, flags)
 	}
 	err := f.File.Sync(flags)
-	done(err)
+	if done != nil {
+		done(err)
+	}
 	return diskFull(err)
 }
 
@@ -320,7 +323,7 @@ func (f *fullFile) LockState() vfs.LockLevel {
 func (f *fullFile) SizeHint(size int64) error {
 	if s, ok := f.File.(vfs.FileSizeHint); ok {
 		err := s.SizeHint(size)
-		if o := observing(); o != nil && f.path != "" && err == nil {
+		if o := observe.Current(); o != nil && f.path != "" && err == nil {
 			o.Allocated(f.path, size)
 		}
 		return diskFull(err)

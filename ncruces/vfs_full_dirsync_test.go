@@ -9,6 +9,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/litedir/litedir/internal/observe"
 	"github.com/litedir/litedir/internal/testdir"
 )
 
@@ -42,7 +43,7 @@ func (l *dirLog) Truncated(string, int64)                  {}
 func (l *dirLog) Allocated(string, int64)                  {}
 func (l *dirLog) Deleted(path string)                      { l.add(path, "delete "+filepath.Base(path)) }
 func (l *dirLog) DirSynced(dir string)                     { l.add(filepath.Join(dir, "x"), "dirsync") }
-func (l *dirLog) Syncing(string, vfs.SyncFlag) func(error) { return noDone }
+func (l *dirLog) Syncing(string, vfs.SyncFlag) func(error) { return func(error) {} }
 
 func (l *dirLog) take() []string {
 	l.mu.Lock()
@@ -64,7 +65,7 @@ func TestVFSSyncsDirectoryOnCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := &dirLog{dir: dir}
-	defer setObserver(log)()
+	defer observe.Set(log)()
 
 	path := filepath.Join(dir, "x.db")
 	open := func() {

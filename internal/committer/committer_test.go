@@ -148,3 +148,13 @@ func TestStmtCacheBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNoMemError checks that only the driver's out-of-memory panic value
+// becomes ErrNoMem: the same text in another type is any other panic.
+func TestNoMemError(t *testing.T) {
+	for _, p := range []any{nil, "sqlite3: out of memory", errors.New("sqlite3: out of memory"), 42} {
+		if err := noMemError(p); err != nil {
+			t.Errorf("noMemError(%#v) = %v, want nil", p, err)
+		}
+	}
+}

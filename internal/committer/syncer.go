@@ -7,7 +7,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/internal/observe"
 )
 
 // Durable group commit.
@@ -158,7 +158,7 @@ func (s *syncer) sync() error {
 		}
 		s.f = f
 	}
-	done := ncruces.ObserveSync(s.walPath) // for the crash simulation
+	done := observe.Sync(s.walPath) // for the crash simulation
 	err := syncFile(s.f)
 	done(err)
 	if err != nil {

@@ -1,4 +1,16 @@
-package ncruces
+// Package observe lets litedir's crash-simulation test see the files of its
+// databases change.
+//
+// A test that simulates power losses (ncruces/crash_test.go) must see every
+// change that reaches a database's files, in order: SQLite's writes,
+// truncations, syncs and deletions, which all pass through the litedir VFS,
+// the syncs of the directory that the VFS makes itself, and the syncs that
+// litedir makes with its own descriptors outside SQLite (the group
+// committer's syncer), which call [Sync]. No observer is set outside that
+// test; each hook then costs one atomic load.
+//
+// The package is internal: it is no API.
+package observe
 
 import (
 	"sync/atomic"
@@ -6,19 +18,9 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
-// Observing the files, for the crash simulation.
-//
-// A test that simulates power losses (crash_test.go) must see every change
-// that reaches a database's files, in order: SQLite's writes, truncations,
-// syncs and deletions, which all pass through the litedir VFS, the syncs of
-// the directory that fullVFS makes itself, and the syncs that litedir makes
-// with its own descriptors outside SQLite (the workspace's group-commit
-// syncer), which call ObserveSync. No observer is set outside that test;
-// each hook then costs one atomic load.
-
-// fileObserver receives the changes. Paths are as SQLite names the files
+// Observer receives the changes. Paths are as SQLite names the files
 // (absolute); the calls come from many goroutines at once.
-type fileObserver interface {
+type Observer interface {
 	// Opened reports that path was opened with flags; created says that
 	// the open created it.
 	Opened(path string, flags vfs.OpenFlag, created bool)
@@ -40,28 +42,28 @@ type fileObserver interface {
 	DirSynced(dir string)
 }
 
-type observerBox struct{ fileObserver }
+type observerBox struct{ Observer }
 
 var observer atomic.Pointer[observerBox]
 
-// setObserver makes o the observer until the returned function restores the
+// Set makes o the observer until the returned function restores the
 // previous one. For tests.
-func setObserver(o fileObserver) (restore func()) {
+func Set(o Observer) (restore func()) {
 	old := observer.Swap(&observerBox{o})
 	return func() { observer.Store(old) }
 }
 
-// observing returns the observer, or nil.
-func observing() fileObserver {
+// Current returns the observer, or nil.
+func Current() Observer {
 	if b := observer.Load(); b != nil {
-		return b.fileObserver
+		return b.Observer
 	}
 	return nil
 }
 
 func noDone(error) {}
 
-// ObserveSync must be called by code that syncs one of a database's files
+// Sync must be called by code that syncs one of a database's files
 // with its own descriptor, outside SQLite (such as the workspace's group
 // commit syncing the -wal file), right before the sync; it calls the
 // returned function with the sync's result. Such a sync is assumed to be the
@@ -71,8 +73,8 @@ func noDone(error) {}
 // It exists for litedir's crash-simulation test, which records every change
 // to the files to rebuild what a power loss can leave; outside that test it
 // does nothing and costs one atomic load. It is safe for concurrent use.
-func ObserveSync(path string) (done func(error)) {
-	if o := observing(); o != nil {
+func Sync(path string) (done func(error)) {
+	if o := Current(); o != nil {
 		return o.Syncing(path, vfs.SYNC_FULL)
 	}
 	return noDone
