@@ -267,7 +267,7 @@ func noCheckpointOnClose(init func(*sqlite3.Conn) error) func(*sqlite3.Conn) err
 // initConn returns the driver's init callback: the pragmas, in order, then
 // init.
 func initConn(pragmas []Pragma, init func(*sqlite3.Conn) error) func(*sqlite3.Conn) error {
-	timeout := BusyTimeout(pragmas)
+	timeout := busyTimeout(pragmas)
 	return func(c *sqlite3.Conn) error {
 		for _, p := range pragmas {
 			var err error

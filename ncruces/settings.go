@@ -13,9 +13,9 @@ const defaultBusyTimeout = time.Minute
 // defaultAutoCheckpoint is SQLite's default wal_autocheckpoint, in pages.
 const defaultAutoCheckpoint = 1000
 
-// BusyTimeout returns the busy timeout that pragmas give a connection: the
+// busyTimeout returns the busy timeout that pragmas give a connection: the
 // last busy_timeout among them, or the driver's default of one minute.
-func BusyTimeout(pragmas []Pragma) time.Duration {
+func busyTimeout(pragmas []Pragma) time.Duration {
 	timeout := defaultBusyTimeout
 	for _, p := range pragmas {
 		if ms, err := strconv.ParseInt(p.Value, 10, 32); p.is("busy_timeout") && err == nil {
@@ -60,7 +60,7 @@ func Resolve(pragmas []Pragma, prof Profile) Settings {
 		merged = pragmas
 	}
 	s := Settings{
-		BusyTimeout:    BusyTimeout(merged),
+		BusyTimeout:    busyTimeout(merged),
 		JournalMode:    "delete",
 		Synchronous:    "FULL",
 		AutoCheckpoint: defaultAutoCheckpoint,
