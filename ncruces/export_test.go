@@ -5,8 +5,5 @@ package ncruces
 // FullFsyncPragmas returns the pragmas a darwin profile adds to ps.
 var FullFsyncPragmas = fullFsyncPragmas
 
-// RaceEnabled reports a -race build.
-const RaceEnabled = raceEnabled
-
 // DirSyncs reports that the VFS syncs directories on this platform.
 const DirSyncs = dirSyncs
