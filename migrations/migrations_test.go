@@ -231,7 +231,7 @@ func TestUpSchemaTooNew(t *testing.T) {
 			if err := newer.Close(); err != nil {
 				t.Fatal(err)
 			}
-			before := mustReadFile(t, path)
+			before := testdir.ReadFile(t, path)
 
 			db := mustOpen(t, path, "")
 			m := mustNew(t, db, tt.fsys, nil)
@@ -259,7 +259,7 @@ func TestUpSchemaTooNew(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if after := mustReadFile(t, path); !bytes.Equal(before, after) {
+			if after := testdir.ReadFile(t, path); !bytes.Equal(before, after) {
 				t.Errorf("database file changed: %d bytes before, %d after", len(before), len(after))
 			}
 			for _, suffix := range []string{"-journal", "-wal"} {
@@ -269,15 +269,6 @@ func TestUpSchemaTooNew(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustReadFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestUpOutOfOrder(t *testing.T) {

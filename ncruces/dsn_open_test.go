@@ -56,7 +56,7 @@ func FuzzDSNOpen(f *testing.F) {
 
 		// Closing the last connection removes the WAL: the database is
 		// the only file, and where it was named.
-		if got := dirNames(t, dir); !slices.Equal(got, []string{name}) {
+		if got := testdir.Names(t, dir); !slices.Equal(got, []string{name}) {
 			t.Fatalf("Open(%q) left %q in its directory, want only %q", path, got, name)
 		}
 		b, err := os.ReadFile(path)
