@@ -17,6 +17,7 @@ import (
 	"testing/fstest"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -53,7 +54,7 @@ type badInputCase struct {
 // by opener children.
 func TestBadInput(t *testing.T) {
 	var cfg struct{ Opener *openerConfig }
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runOpener(t, *cfg.Opener)
 		return
 	}

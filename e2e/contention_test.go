@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -34,17 +35,17 @@ type contenderConfig struct {
 // *lock.LockedError reports. Any other error fails it.
 func runContender(t *testing.T, cfg contenderConfig) {
 	ctx := t.Context()
-	p := newParentLink()
+	p := testproc.NewParent()
 	if err := ncruces.Initialize(nil); err != nil {
-		p.fail(t, "initialize: %v", err)
+		p.Fail(t, "initialize: %v", err)
 	}
-	p.say(readyLine)
-	line, ok := p.next()
+	p.Say(readyLine)
+	line, ok := p.Next()
 	if !ok {
 		return // the parent gave up before the race
 	}
 	if line != "go" {
-		p.fail(t, "got command %q, want %q", line, "go")
+		p.Fail(t, "got command %q, want %q", line, "go")
 	}
 
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
@@ -54,20 +55,20 @@ func runContender(t *testing.T, cfg contenderConfig) {
 	if err != nil {
 		var le *lock.LockedError
 		if !errors.Is(err, lock.ErrLocked) || !errors.As(err, &le) {
-			p.fail(t, "open: got %v, want a *lock.LockedError", err)
+			p.Fail(t, "open: got %v, want a *lock.LockedError", err)
 		}
-		p.say("locked %d", le.Owner.PID)
+		p.Say("locked %d", le.Owner.PID)
 	} else {
-		p.say("won")
+		p.Say("won")
 	}
 	for {
-		if _, ok := p.next(); !ok {
+		if _, ok := p.Next(); !ok {
 			break
 		}
 	}
 	if ws != nil {
 		if err := ws.Close(); err != nil {
-			p.fail(t, "close: %v", err)
+			p.Fail(t, "close: %v", err)
 		}
 	}
 }
@@ -79,7 +80,7 @@ func runContender(t *testing.T, cfg contenderConfig) {
 // A soak run does 10 rounds.
 func TestContention(t *testing.T) {
 	var cfg contenderConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runContender(t, cfg)
 		return
 	}
@@ -88,31 +89,31 @@ func TestContention(t *testing.T) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			ctx := testCtx(t)
 			dir := filepath.Join(t.TempDir(), "ws") // created by the race
-			cs := make([]*child, contenders)
+			cs := make([]*testproc.Child, contenders)
 			for i := range cs {
-				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
+				cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
 			}
 			for _, c := range cs {
-				c.waitFor(ctx, readyLine)
+				c.WaitFor(ctx, readyLine)
 			}
 			for _, c := range cs {
-				c.send("go")
+				c.Send("go")
 			}
 
 			winner := -1
 			lockedBy := make([]int, len(cs))
 			for i, c := range cs {
-				line := c.waitForPrefix(ctx, "won", "locked ")
+				line := c.WaitForPrefix(ctx, "won", "locked ")
 				if line == "won" {
 					if winner >= 0 {
-						t.Fatalf("%s and %s both opened the workspace", cs[winner].name, c.name)
+						t.Fatalf("%s and %s both opened the workspace", cs[winner].Name(), c.Name())
 					}
 					winner = i
 					continue
 				}
 				pid, err := strconv.Atoi(strings.TrimPrefix(line, "locked "))
 				if err != nil {
-					t.Fatalf("%s: %q: %v", c.name, line, err)
+					t.Fatalf("%s: %q: %v", c.Name(), line, err)
 				}
 				lockedBy[i] = pid
 			}
@@ -120,17 +121,17 @@ func TestContention(t *testing.T) {
 				t.Fatalf("no contender opened the workspace")
 			}
 			for i, pid := range lockedBy {
-				if i != winner && pid != cs[winner].pid() {
-					t.Errorf("%s: LockedError.Owner.PID: got %d, want %d (%s, the winner)", cs[i].name, pid, cs[winner].pid(), cs[winner].name)
+				if i != winner && pid != cs[winner].Pid() {
+					t.Errorf("%s: LockedError.Owner.PID: got %d, want %d (%s, the winner)", cs[i].Name(), pid, cs[winner].Pid(), cs[winner].Name())
 				}
 			}
 			for i, c := range cs {
 				if i != winner {
-					c.finish(ctx)
+					c.Finish(ctx)
 				}
 			}
-			cs[winner].finish(ctx)
-			t.Logf("%s (pid %d) opened the workspace; %d refused", cs[winner].name, cs[winner].pid(), len(cs)-1)
+			cs[winner].Finish(ctx)
+			t.Logf("%s (pid %d) opened the workspace; %d refused", cs[winner].Name(), cs[winner].Pid(), len(cs)-1)
 
 			ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 			st, err := ws.Status(ctx)
@@ -155,7 +156,7 @@ var lockedLine = regexp.MustCompile(`^locked (.+) \(pid (\d+)\)$`)
 // exits 0. A soak run does 10 rounds.
 func TestContentionCLI(t *testing.T) {
 	var cfg launchConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runLauncher(t, cfg)
 		return
 	}
@@ -165,16 +166,16 @@ func TestContentionCLI(t *testing.T) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			ctx := testCtx(t)
 			dir := filepath.Join(t.TempDir(), "ws") // created by the race
-			cs := make([]*child, contenders)
+			cs := make([]*testproc.Child, contenders)
 			for i := range cs {
 				args := []string{"lock", "-program", fmt.Sprintf("e2e-cli/%d", i), dir}
-				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
+				cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
 			}
 			for _, c := range cs {
-				c.waitFor(ctx, readyLine)
+				c.WaitFor(ctx, readyLine)
 			}
 			for _, c := range cs {
-				c.send("go")
+				c.Send("go")
 			}
 
 			// The holder says "locked"; the others report at once, as
@@ -183,26 +184,26 @@ func TestContentionCLI(t *testing.T) {
 			winner, holderPID := -1, 0
 			stderrs := make([]string, len(cs))
 			for i, c := range cs {
-				line := c.waitForPrefix(ctx, "locked ", "stderr ")
+				line := c.WaitForPrefix(ctx, "locked ", "stderr ")
 				if m := lockedLine.FindStringSubmatch(line); m != nil {
 					if winner >= 0 {
-						t.Fatalf("%s and %s both hold the lock: %q", cs[winner].name, c.name, line)
+						t.Fatalf("%s and %s both hold the lock: %q", cs[winner].Name(), c.Name(), line)
 					}
 					winner = i
 					holderPID, _ = strconv.Atoi(m[2])
 					continue
 				}
 				if strings.HasPrefix(line, "locked ") {
-					t.Fatalf("%s: %q: not a locked line", c.name, line)
+					t.Fatalf("%s: %q: not a locked line", c.Name(), line)
 				}
 				stderr, err := strconv.Unquote(strings.TrimPrefix(line, "stderr "))
 				if err != nil {
-					t.Fatalf("%s: %q: %v", c.name, line, err)
+					t.Fatalf("%s: %q: %v", c.Name(), line, err)
 				}
 				stderrs[i] = stderr
-				code := c.waitForPrefix(ctx, "exit ")
+				code := c.WaitForPrefix(ctx, "exit ")
 				if code != fmt.Sprintf("exit %d", 3) {
-					t.Errorf("%s: got %q, want exit status 3 (locked); stderr:\n%s", c.name, code, stderr)
+					t.Errorf("%s: got %q, want exit status 3 (locked); stderr:\n%s", c.Name(), code, stderr)
 				}
 			}
 			if winner < 0 {
@@ -211,27 +212,27 @@ func TestContentionCLI(t *testing.T) {
 			want := fmt.Sprintf("pid %d", holderPID)
 			for i, stderr := range stderrs {
 				if i != winner && !strings.Contains(stderr, want) {
-					t.Errorf("%s: stderr %q does not name the holder: want %q in it", cs[i].name, stderr, want)
+					t.Errorf("%s: stderr %q does not name the holder: want %q in it", cs[i].Name(), stderr, want)
 				}
 			}
 			for i, c := range cs {
 				if i != winner {
-					c.finish(ctx)
+					c.Finish(ctx)
 				}
 			}
-			t.Logf("%s (litedir pid %d) holds the lock; %d exited with status 3", cs[winner].name, holderPID, len(cs)-1)
+			t.Logf("%s (litedir pid %d) holds the lock; %d exited with status 3", cs[winner].Name(), holderPID, len(cs)-1)
 
 			// Interrupted, the holder releases the lock and exits 0.
 			// Windows has no interrupt to send: the launcher kills it there.
 			w := cs[winner]
-			w.stdin.Close()
+			w.CloseStdin()
 			if runtime.GOOS != "windows" {
-				w.waitForPrefix(ctx, "released ")
+				w.WaitForPrefix(ctx, "released ")
 				if stderr, code := launchResult(t, ctx, w); code != 0 {
-					t.Errorf("%s: got exit status %d, want 0 after an interrupt; stderr:\n%s", w.name, code, stderr)
+					t.Errorf("%s: got exit status %d, want 0 after an interrupt; stderr:\n%s", w.Name(), code, stderr)
 				}
 			}
-			w.finish(ctx)
+			w.Finish(ctx)
 			l, err := lock.Acquire(ctx, dir, lock.Options{})
 			if err != nil {
 				t.Fatalf("lock after the holder ended: %v", err)

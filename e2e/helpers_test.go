@@ -12,6 +12,10 @@ import (
 	"github.com/litedir/litedir/workspace"
 )
 
+// readyLine is the line every child role says once it is ready for the
+// test's commands.
+const readyLine = "ready"
+
 // testCtx returns a context for one test's waits (testdir.Context): it
 // ends a little before the test binary's -timeout would, or after a
 // patience scaled to the platform, so that a child that never answers

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -48,7 +49,7 @@ const (
 // the run as a whole more than none.
 func TestKillTorture(t *testing.T) {
 	var cfg writerConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runWriters(t, cfg)
 		return
 	}
@@ -107,8 +108,8 @@ func TestKillTorture(t *testing.T) {
 func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, needAck bool) (acked map[string]bool, duringCheckpoint bool) {
 	t.Helper()
 	ctx := testCtx(t)
-	c := startChild(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
-	c.waitFor(ctx, readyLine)
+	c := testproc.Start(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
+	c.WaitFor(ctx, readyLine)
 	// A random delay before an action, not a wait for a condition.
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
@@ -117,7 +118,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 	due, killed := false, false
 	kill := func() {
 		if !killed && (!needAck || len(acked) > 0) {
-			c.kill()
+			c.Kill()
 			killed = true
 		}
 	}
@@ -130,11 +131,11 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 			}
 			continue
 		case <-ctx.Done():
-			t.Fatalf("cycle %d: the writer did not end (killed %v, %d acknowledged messages): %v\n%s", cycle, killed, len(acked), context.Cause(ctx), c.output())
-		case line, ok := <-c.lines:
+			t.Fatalf("cycle %d: the writer did not end (killed %v, %d acknowledged messages): %v\n%s", cycle, killed, len(acked), context.Cause(ctx), c.Output())
+		case line, ok := <-c.Lines():
 			if !ok {
-				if err := c.wait(ctx); err == nil || !killed {
-					t.Fatalf("cycle %d: the writer ended (%v) before it was killed\n%s", cycle, err, c.output())
+				if err := c.Wait(ctx); err == nil || !killed {
+					t.Fatalf("cycle %d: the writer ended (%v) before it was killed\n%s", cycle, err, c.Output())
 				}
 				return acked, duringCheckpoint
 			}
@@ -148,7 +149,6 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 				}
 				continue
 			}
-			c.seen = append(c.seen, line)
 			switch {
 			case line == "checkpoint start":
 				duringCheckpoint = true
@@ -157,8 +157,8 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 				}
 			case line == "checkpoint done":
 				duringCheckpoint = false
-			case strings.HasPrefix(line, errorLine):
-				t.Fatalf("cycle %d: %s\n%s", cycle, line, c.output())
+			case strings.HasPrefix(line, testproc.ErrorPrefix):
+				t.Fatalf("cycle %d: %s\n%s", cycle, line, c.Output())
 			}
 		}
 	}
