@@ -113,12 +113,7 @@ func TestEngineCache(t *testing.T) {
 		for i := range cs {
 			cs[i] = startCacheChild(t, fmt.Sprintf("cold %d", i), cacheConfig{Dir: filepath.Join(base, fmt.Sprint("cold", i)), Wait: true}, cache)
 		}
-		for _, c := range cs {
-			c.WaitFor(ctx, readyLine)
-		}
-		for _, c := range cs {
-			c.Send("go")
-		}
+		goTogether(t, ctx, cs)
 		for _, c := range cs {
 			e := engineOf(t, c, c.WaitForPrefix(ctx, "engine "))
 			if e.CacheDir != cache || e.CacheNote != "" {

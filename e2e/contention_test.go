@@ -93,12 +93,7 @@ func TestContention(t *testing.T) {
 			for i := range cs {
 				cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
 			}
-			for _, c := range cs {
-				c.WaitFor(ctx, readyLine)
-			}
-			for _, c := range cs {
-				c.Send("go")
-			}
+			goTogether(t, ctx, cs)
 
 			winner := -1
 			lockedBy := make([]int, len(cs))
@@ -171,12 +166,7 @@ func TestContentionCLI(t *testing.T) {
 				args := []string{"lock", "-program", fmt.Sprintf("e2e-cli/%d", i), dir}
 				cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
 			}
-			for _, c := range cs {
-				c.WaitFor(ctx, readyLine)
-			}
-			for _, c := range cs {
-				c.Send("go")
-			}
+			goTogether(t, ctx, cs)
 
 			// The holder says "locked"; the others report at once, as
 			// they never hold the lock. Lines of a launcher come in order:

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
@@ -15,6 +16,19 @@ import (
 // readyLine is the line every child role says once it is ready for the
 // test's commands.
 const readyLine = "ready"
+
+// goTogether waits until every child in cs has said readyLine, then says
+// "go" to each: the children start their race as close together as
+// processes can.
+func goTogether(t *testing.T, ctx context.Context, cs []*testproc.Child) {
+	t.Helper()
+	for _, c := range cs {
+		c.WaitFor(ctx, readyLine)
+	}
+	for _, c := range cs {
+		c.Send("go")
+	}
+}
 
 // testCtx returns a context for one test's waits (testdir.Context): it
 // ends a little before the test binary's -timeout would, or after a

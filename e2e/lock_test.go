@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/litedir/litedir/internal/testdir"
-	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
@@ -22,9 +21,7 @@ import (
 // that the kernel frees the workspace when the owner is killed: no clean
 // shutdown, only a stale owner record, which the next owner replaces.
 func TestExclusiveAcrossProcesses(t *testing.T) {
-	var cfg ownerConfig
-	if testproc.IsChild(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	needLocks(t)
@@ -33,8 +30,7 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 	const program = "e2e-child/1.0"
 	meta := map[string]string{"addr": "127.0.0.1:7070", "role": "child"}
 	const rows = 10
-	c := testproc.Start(t, "owner", ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
-	c.WaitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
 
 	err := mustNotOpen(t, ctx, dir, &workspace.Options{Program: "e2e-parent/1.0", Migrations: migrations.Builtin})
 	le := mustLockedBy(t, err, c.Pid())
@@ -92,17 +88,14 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 // record in the lock file, its database and its WAL — and that the owner goes
 // on working afterwards.
 func TestLockedOpenChangesNothing(t *testing.T) {
-	var cfg ownerConfig
-	if testproc.IsChild(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	needLocks(t)
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	const rows = 20
-	c := testproc.Start(t, "owner", ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows})
-	c.WaitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows})
 
 	// The -shm file is left out: it is shared memory, not content, and a
 	// reader may touch it.

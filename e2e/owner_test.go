@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,6 +23,27 @@ type ownerConfig struct {
 	// name: the owner never checkpoints, so what it writes stays in the
 	// WAL.
 	ExternalCheckpoints bool
+}
+
+// isOwner plays the owner child (runOwner) if this process is a child of
+// the test t, and reports whether it did: the first statement of a test
+// whose only children are owners.
+func isOwner(t *testing.T) bool {
+	var cfg ownerConfig
+	if !testproc.IsChild(t, &cfg) {
+		return false
+	}
+	runOwner(t, cfg)
+	return true
+}
+
+// startOwner starts an owner child of the test t with cfg and waits until
+// it owns the workspace and has written its rows.
+func startOwner(t *testing.T, ctx context.Context, cfg ownerConfig) *testproc.Child {
+	t.Helper()
+	c := testproc.Start(t, "owner", cfg)
+	c.WaitFor(ctx, readyLine)
+	return c
 }
 
 // runOwner plays the owner child. It opens cfg.Dir exclusively with the

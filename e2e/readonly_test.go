@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -21,9 +20,7 @@ import (
 // made after it opened), reports the owner, takes a backup, and refuses to
 // write without disturbing the owner.
 func TestReadOnlyWhileOwned(t *testing.T) {
-	var cfg ownerConfig
-	if testproc.IsChild(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	ctx := testCtx(t)
@@ -33,8 +30,7 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 		rows    = 50
 	)
 	meta := map[string]string{"addr": "127.0.0.1:7071"}
-	c := testproc.Start(t, "owner", ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
-	c.WaitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
 
 	ro := mustOpenReadOnly(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows {
@@ -117,16 +113,13 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 // database and the WAL as they were (the -shm file is shared memory that
 // readers write their read marks into, not content).
 func TestReadCommandsKeepWAL(t *testing.T) {
-	var cfg ownerConfig
-	if testproc.IsChild(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	const rows = 40
-	c := testproc.Start(t, "owner", ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})
-	c.WaitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})
 	killOwner(t, c)
 
 	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}

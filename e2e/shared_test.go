@@ -154,12 +154,7 @@ func TestSharedMigratesOnce(t *testing.T) {
 	for i := range children {
 		children[i] = testproc.Start(t, fmt.Sprintf("child %d", i), sharedConfig{Dir: dir, Index: i, Rows: rows, Writers: writers})
 	}
-	for _, c := range children {
-		c.WaitFor(ctx, readyLine)
-	}
-	for _, c := range children {
-		c.Send("go")
-	}
+	goTogether(t, ctx, children)
 	for _, c := range children {
 		c.WaitFor(ctx, "opened")
 	}

@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -32,6 +33,24 @@ func mustOpen(t *testing.T, dir string, opts *workspace.Options) *workspace.Work
 		}
 	})
 	return ws
+}
+
+// mustOpenReadOnlyBeside opens the workspace in dir read-only beside ws, its owner: where
+// the platform holds the database file exclusively (ncruces.Platform().LockingExclusive), once
+// ws is closed. The read-only handle is closed when the test ends.
+func mustOpenReadOnlyBeside(t *testing.T, ws *workspace.Workspace, dir string) *workspace.Workspace {
+	t.Helper()
+	if ncruces.Platform().LockingExclusive {
+		if err := ws.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	return ro
 }
 
 // mustExec runs statements on db or fails the test.

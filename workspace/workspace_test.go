@@ -616,16 +616,7 @@ func TestBackup(t *testing.T) {
 
 	// A read-only handle backs up too: beside the owner, or where the owner
 	// holds the database file exclusively, once it has closed it.
-	if ncruces.Platform().LockingExclusive {
-		if err := ws.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := mustOpenReadOnlyBeside(t, ws, dir)
 	roCopy := filepath.Join(testdir.New(t), "ro.db")
 	if err := ro.Backup(testCtx(t), roCopy); err != nil {
 		t.Fatalf("Backup from a read-only handle: %v", err)

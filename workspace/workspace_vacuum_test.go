@@ -96,17 +96,7 @@ func TestVacuumIntoReadOnly(t *testing.T) {
 	dir := testdir.New(t)
 	ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
 	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('kept'), ('also kept')")
-	if ncruces.Platform().LockingExclusive {
-		// The owner holds the database file exclusively: read once it is gone.
-		if err := ws.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := mustOpenReadOnlyBeside(t, ws, dir)
 	dst := filepath.Join(testdir.New(t), "copy.db")
 	if err := ro.VacuumInto(testCtx(t), dst); err != nil {
 		t.Fatalf("VacuumInto on a read-only workspace: %v", err)
