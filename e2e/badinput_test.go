@@ -396,7 +396,7 @@ func TestBadInput(t *testing.T) {
 			if tt.skip != nil {
 				tt.skip(t)
 			}
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			root := newRoot(t)
 			dir := tt.setup(t, ctx, root)
 			before := checksums(t, root)

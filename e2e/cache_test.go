@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -91,7 +92,7 @@ func TestEngineCache(t *testing.T) {
 	start := func(t *testing.T) engineLine {
 		t.Helper()
 		starts++
-		ctx := testCtx(t)
+		ctx := testdir.Context(t)
 		c := startCacheChild(t, fmt.Sprintf("start %d", starts), cacheConfig{Dir: filepath.Join(base, fmt.Sprint(starts))}, cache)
 		e := engineOf(t, c, c.WaitForPrefix(ctx, "engine "))
 		c.Finish(ctx)
@@ -108,7 +109,7 @@ func TestEngineCache(t *testing.T) {
 	}
 
 	t.Run("cold", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := testdir.Context(t)
 		cs := make([]*testproc.Child, coldStarts)
 		for i := range cs {
 			cs[i] = startCacheChild(t, fmt.Sprintf("cold %d", i), cacheConfig{Dir: filepath.Join(base, fmt.Sprint("cold", i)), Wait: true}, cache)

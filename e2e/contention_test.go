@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -87,7 +88,7 @@ func TestContention(t *testing.T) {
 	needLocks(t)
 	for round := range scaled(1) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := filepath.Join(t.TempDir(), "ws") // created by the race
 			cs := make([]*testproc.Child, contenders)
 			for i := range cs {
@@ -159,7 +160,7 @@ func TestContentionCLI(t *testing.T) {
 	bin := litedirBin(t)
 	for round := range scaled(1) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := filepath.Join(t.TempDir(), "ws") // created by the race
 			cs := make([]*testproc.Child, contenders)
 			for i := range cs {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -96,7 +97,7 @@ func TestCrashReleasesLock(t *testing.T) {
 	const rows = 10
 	for round := range scaled(1) {
 		t.Run(fmt.Sprintf("library%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 			owner := testproc.Start(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
 			owner.WaitFor(ctx, readyLine)
@@ -114,7 +115,7 @@ func TestCrashReleasesLock(t *testing.T) {
 			mustReopenAfterCrash(t, dir, rows)
 		})
 		t.Run(fmt.Sprintf("cli%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 			owner := testproc.Start(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
 			owner.WaitFor(ctx, readyLine)
@@ -158,7 +159,7 @@ func TestCrashReleasesLock(t *testing.T) {
 func killOwner(t *testing.T, owner *testproc.Child) {
 	t.Helper()
 	owner.Kill()
-	if err := owner.Wait(testCtx(t)); err == nil {
+	if err := owner.Wait(testdir.Context(t)); err == nil {
 		t.Fatalf("owner exited cleanly before it was killed\n%s", owner.Output())
 	}
 }
@@ -168,7 +169,7 @@ func killOwner(t *testing.T, owner *testproc.Child) {
 // committed and is sound.
 func mustReopenAfterCrash(t *testing.T, dir string, rows int) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if err != nil {
 		t.Fatalf("new owner: Open: %v", err)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
@@ -28,15 +27,6 @@ func goTogether(t *testing.T, ctx context.Context, cs []*testproc.Child) {
 	for _, c := range cs {
 		c.Send("go")
 	}
-}
-
-// testCtx returns a context for one test's waits (testdir.Context): it
-// ends a little before the test binary's -timeout would, or after a
-// patience scaled to the platform, so that a child that never answers
-// fails the test with its output instead of a dump of every goroutine.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	return testdir.Context(t)
 }
 
 // needLocks skips the test on platforms without inter-process locks, where

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -175,7 +176,7 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 			c := testproc.Start(t, "writer", writerConfig{Dir: dir, Pragmas: tt.pragmas, Writers: 16})
 			if line, _ := c.Next(ctx); line != fmt.Sprintf("synchronous %d", tt.wantSynchronous) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -316,7 +317,7 @@ func TestLitestream(t *testing.T) {
 
 	for _, end := range []string{"stop", "kill-writer", "kill-both"} {
 		t.Run(end, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 			replica := filepath.Join(t.TempDir(), "replica")
 			db := dbPath(dir)

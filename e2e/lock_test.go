@@ -25,7 +25,7 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 		return
 	}
 	needLocks(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const program = "e2e-child/1.0"
 	meta := map[string]string{"addr": "127.0.0.1:7070", "role": "child"}
@@ -92,7 +92,7 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 		return
 	}
 	needLocks(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const rows = 20
 	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows})

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -50,7 +51,7 @@ func TestReadersBesideOwner(t *testing.T) {
 // readersBesideOwner is one run of TestReadersBesideOwner.
 func readersBesideOwner(t *testing.T) {
 	const rounds = readerRounds
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	c := testproc.Start(t, "writer", writerConfig{Dir: dir, Writers: 4})
 	c.WaitFor(ctx, readyLine)
@@ -65,7 +66,7 @@ func readersBesideOwner(t *testing.T) {
 	for round := range rounds {
 		// A deadline per round: the database grows as the writer goes on,
 		// and a soak run does 50 rounds.
-		ctx := testCtx(t)
+		ctx := testdir.Context(t)
 
 		// status
 		var st struct {
@@ -133,7 +134,7 @@ func readersBesideOwner(t *testing.T) {
 
 	// Stop the writer cleanly: every message it committed is then in the
 	// workspace, and every message of every backup must be among them.
-	ctx = testCtx(t)
+	ctx = testdir.Context(t)
 	c.CloseStdin()
 	acks.wait(t, ctx)
 	if err := c.Wait(ctx); err != nil {

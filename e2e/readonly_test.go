@@ -23,7 +23,7 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 	if isOwner(t) {
 		return
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const (
 		program = "e2e-child/1.0"
@@ -116,7 +116,7 @@ func TestReadCommandsKeepWAL(t *testing.T) {
 	if isOwner(t) {
 		return
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const rows = 40
 	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -147,7 +148,7 @@ func TestSharedMigratesOnce(t *testing.T) {
 		writers   = 4 // goroutines per process
 		rows      = 200
 	)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 
 	children := make([]*testproc.Child, processes)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -107,7 +108,7 @@ func TestKillTorture(t *testing.T) {
 // without returning when it died.
 func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, needAck bool) (acked map[string]bool, duringCheckpoint bool) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	c := testproc.Start(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
 	c.WaitFor(ctx, readyLine)
 	// A random delay before an action, not a wait for a condition.
@@ -170,7 +171,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 // acknowledged messages it found.
 func mustSurvive(t *testing.T, cycle int, dir, prefix string, acked map[string]bool) int {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if errors.Is(err, ncruces.ErrNotADatabase) {
 		t.Fatalf("cycle %d: the killed writer left a file that is not a database: %v", cycle, err)

@@ -127,7 +127,7 @@ func TestDSNOpen(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Errorf("database file: %v", err)
 			}
-			for _, got := range dirNames(t, dir) {
+			for _, got := range testdir.Names(t, dir) {
 				if !slices.Contains([]string{name + ".db", name + ".db-wal", name + ".db-shm"}, got) {
 					t.Errorf("unexpected file %q in %s", got, dir)
 				}
@@ -135,7 +135,7 @@ func TestDSNOpen(t *testing.T) {
 		})
 	}
 	var stray []string
-	for _, e := range dirNames(t, root) {
+	for _, e := range testdir.Names(t, root) {
 		if fi, err := os.Stat(filepath.Join(root, e)); err != nil || !fi.IsDir() {
 			stray = append(stray, e)
 		}

@@ -78,12 +78,6 @@ func mustPragma(t *testing.T, conn *sql.Conn, name string) string {
 	return v
 }
 
-// dirNames returns the sorted names in dir: testdir.Names, under the name dsn_test.go uses.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	return testdir.Names(t, dir)
-}
-
 // absTemp returns a new temporary directory with symbolic links resolved, so
 // that paths compare equal to what the driver resolves.
 func absTemp(t *testing.T) string {

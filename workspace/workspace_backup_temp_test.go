@@ -50,7 +50,7 @@ func TestCopyFailureRemovesTemps(t *testing.T) {
 					}
 					return injected
 				})
-				err := copyTo(ws, testCtx(t), dst)
+				err := copyTo(ws, testdir.Context(t), dst)
 				switch failure {
 				case "error":
 					if !errors.Is(err, injected) {
@@ -98,9 +98,9 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 			// The child copies into dstDir and is killed once the copy is
 			// written, before it is verified and placed.
 			c := testproc.Start(t, "copier", copySpec{Op: name, Dir: dir, Dst: filepath.Join(dstDir, "child.db")})
-			tmp := strings.TrimPrefix(c.WaitForPrefix(testCtx(t), "copied "), "copied ")
+			tmp := strings.TrimPrefix(c.WaitForPrefix(testdir.Context(t), "copied "), "copied ")
 			c.Kill()
-			c.Wait(testCtx(t))
+			c.Wait(testdir.Context(t))
 			left := testdir.Snapshot(t, dstDir)
 			if _, ok := left[filepath.Base(tmp)]; !ok || len(left) < 2 {
 				t.Fatalf("the killed copy left %v, want its temporary file %s and lock file", names(left), filepath.Base(tmp))
@@ -119,7 +119,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			live, err := lock.Acquire(testCtx(t), dstDir, lock.Options{Name: ".live.db.lock-0123456789abcdef"})
+			live, err := lock.Acquire(testdir.Context(t), dstDir, lock.Options{Name: ".live.db.lock-0123456789abcdef"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 
 			ws = mustOpen(t, dir, nil)
 			dst := filepath.Join(dstDir, "next.db")
-			if err := copyTo(ws, testCtx(t), dst); err != nil {
+			if err := copyTo(ws, testdir.Context(t), dst); err != nil {
 				t.Fatal(err)
 			}
 			after := testdir.Snapshot(t, dstDir)
