@@ -42,12 +42,8 @@ func runCacheChild(t *testing.T, cfg cacheConfig) {
 	p := testproc.NewParent()
 	if cfg.Wait {
 		p.Say(readyLine)
-		line, ok := p.Next()
-		if !ok {
+		if !awaitCommand(t, p, "go") {
 			return
-		}
-		if line != "go" {
-			p.Fail(t, "got command %q, want %q", line, "go")
 		}
 	}
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{Migrations: migrations.Builtin})

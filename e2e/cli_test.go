@@ -142,12 +142,8 @@ type launchConfig struct {
 func runLauncher(t *testing.T, cfg launchConfig) {
 	p := testproc.NewParent()
 	p.Say(readyLine)
-	line, ok := p.Next()
-	if !ok {
+	if !awaitCommand(t, p, "go") {
 		return // the parent gave up before the start
-	}
-	if line != "go" {
-		p.Fail(t, "got command %q, want %q", line, "go")
 	}
 	cmd := exec.Command(cfg.Bin, cfg.Args...)
 	var stderr bytes.Buffer

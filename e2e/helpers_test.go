@@ -29,6 +29,21 @@ func goTogether(t *testing.T, ctx context.Context, cs []*testproc.Child) {
 	}
 }
 
+// awaitCommand reads a child's next command from the test, which must be
+// want: it fails the child on another command, and reports false when stdin
+// ended first (the test gave up, and the child should finish).
+func awaitCommand(t *testing.T, p *testproc.Parent, want string) bool {
+	t.Helper()
+	line, ok := p.Next()
+	if !ok {
+		return false
+	}
+	if line != want {
+		p.Fail(t, "got command %q, want %q", line, want)
+	}
+	return true
+}
+
 // needLocks skips the test on platforms without inter-process locks, where
 // a second process is not excluded at all.
 func needLocks(t *testing.T) {

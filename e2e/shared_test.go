@@ -63,18 +63,8 @@ func runShared(t *testing.T, cfg sharedConfig) {
 		Migrations: migrations.Builtin,
 		Program:    fmt.Sprintf("e2e-shared/%d", cfg.Index),
 	}
-	command := func(want string) bool {
-		line, ok := p.Next()
-		if !ok {
-			return false // the parent gave up
-		}
-		if line != want {
-			p.Fail(t, "got command %q, want %q", line, want)
-		}
-		return true
-	}
 	p.Say(readyLine)
-	if !command("go") {
+	if !awaitCommand(t, p, "go") {
 		return
 	}
 
@@ -92,7 +82,7 @@ func runShared(t *testing.T, cfg sharedConfig) {
 		p.Fail(t, "new session: %v", err)
 	}
 	p.Say("opened")
-	if !command("write") {
+	if !awaitCommand(t, p, "write") {
 		return
 	}
 
