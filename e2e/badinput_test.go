@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -52,7 +54,7 @@ type badInputCase struct {
 // by opener children.
 func TestBadInput(t *testing.T) {
 	var cfg struct{ Opener *openerConfig }
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runOpener(t, *cfg.Opener)
 		return
 	}
@@ -375,10 +377,10 @@ func TestBadInput(t *testing.T) {
 				return openerResult{}
 			},
 			after: func(t *testing.T, ctx context.Context, dir string, _ openerResult) {
-				if got := dirNames(t, dir); !slices.Equal(got, []string{"litedir.db", "litedir.lock"}) {
+				if got := testdir.Names(t, dir); !slices.Equal(got, []string{"litedir.db", "litedir.lock"}) {
 					t.Errorf("files in %q: got %q, want litedir.db and litedir.lock", dir, got)
 				}
-				if got := dirNames(t, filepath.Dir(dir)); len(got) != 1 {
+				if got := testdir.Names(t, filepath.Dir(dir)); len(got) != 1 {
 					t.Errorf("files beside the workspace in %q: got %q, want only it", filepath.Dir(dir), got)
 				}
 				ws := mustOpenReadOnly(t, ctx, dir, nil)
@@ -394,7 +396,7 @@ func TestBadInput(t *testing.T) {
 			if tt.skip != nil {
 				tt.skip(t)
 			}
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			root := newRoot(t)
 			dir := tt.setup(t, ctx, root)
 			before := checksums(t, root)
@@ -512,20 +514,6 @@ func checksums(t *testing.T, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return sums
-}
-
-// dirNames returns the sorted names in dir.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // mustWriteFile writes b to path.

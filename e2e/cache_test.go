@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -37,33 +39,29 @@ type engineLine struct {
 // session, and says "engine <JSON engineLine>".
 func runCacheChild(t *testing.T, cfg cacheConfig) {
 	ctx := t.Context()
-	p := newParentLink()
+	p := testproc.NewParent()
 	if cfg.Wait {
-		p.say(readyLine)
-		line, ok := p.next()
-		if !ok {
+		p.Say(readyLine)
+		if !awaitCommand(t, p, "go") {
 			return
-		}
-		if line != "go" {
-			p.fail(t, "got command %q, want %q", line, "go")
 		}
 	}
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{Migrations: migrations.Builtin})
 	if err != nil {
-		p.fail(t, "open: %v", err)
+		p.Fail(t, "open: %v", err)
 	}
 	if _, err := newSession(ctx, ws, "cache"); err != nil {
-		p.fail(t, "write: %v", err)
+		p.Fail(t, "write: %v", err)
 	}
 	if err := ws.Close(); err != nil {
-		p.fail(t, "close: %v", err)
+		p.Fail(t, "close: %v", err)
 	}
 	e := ncruces.EngineInfo()
 	b, err := json.Marshal(engineLine{CacheDir: e.CacheDir, CacheNote: e.CacheNote})
 	if err != nil {
-		p.fail(t, "%v", err)
+		p.Fail(t, "%v", err)
 	}
-	p.say("engine %s", b)
+	p.Say("engine %s", b)
 }
 
 // TestEngineCache starts 8 processes at once against an empty engine cache
@@ -75,7 +73,7 @@ func runCacheChild(t *testing.T, cfg cacheConfig) {
 // rebuilt, and leave a valid cache behind. Nothing here is timed.
 func TestEngineCache(t *testing.T) {
 	var cfg cacheConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runCacheChild(t, cfg)
 		return
 	}
@@ -83,7 +81,6 @@ func TestEngineCache(t *testing.T) {
 		t.Skipf("the %s engine has no cache to test", e.Name)
 	}
 	cache := t.TempDir() // empty
-	env := []string{ncruces.EnvCacheDir + "=" + cache}
 	base := t.TempDir()
 	starts := 0
 	// start runs one cache child to its end and returns what it said of
@@ -91,10 +88,10 @@ func TestEngineCache(t *testing.T) {
 	start := func(t *testing.T) engineLine {
 		t.Helper()
 		starts++
-		ctx := testCtx(t)
-		c := startChildEnv(t, fmt.Sprintf("start %d", starts), cacheConfig{Dir: filepath.Join(base, fmt.Sprint(starts))}, env)
-		e := engineOf(t, c, c.waitForPrefix(ctx, "engine "))
-		c.finish(ctx)
+		ctx := testdir.Context(t)
+		c := startCacheChild(t, fmt.Sprintf("start %d", starts), cacheConfig{Dir: filepath.Join(base, fmt.Sprint(starts))}, cache)
+		e := engineOf(t, c, c.WaitForPrefix(ctx, "engine "))
+		c.Finish(ctx)
 		return e
 	}
 	// mustLoad checks that a process loads the cache as it is.
@@ -108,23 +105,18 @@ func TestEngineCache(t *testing.T) {
 	}
 
 	t.Run("cold", func(t *testing.T) {
-		ctx := testCtx(t)
-		cs := make([]*child, coldStarts)
+		ctx := testdir.Context(t)
+		cs := make([]*testproc.Child, coldStarts)
 		for i := range cs {
-			cs[i] = startChildEnv(t, fmt.Sprintf("cold %d", i), cacheConfig{Dir: filepath.Join(base, fmt.Sprint("cold", i)), Wait: true}, env)
+			cs[i] = startCacheChild(t, fmt.Sprintf("cold %d", i), cacheConfig{Dir: filepath.Join(base, fmt.Sprint("cold", i)), Wait: true}, cache)
 		}
+		goTogether(t, ctx, cs)
 		for _, c := range cs {
-			c.waitFor(ctx, readyLine)
-		}
-		for _, c := range cs {
-			c.send("go")
-		}
-		for _, c := range cs {
-			e := engineOf(t, c, c.waitForPrefix(ctx, "engine "))
+			e := engineOf(t, c, c.WaitForPrefix(ctx, "engine "))
 			if e.CacheDir != cache || e.CacheNote != "" {
-				t.Errorf("%s: got cache %q, note %q; want %q, no note", c.name, e.CacheDir, e.CacheNote, cache)
+				t.Errorf("%s: got cache %q, note %q; want %q, no note", c.Name(), e.CacheDir, e.CacheNote, cache)
 			}
-			c.finish(ctx)
+			c.Finish(ctx)
 		}
 		if len(cacheFiles(t, cache)) == 0 {
 			t.Fatalf("no files in the cache %s after %d starts", cache, coldStarts)
@@ -167,12 +159,21 @@ func TestEngineCache(t *testing.T) {
 	}
 }
 
+// startCacheChild starts a cache child of the test t, named name, with cfg and the engine
+// cache in the directory cache: a setting of the process, so of its environment.
+func startCacheChild(t *testing.T, name string, cfg cacheConfig, cache string) *testproc.Child {
+	t.Helper()
+	cmd := testproc.Command(t, cfg)
+	cmd.Env = append(cmd.Env, ncruces.EnvCacheDir+"="+cache)
+	return testproc.StartCmd(t, name, cmd)
+}
+
 // engineOf decodes an "engine" line of a cache child.
-func engineOf(t *testing.T, c *child, line string) engineLine {
+func engineOf(t *testing.T, c *testproc.Child, line string) engineLine {
 	t.Helper()
 	var e engineLine
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "engine ")), &e); err != nil {
-		t.Fatalf("%s: %q: %v", c.name, line, err)
+		t.Fatalf("%s: %q: %v", c.Name(), line, err)
 	}
 	return e
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/litedir/litedir/internal/testproc"
 )
 
 // The CLI scenarios run the real litedir command, built from ./cmd/litedir
@@ -90,7 +92,7 @@ func litedir(t *testing.T, ctx context.Context, args ...string) cliResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	r := cliResult{args: args, stdout: stdout.String(), stderr: stderr.String(), code: exitCode(err)}
+	r := cliResult{args: args, stdout: stdout.String(), stderr: stderr.String(), code: testproc.ExitCode(err)}
 	if ctx.Err() != nil {
 		t.Fatalf("%v: %v\n%v", args, context.Cause(ctx), r)
 	}
@@ -115,9 +117,11 @@ func mustLitedir(t *testing.T, ctx context.Context, args ...string) string {
 // startLitedir starts the litedir command with args in the background and
 // returns at once; its stdout arrives line by line, as a child's does. When
 // the test ends it is interrupted, as Ctrl-C would, and reaped.
-func startLitedir(t *testing.T, name string, args ...string) *child {
+func startLitedir(t *testing.T, name string, args ...string) *testproc.Child {
 	t.Helper()
-	return startProcess(t, name, exec.Command(litedirBin(t), args...), true)
+	c := testproc.StartCmd(t, name, exec.Command(litedirBin(t), args...))
+	c.InterruptOnStop()
+	return c
 }
 
 // launchConfig configures the launcher child, which runs the litedir
@@ -136,20 +140,16 @@ type launchConfig struct {
 // command (kills it where there are no interrupts) and then reports; either
 // way it returns once stdin has ended.
 func runLauncher(t *testing.T, cfg launchConfig) {
-	p := newParentLink()
-	p.say(readyLine)
-	line, ok := p.next()
-	if !ok {
+	p := testproc.NewParent()
+	p.Say(readyLine)
+	if !awaitCommand(t, p, "go") {
 		return // the parent gave up before the start
-	}
-	if line != "go" {
-		p.fail(t, "got command %q, want %q", line, "go")
 	}
 	cmd := exec.Command(cfg.Bin, cfg.Args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
 	if err := cmd.Start(); err != nil {
-		p.fail(t, "start %s: %v", cfg.Bin, err)
+		p.Fail(t, "start %s: %v", cfg.Bin, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -157,7 +157,7 @@ func runLauncher(t *testing.T, cfg launchConfig) {
 	go func() {
 		defer close(stdinEnded)
 		for {
-			if _, ok := p.next(); !ok {
+			if _, ok := p.Next(); !ok {
 				return
 			}
 		}
@@ -174,26 +174,26 @@ func runLauncher(t *testing.T, cfg launchConfig) {
 	}
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		p.fail(t, "run %s: %v", cfg.Bin, err)
+		p.Fail(t, "run %s: %v", cfg.Bin, err)
 	}
-	p.say("stderr %s", strconv.Quote(stderr.String()))
-	p.say("exit %d", exitCode(err))
+	p.Say("stderr %s", strconv.Quote(stderr.String()))
+	p.Say("exit %d", testproc.ExitCode(err))
 	<-stdinEnded
 }
 
 // launchResult reads a launcher's report on its command: its stderr and
 // exit status.
-func launchResult(t *testing.T, ctx context.Context, c *child) (stderr string, code int) {
+func launchResult(t *testing.T, ctx context.Context, c *testproc.Child) (stderr string, code int) {
 	t.Helper()
-	line := c.waitForPrefix(ctx, "stderr ")
+	line := c.WaitForPrefix(ctx, "stderr ")
 	stderr, err := strconv.Unquote(line[len("stderr "):])
 	if err != nil {
-		t.Fatalf("%s: %q: %v", c.name, line, err)
+		t.Fatalf("%s: %q: %v", c.Name(), line, err)
 	}
-	line = c.waitForPrefix(ctx, "exit ")
+	line = c.WaitForPrefix(ctx, "exit ")
 	code, err = strconv.Atoi(line[len("exit "):])
 	if err != nil {
-		t.Fatalf("%s: %q: %v", c.name, line, err)
+		t.Fatalf("%s: %q: %v", c.Name(), line, err)
 	}
 	return stderr, code
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
 )
@@ -27,7 +28,7 @@ func TestConcurrentWriters(t *testing.T) {
 	// count must include it.
 	const readBack = 100
 
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	ws := mustOpen(t, ctx, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
 
 	sessions := make([]int64, writers)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -34,17 +37,13 @@ type contenderConfig struct {
 // *lock.LockedError reports. Any other error fails it.
 func runContender(t *testing.T, cfg contenderConfig) {
 	ctx := t.Context()
-	p := newParentLink()
+	p := testproc.NewParent()
 	if err := ncruces.Initialize(nil); err != nil {
-		p.fail(t, "initialize: %v", err)
+		p.Fail(t, "initialize: %v", err)
 	}
-	p.say(readyLine)
-	line, ok := p.next()
-	if !ok {
+	p.Say(readyLine)
+	if !awaitCommand(t, p, "go") {
 		return // the parent gave up before the race
-	}
-	if line != "go" {
-		p.fail(t, "got command %q, want %q", line, "go")
 	}
 
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
@@ -54,21 +53,32 @@ func runContender(t *testing.T, cfg contenderConfig) {
 	if err != nil {
 		var le *lock.LockedError
 		if !errors.Is(err, lock.ErrLocked) || !errors.As(err, &le) {
-			p.fail(t, "open: got %v, want a *lock.LockedError", err)
+			p.Fail(t, "open: got %v, want a *lock.LockedError", err)
 		}
-		p.say("locked %d", le.Owner.PID)
+		p.Say("locked %d", le.Owner.PID)
 	} else {
-		p.say("won")
+		p.Say("won")
 	}
 	for {
-		if _, ok := p.next(); !ok {
+		if _, ok := p.Next(); !ok {
 			break
 		}
 	}
 	if ws != nil {
 		if err := ws.Close(); err != nil {
-			p.fail(t, "close: %v", err)
+			p.Fail(t, "close: %v", err)
 		}
+	}
+}
+
+// contentionRounds runs round as the subtests round0, round1, ... (one, or
+// ten in a soak run), each given a context for its waits and the path of a
+// fresh workspace directory that the contenders create in their race.
+func contentionRounds(t *testing.T, round func(t *testing.T, ctx context.Context, dir string)) {
+	for i := range scaled(1) {
+		t.Run(fmt.Sprintf("round%d", i), func(t *testing.T) {
+			round(t, testdir.Context(t), filepath.Join(t.TempDir(), "ws"))
+		})
 	}
 }
 
@@ -79,70 +89,61 @@ func runContender(t *testing.T, cfg contenderConfig) {
 // A soak run does 10 rounds.
 func TestContention(t *testing.T) {
 	var cfg contenderConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runContender(t, cfg)
 		return
 	}
 	needLocks(t)
-	for round := range scaled(1) {
-		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
-			dir := filepath.Join(t.TempDir(), "ws") // created by the race
-			cs := make([]*child, contenders)
-			for i := range cs {
-				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
-			}
-			for _, c := range cs {
-				c.waitFor(ctx, readyLine)
-			}
-			for _, c := range cs {
-				c.send("go")
-			}
+	contentionRounds(t, func(t *testing.T, ctx context.Context, dir string) {
+		cs := make([]*testproc.Child, contenders)
+		for i := range cs {
+			cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), contenderConfig{Dir: dir, Index: i})
+		}
+		goTogether(t, ctx, cs)
 
-			winner := -1
-			lockedBy := make([]int, len(cs))
-			for i, c := range cs {
-				line := c.waitForPrefix(ctx, "won", "locked ")
-				if line == "won" {
-					if winner >= 0 {
-						t.Fatalf("%s and %s both opened the workspace", cs[winner].name, c.name)
-					}
-					winner = i
-					continue
+		winner := -1
+		lockedBy := make([]int, len(cs))
+		for i, c := range cs {
+			line := c.WaitForPrefix(ctx, "won", "locked ")
+			if line == "won" {
+				if winner >= 0 {
+					t.Fatalf("%s and %s both opened the workspace", cs[winner].Name(), c.Name())
 				}
-				pid, err := strconv.Atoi(strings.TrimPrefix(line, "locked "))
-				if err != nil {
-					t.Fatalf("%s: %q: %v", c.name, line, err)
-				}
-				lockedBy[i] = pid
+				winner = i
+				continue
 			}
-			if winner < 0 {
-				t.Fatalf("no contender opened the workspace")
-			}
-			for i, pid := range lockedBy {
-				if i != winner && pid != cs[winner].pid() {
-					t.Errorf("%s: LockedError.Owner.PID: got %d, want %d (%s, the winner)", cs[i].name, pid, cs[winner].pid(), cs[winner].name)
-				}
-			}
-			for i, c := range cs {
-				if i != winner {
-					c.finish(ctx)
-				}
-			}
-			cs[winner].finish(ctx)
-			t.Logf("%s (pid %d) opened the workspace; %d refused", cs[winner].name, cs[winner].pid(), len(cs)-1)
-
-			ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
-			st, err := ws.Status(ctx)
+			pid, err := strconv.Atoi(strings.TrimPrefix(line, "locked "))
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %q: %v", c.Name(), line, err)
 			}
-			if st.Schema.Current != st.Schema.Latest || len(st.Schema.Pending) != 0 {
-				t.Errorf("Status.Schema: got %+v, want the builtin migrations applied by the winner", st.Schema)
+			lockedBy[i] = pid
+		}
+		if winner < 0 {
+			t.Fatalf("no contender opened the workspace")
+		}
+		for i, pid := range lockedBy {
+			if i != winner && pid != cs[winner].Pid() {
+				t.Errorf("%s: LockedError.Owner.PID: got %d, want %d (%s, the winner)", cs[i].Name(), pid, cs[winner].Pid(), cs[winner].Name())
 			}
-			mustCheck(t, ctx, ws)
-		})
-	}
+		}
+		for i, c := range cs {
+			if i != winner {
+				c.Finish(ctx)
+			}
+		}
+		cs[winner].Finish(ctx)
+		t.Logf("%s (pid %d) opened the workspace; %d refused", cs[winner].Name(), cs[winner].Pid(), len(cs)-1)
+
+		ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
+		st, err := ws.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Schema.Current != st.Schema.Latest || len(st.Schema.Pending) != 0 {
+			t.Errorf("Status.Schema: got %+v, want the builtin migrations applied by the winner", st.Schema)
+		}
+		mustCheck(t, ctx, ws)
+	})
 }
 
 // lockedLine is what "litedir lock" prints once it holds the lock.
@@ -155,90 +156,81 @@ var lockedLine = regexp.MustCompile(`^locked (.+) \(pid (\d+)\)$`)
 // exits 0. A soak run does 10 rounds.
 func TestContentionCLI(t *testing.T) {
 	var cfg launchConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runLauncher(t, cfg)
 		return
 	}
 	needLocks(t)
 	bin := litedirBin(t)
-	for round := range scaled(1) {
-		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
-			dir := filepath.Join(t.TempDir(), "ws") // created by the race
-			cs := make([]*child, contenders)
-			for i := range cs {
-				args := []string{"lock", "-program", fmt.Sprintf("e2e-cli/%d", i), dir}
-				cs[i] = startChild(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
-			}
-			for _, c := range cs {
-				c.waitFor(ctx, readyLine)
-			}
-			for _, c := range cs {
-				c.send("go")
-			}
+	contentionRounds(t, func(t *testing.T, ctx context.Context, dir string) {
+		cs := make([]*testproc.Child, contenders)
+		for i := range cs {
+			args := []string{"lock", "-program", fmt.Sprintf("e2e-cli/%d", i), dir}
+			cs[i] = testproc.Start(t, fmt.Sprintf("contender %d", i), launchConfig{Bin: bin, Args: args})
+		}
+		goTogether(t, ctx, cs)
 
-			// The holder says "locked"; the others report at once, as
-			// they never hold the lock. Lines of a launcher come in order:
-			// a holder's "locked" line comes before its report.
-			winner, holderPID := -1, 0
-			stderrs := make([]string, len(cs))
-			for i, c := range cs {
-				line := c.waitForPrefix(ctx, "locked ", "stderr ")
-				if m := lockedLine.FindStringSubmatch(line); m != nil {
-					if winner >= 0 {
-						t.Fatalf("%s and %s both hold the lock: %q", cs[winner].name, c.name, line)
-					}
-					winner = i
-					holderPID, _ = strconv.Atoi(m[2])
-					continue
+		// The holder says "locked"; the others report at once, as
+		// they never hold the lock. Lines of a launcher come in order:
+		// a holder's "locked" line comes before its report.
+		winner, holderPID := -1, 0
+		stderrs := make([]string, len(cs))
+		for i, c := range cs {
+			line := c.WaitForPrefix(ctx, "locked ", "stderr ")
+			if m := lockedLine.FindStringSubmatch(line); m != nil {
+				if winner >= 0 {
+					t.Fatalf("%s and %s both hold the lock: %q", cs[winner].Name(), c.Name(), line)
 				}
-				if strings.HasPrefix(line, "locked ") {
-					t.Fatalf("%s: %q: not a locked line", c.name, line)
-				}
-				stderr, err := strconv.Unquote(strings.TrimPrefix(line, "stderr "))
-				if err != nil {
-					t.Fatalf("%s: %q: %v", c.name, line, err)
-				}
-				stderrs[i] = stderr
-				code := c.waitForPrefix(ctx, "exit ")
-				if code != fmt.Sprintf("exit %d", 3) {
-					t.Errorf("%s: got %q, want exit status 3 (locked); stderr:\n%s", c.name, code, stderr)
-				}
+				winner = i
+				holderPID, _ = strconv.Atoi(m[2])
+				continue
 			}
-			if winner < 0 {
-				t.Fatalf("no contender holds the lock; stderr of the first: %s", stderrs[0])
+			if strings.HasPrefix(line, "locked ") {
+				t.Fatalf("%s: %q: not a locked line", c.Name(), line)
 			}
-			want := fmt.Sprintf("pid %d", holderPID)
-			for i, stderr := range stderrs {
-				if i != winner && !strings.Contains(stderr, want) {
-					t.Errorf("%s: stderr %q does not name the holder: want %q in it", cs[i].name, stderr, want)
-				}
-			}
-			for i, c := range cs {
-				if i != winner {
-					c.finish(ctx)
-				}
-			}
-			t.Logf("%s (litedir pid %d) holds the lock; %d exited with status 3", cs[winner].name, holderPID, len(cs)-1)
-
-			// Interrupted, the holder releases the lock and exits 0.
-			// Windows has no interrupt to send: the launcher kills it there.
-			w := cs[winner]
-			w.stdin.Close()
-			if runtime.GOOS != "windows" {
-				w.waitForPrefix(ctx, "released ")
-				if stderr, code := launchResult(t, ctx, w); code != 0 {
-					t.Errorf("%s: got exit status %d, want 0 after an interrupt; stderr:\n%s", w.name, code, stderr)
-				}
-			}
-			w.finish(ctx)
-			l, err := lock.Acquire(ctx, dir, lock.Options{})
+			stderr, err := strconv.Unquote(strings.TrimPrefix(line, "stderr "))
 			if err != nil {
-				t.Fatalf("lock after the holder ended: %v", err)
+				t.Fatalf("%s: %q: %v", c.Name(), line, err)
 			}
-			if err := l.Release(); err != nil {
-				t.Fatal(err)
+			stderrs[i] = stderr
+			code := c.WaitForPrefix(ctx, "exit ")
+			if code != fmt.Sprintf("exit %d", 3) {
+				t.Errorf("%s: got %q, want exit status 3 (locked); stderr:\n%s", c.Name(), code, stderr)
 			}
-		})
-	}
+		}
+		if winner < 0 {
+			t.Fatalf("no contender holds the lock; stderr of the first: %s", stderrs[0])
+		}
+		want := fmt.Sprintf("pid %d", holderPID)
+		for i, stderr := range stderrs {
+			if i != winner && !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr %q does not name the holder: want %q in it", cs[i].Name(), stderr, want)
+			}
+		}
+		for i, c := range cs {
+			if i != winner {
+				c.Finish(ctx)
+			}
+		}
+		t.Logf("%s (litedir pid %d) holds the lock; %d exited with status 3", cs[winner].Name(), holderPID, len(cs)-1)
+
+		// Interrupted, the holder releases the lock and exits 0.
+		// Windows has no interrupt to send: the launcher kills it there.
+		w := cs[winner]
+		w.CloseStdin()
+		if runtime.GOOS != "windows" {
+			w.WaitForPrefix(ctx, "released ")
+			if stderr, code := launchResult(t, ctx, w); code != 0 {
+				t.Errorf("%s: got exit status %d, want 0 after an interrupt; stderr:\n%s", w.Name(), code, stderr)
+			}
+		}
+		w.Finish(ctx)
+		l, err := lock.Acquire(ctx, dir, lock.Options{})
+		if err != nil {
+			t.Fatalf("lock after the holder ended: %v", err)
+		}
+		if err := l.Release(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -36,9 +38,9 @@ type waiterConfig struct {
 // messages it finds. It holds the workspace until stdin ends.
 func runWaiter(t *testing.T, cfg waiterConfig) {
 	ctx := t.Context()
-	p := newParentLink()
+	p := testproc.NewParent()
 	if err := ncruces.Initialize(nil); err != nil {
-		p.fail(t, "initialize: %v", err)
+		p.Fail(t, "initialize: %v", err)
 	}
 	opts := &workspace.Options{Program: "e2e-waiter", Migrations: migrations.Builtin}
 	ws, err := workspace.Open(ctx, cfg.Dir, opts)
@@ -47,26 +49,26 @@ func runWaiter(t *testing.T, cfg waiterConfig) {
 		if ws != nil {
 			ws.Close()
 		}
-		p.fail(t, "open without waiting: got %v, want a *lock.LockedError", err)
+		p.Fail(t, "open without waiting: got %v, want a *lock.LockedError", err)
 	}
-	p.say("held %d", le.Owner.PID)
+	p.Say("held %d", le.Owner.PID)
 
 	opts.LockWait = cfg.Wait
 	if ws, err = workspace.Open(ctx, cfg.Dir, opts); err != nil {
-		p.fail(t, "open waiting %v: %v", cfg.Wait, err)
+		p.Fail(t, "open waiting %v: %v", cfg.Wait, err)
 	}
 	var n int
 	if err := ws.ReadDB().QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
-		p.fail(t, "count: %v", err)
+		p.Fail(t, "count: %v", err)
 	}
-	p.say("locked %d", n)
+	p.Say("locked %d", n)
 	for {
-		if _, ok := p.next(); !ok {
+		if _, ok := p.Next(); !ok {
 			break
 		}
 	}
 	if err := ws.Close(); err != nil {
-		p.fail(t, "close: %v", err)
+		p.Fail(t, "close: %v", err)
 	}
 }
 
@@ -80,7 +82,7 @@ func runWaiter(t *testing.T, cfg waiterConfig) {
 // A soak run does 10 rounds.
 func TestCrashReleasesLock(t *testing.T) {
 	var cfg crashConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		switch {
 		case cfg.Owner != nil:
 			runOwner(t, *cfg.Owner)
@@ -95,58 +97,58 @@ func TestCrashReleasesLock(t *testing.T) {
 	const rows = 10
 	for round := range scaled(1) {
 		t.Run(fmt.Sprintf("library%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
-			owner := startChild(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
-			owner.waitFor(ctx, readyLine)
-			waiter := startChild(t, "waiter", crashConfig{Waiter: &waiterConfig{Dir: dir, Wait: time.Minute}})
+			owner := testproc.Start(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
+			owner.WaitFor(ctx, readyLine)
+			waiter := testproc.Start(t, "waiter", crashConfig{Waiter: &waiterConfig{Dir: dir, Wait: time.Minute}})
 			// The waiter found the owner in place: it waits from here on.
-			if line := waiter.waitForPrefix(ctx, "held "); line != fmt.Sprintf("held %d", owner.pid()) {
-				t.Fatalf("waiter: got %q, want %q (the owner's pid)", line, fmt.Sprintf("held %d", owner.pid()))
+			if line := waiter.WaitForPrefix(ctx, "held "); line != fmt.Sprintf("held %d", owner.Pid()) {
+				t.Fatalf("waiter: got %q, want %q (the owner's pid)", line, fmt.Sprintf("held %d", owner.Pid()))
 			}
 
 			killOwner(t, owner)
-			if line := waiter.waitForPrefix(ctx, "locked "); line != fmt.Sprintf("locked %d", rows) {
+			if line := waiter.WaitForPrefix(ctx, "locked "); line != fmt.Sprintf("locked %d", rows) {
 				t.Errorf("waiter: got %q, want %q", line, fmt.Sprintf("locked %d", rows))
 			}
-			waiter.finish(ctx)
+			waiter.Finish(ctx)
 			mustReopenAfterCrash(t, dir, rows)
 		})
 		t.Run(fmt.Sprintf("cli%d", round), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
-			owner := startChild(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
-			owner.waitFor(ctx, readyLine)
+			owner := testproc.Start(t, "owner", crashConfig{Owner: &ownerConfig{Dir: dir, Program: "e2e-owner", Rows: rows}})
+			owner.WaitFor(ctx, readyLine)
 			waiter := startLitedir(t, "litedir lock -wait", "lock", "-wait", "60s", "-program", "e2e-cli-waiter", dir)
 			// Without -wait, the command is refused at once, naming the
 			// owner. (The waiter has no line for "waiting": it may be
 			// polling already, or start after the kill; either way it was
 			// started before it.)
 			r := litedir(t, ctx, "lock", dir)
-			if want := fmt.Sprintf("pid %d", owner.pid()); r.code != 3 || !strings.Contains(r.stderr, want) {
+			if want := fmt.Sprintf("pid %d", owner.Pid()); r.code != 3 || !strings.Contains(r.stderr, want) {
 				t.Errorf("lock without -wait: got exit status %d, stderr %q; want 3 and %q in it", r.code, r.stderr, want)
 			}
 
 			killOwner(t, owner)
-			line := waiter.waitForPrefix(ctx, "locked ")
+			line := waiter.WaitForPrefix(ctx, "locked ")
 			m := lockedLine.FindStringSubmatch(line)
-			if m == nil || m[2] != strconv.Itoa(waiter.pid()) {
-				t.Errorf("waiter: got %q, want \"locked %s (pid %d)\"", line, dir, waiter.pid())
+			if m == nil || m[2] != strconv.Itoa(waiter.Pid()) {
+				t.Errorf("waiter: got %q, want \"locked %s (pid %d)\"", line, dir, waiter.Pid())
 			}
 			holder, err := lock.ReadOwner(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if holder.PID != waiter.pid() || holder.Program != "e2e-cli-waiter" {
-				t.Errorf("owner record: got %v, want pid %d (e2e-cli-waiter)", holder, waiter.pid())
+			if holder.PID != waiter.Pid() || holder.Program != "e2e-cli-waiter" {
+				t.Errorf("owner record: got %v, want pid %d (e2e-cli-waiter)", holder, waiter.Pid())
 			}
 			// Windows has no interrupt to send: the waiter is killed there.
-			waiter.signalInterrupt()
+			waiter.Interrupt()
 			if runtime.GOOS != "windows" {
-				waiter.waitForPrefix(ctx, "released ")
+				waiter.WaitForPrefix(ctx, "released ")
 			}
-			if err := waiter.wait(ctx); err != nil && runtime.GOOS != "windows" {
-				t.Errorf("waiter: got %v, want exit status 0 after an interrupt\n%s", err, waiter.output())
+			if err := waiter.Wait(ctx); err != nil && runtime.GOOS != "windows" {
+				t.Errorf("waiter: got %v, want exit status 0 after an interrupt\n%s", err, waiter.Output())
 			}
 			mustReopenAfterCrash(t, dir, rows)
 		})
@@ -154,11 +156,11 @@ func TestCrashReleasesLock(t *testing.T) {
 }
 
 // killOwner kills the owner child and reaps it, which must show it killed.
-func killOwner(t *testing.T, owner *child) {
+func killOwner(t *testing.T, owner *testproc.Child) {
 	t.Helper()
-	owner.kill()
-	if err := owner.wait(testCtx(t)); err == nil {
-		t.Fatalf("owner exited cleanly before it was killed\n%s", owner.output())
+	owner.Kill()
+	if err := owner.Wait(testdir.Context(t)); err == nil {
+		t.Fatalf("owner exited cleanly before it was killed\n%s", owner.Output())
 	}
 }
 
@@ -167,7 +169,7 @@ func killOwner(t *testing.T, owner *child) {
 // committed and is sound.
 func mustReopenAfterCrash(t *testing.T, dir string, rows int) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if err != nil {
 		t.Fatalf("new owner: Open: %v", err)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -37,7 +38,7 @@ func TestDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: mounting a small tmpfs to fill needs root: the full-disk promise is untested here")
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	mnt := t.TempDir()
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", diskSize)); err != nil {
 		t.Skipf("SKIPPED: cannot mount a tmpfs to fill (%v): in a container without CAP_SYS_ADMIN? The full-disk promise is untested here", err)

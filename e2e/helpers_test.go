@@ -7,18 +7,41 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
 
-// testCtx returns a context for one test's waits (testdir.Context): it
-// ends a little before the test binary's -timeout would, or after a
-// patience scaled to the platform, so that a child that never answers
-// fails the test with its output instead of a dump of every goroutine.
-func testCtx(t *testing.T) context.Context {
+// readyLine is the line every child role says once it is ready for the
+// test's commands.
+const readyLine = "ready"
+
+// goTogether waits until every child in cs has said readyLine, then says
+// "go" to each: the children start their race as close together as
+// processes can.
+func goTogether(t *testing.T, ctx context.Context, cs []*testproc.Child) {
 	t.Helper()
-	return testdir.Context(t)
+	for _, c := range cs {
+		c.WaitFor(ctx, readyLine)
+	}
+	for _, c := range cs {
+		c.Send("go")
+	}
+}
+
+// awaitCommand reads a child's next command from the test, which must be
+// want: it fails the child on another command, and reports false when stdin
+// ended first (the test gave up, and the child should finish).
+func awaitCommand(t *testing.T, p *testproc.Parent, want string) bool {
+	t.Helper()
+	line, ok := p.Next()
+	if !ok {
+		return false
+	}
+	if line != want {
+		p.Fail(t, "got command %q, want %q", line, want)
+	}
+	return true
 }
 
 // needLocks skips the test on platforms without inter-process locks, where

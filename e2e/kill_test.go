@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -50,22 +52,22 @@ const messagesPerSession = 64
 func runWriters(t *testing.T, cfg writerConfig) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	p := newParentLink()
+	p := testproc.NewParent()
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
 		Program:    "e2e-writer",
 		Migrations: migrations.Builtin,
 		Pragmas:    cfg.Pragmas,
 	})
 	if err != nil {
-		p.fail(t, "open: %v", err)
+		p.Fail(t, "open: %v", err)
 	}
 	// synchronous is per connection; the writer pool has exactly one.
 	var synchronous int
 	if err := ws.DB().QueryRowContext(ctx, "PRAGMA synchronous").Scan(&synchronous); err != nil {
-		p.fail(t, "PRAGMA synchronous: %v", err)
+		p.Fail(t, "PRAGMA synchronous: %v", err)
 	}
-	p.say("synchronous %d", synchronous)
-	p.say(readyLine)
+	p.Say("synchronous %d", synchronous)
+	p.Say(readyLine)
 
 	var wg sync.WaitGroup
 	for g := range cfg.Writers {
@@ -86,12 +88,12 @@ func runWriters(t *testing.T, cfg writerConfig) {
 				}
 				if err != nil {
 					if ctx.Err() == nil {
-						p.say("%s: writer %d: %v", errorLine, g, err)
+						p.Say("%s: writer %d: %v", testproc.ErrorPrefix, g, err)
 						t.Errorf("writer %d: %v", g, err)
 					}
 					return
 				}
-				p.say("ack %s", body)
+				p.Say("ack %s", body)
 			}
 		})
 	}
@@ -100,15 +102,15 @@ func runWriters(t *testing.T, cfg writerConfig) {
 		wg.Go(func() {
 			modes := []workspace.CheckpointMode{workspace.CheckpointFull, workspace.CheckpointRestart, workspace.CheckpointTruncate}
 			for i := 0; ctx.Err() == nil; i++ {
-				p.say("checkpoint start")
+				p.Say("checkpoint start")
 				if _, err := ws.Checkpoint(ctx, modes[i%len(modes)]); err != nil {
 					if ctx.Err() == nil {
-						p.say("%s: checkpoint: %v", errorLine, err)
+						p.Say("%s: checkpoint: %v", testproc.ErrorPrefix, err)
 						t.Errorf("checkpoint: %v", err)
 					}
 					return
 				}
-				p.say("checkpoint done")
+				p.Say("checkpoint done")
 			}
 		})
 	}
@@ -116,7 +118,7 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	// Stdin ends when the parent is done with this child without killing
 	// it (a failed test): stop writing and close cleanly.
 	for {
-		if _, ok := p.next(); !ok {
+		if _, ok := p.Next(); !ok {
 			break
 		}
 	}
@@ -157,7 +159,7 @@ func addMessageDB(ctx context.Context, ws *workspace.Workspace, session int64, b
 // what SQLite handed to the kernel survives with synchronous=NORMAL too.
 func TestKillDuringWrites(t *testing.T) {
 	var cfg writerConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runWriters(t, cfg)
 		return
 	}
@@ -174,13 +176,13 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
-			c := startChild(t, "writer", writerConfig{Dir: dir, Pragmas: tt.pragmas, Writers: 16})
-			if line, _ := c.next(ctx); line != fmt.Sprintf("synchronous %d", tt.wantSynchronous) {
-				t.Fatalf("got %q, want %q\n%s", line, fmt.Sprintf("synchronous %d", tt.wantSynchronous), c.output())
+			c := testproc.Start(t, "writer", writerConfig{Dir: dir, Pragmas: tt.pragmas, Writers: 16})
+			if line, _ := c.Next(ctx); line != fmt.Sprintf("synchronous %d", tt.wantSynchronous) {
+				t.Fatalf("got %q, want %q\n%s", line, fmt.Sprintf("synchronous %d", tt.wantSynchronous), c.Output())
 			}
-			c.waitFor(ctx, readyLine)
+			c.WaitFor(ctx, readyLine)
 
 			acked := make(map[string]bool)
 			record := func(line string) {
@@ -195,22 +197,22 @@ func TestKillDuringWrites(t *testing.T) {
 				acked[body] = true
 			}
 			for len(acked) < killAfter {
-				line, ok := c.next(ctx)
+				line, ok := c.Next(ctx)
 				if !ok {
-					t.Fatalf("writer ended after %d acks (%v)\n%s", len(acked), c.wait(ctx), c.output())
+					t.Fatalf("writer ended after %d acks (%v)\n%s", len(acked), c.Wait(ctx), c.Output())
 				}
 				record(line)
 			}
-			c.kill()
+			c.Kill()
 			for {
-				line, ok := c.next(ctx)
+				line, ok := c.Next(ctx)
 				if !ok {
 					break
 				}
 				record(line)
 			}
-			if err := c.wait(ctx); err == nil {
-				t.Fatalf("writer exited cleanly before it was killed\n%s", c.output())
+			if err := c.Wait(ctx); err == nil {
+				t.Fatalf("writer exited cleanly before it was killed\n%s", c.Output())
 			}
 			// The killed writer never checkpointed its WAL away: the Open
 			// below has to recover the database from it.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -108,7 +110,7 @@ type litestream struct {
 	config string
 	socket string
 	cmd    *exec.Cmd
-	out    lockedBuffer
+	out    testproc.Buffer
 	exited chan struct{}
 	err    error // set before exited is closed
 }
@@ -220,23 +222,23 @@ type lsAcks struct {
 	mu    sync.Mutex
 	order []string             // bodies, in the order they arrived
 	at    map[string]time.Time // when
-	bad   []string             // errorLine lines
+	bad   []string             // error lines
 	more  chan struct{}        // signalled on every ack; capacity 1
 	done  chan struct{}        // closed when the child's stdout ends
 }
 
 // collectLsAcks reads c's lines until its stdout ends.
-func collectLsAcks(c *child) *lsAcks {
+func collectLsAcks(c *testproc.Child) *lsAcks {
 	a := &lsAcks{at: map[string]time.Time{}, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		for line := range c.lines {
+		for line := range c.Lines() {
 			now := time.Now()
 			a.mu.Lock()
 			if body, ok := strings.CutPrefix(line, "ack "); ok {
 				a.order = append(a.order, body)
 				a.at[body] = now
-			} else if strings.HasPrefix(line, errorLine) {
+			} else if strings.HasPrefix(line, testproc.ErrorPrefix) {
 				a.bad = append(a.bad, line)
 			}
 			a.mu.Unlock()
@@ -294,7 +296,7 @@ func (a *lsAcks) prefix(n int) []string {
 // Litestream asks of applications: Litestream checkpoints itself.
 func TestLitestream(t *testing.T) {
 	var cfg writerConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runWriters(t, cfg)
 		return
 	}
@@ -315,17 +317,17 @@ func TestLitestream(t *testing.T) {
 
 	for _, end := range []string{"stop", "kill-writer", "kill-both"} {
 		t.Run(end, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 			replica := filepath.Join(t.TempDir(), "replica")
 			db := dbPath(dir)
 
-			w := startChild(t, "writer", writerConfig{
+			w := testproc.Start(t, "writer", writerConfig{
 				Dir:     dir,
 				Pragmas: []ncruces.Pragma{{Name: "wal_autocheckpoint", Value: "0"}},
 				Writers: 4,
 			})
-			w.waitFor(ctx, readyLine)
+			w.WaitFor(ctx, readyLine)
 			acks := collectLsAcks(w)
 			ls := startLitestream(t, bin, db, replica)
 
@@ -354,17 +356,16 @@ func TestLitestream(t *testing.T) {
 				select {
 				case <-acks.done:
 				case <-ctx.Done():
-					t.Fatalf("writer did not end: %v\n%s", context.Cause(ctx), w.output())
+					t.Fatalf("writer did not end: %v\n%s", context.Cause(ctx), w.Output())
 				}
-				<-w.exited
-				return w.waitErr
+				return w.Wait(ctx)
 			}
 			switch end {
 			case "stop":
-				w.stdin.Close() // the writer stops writing and closes
+				w.CloseStdin() // the writer stops writing and closes
 				closeStart := time.Now()
 				if err := writerExit(); err != nil {
-					t.Fatalf("writer: %v\n%s", err, w.output())
+					t.Fatalf("writer: %v\n%s", err, w.Output())
 				}
 				t.Logf("writer closed in %v beside Litestream", time.Since(closeStart).Round(time.Millisecond))
 				ls.sync(ctx, db)
@@ -372,7 +373,7 @@ func TestLitestream(t *testing.T) {
 				wantAll = true
 			case "kill-writer":
 				cut = time.Now()
-				w.kill()
+				w.Kill()
 				writerExit()
 				// What the writer committed is in its WAL, which
 				// Litestream goes on copying.
@@ -381,7 +382,7 @@ func TestLitestream(t *testing.T) {
 				wantAll = true
 			case "kill-both":
 				cut = time.Now()
-				w.kill()
+				w.Kill()
 				ls.kill()
 				writerExit()
 			}

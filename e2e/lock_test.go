@@ -21,37 +21,34 @@ import (
 // that the kernel frees the workspace when the owner is killed: no clean
 // shutdown, only a stale owner record, which the next owner replaces.
 func TestExclusiveAcrossProcesses(t *testing.T) {
-	var cfg ownerConfig
-	if childConfig(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	needLocks(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const program = "e2e-child/1.0"
 	meta := map[string]string{"addr": "127.0.0.1:7070", "role": "child"}
 	const rows = 10
-	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
-	c.waitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
 
 	err := mustNotOpen(t, ctx, dir, &workspace.Options{Program: "e2e-parent/1.0", Migrations: migrations.Builtin})
-	le := mustLockedBy(t, err, c.pid())
+	le := mustLockedBy(t, err, c.Pid())
 	if le.Owner.Program != program {
 		t.Errorf("LockedError.Owner.Program: got %q, want %q", le.Owner.Program, program)
 	}
 	if !maps.Equal(le.Owner.Meta, meta) {
 		t.Errorf("LockedError.Owner.Meta: got %v, want %v", le.Owner.Meta, meta)
 	}
-	for _, want := range []string{fmt.Sprintf("pid %d", c.pid()), program} {
+	for _, want := range []string{fmt.Sprintf("pid %d", c.Pid()), program} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name the owner: want %q in it", err, want)
 		}
 	}
 
-	c.kill()
-	if err := c.wait(ctx); err == nil {
-		t.Fatalf("owner exited cleanly before it was killed\n%s", c.output())
+	c.Kill()
+	if err := c.Wait(ctx); err == nil {
+		t.Fatalf("owner exited cleanly before it was killed\n%s", c.Output())
 	}
 	// Killed, the owner had no chance to clear its record: the lock file
 	// still names it, and only the lock itself can tell it is gone.
@@ -59,8 +56,8 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stale.PID != c.pid() {
-		t.Fatalf("owner record after the kill: got pid %d, want the dead owner's %d", stale.PID, c.pid())
+	if stale.PID != c.Pid() {
+		t.Fatalf("owner record after the kill: got pid %d, want the dead owner's %d", stale.PID, c.Pid())
 	}
 
 	parentMeta := map[string]string{"role": "parent"}
@@ -91,23 +88,20 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 // record in the lock file, its database and its WAL — and that the owner goes
 // on working afterwards.
 func TestLockedOpenChangesNothing(t *testing.T) {
-	var cfg ownerConfig
-	if childConfig(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
 	needLocks(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const rows = 20
-	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows})
-	c.waitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows})
 
 	// The -shm file is left out: it is shared memory, not content, and a
 	// reader may touch it.
 	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}
 	if before := testdir.Snapshot(t, dir, files...); len(before[files[0]]) == 0 {
-		t.Fatalf("the owner's lock file holds no record\n%s", c.output())
+		t.Fatalf("the owner's lock file holds no record\n%s", c.Output())
 	}
 
 	tests := []struct {
@@ -147,7 +141,7 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 				}
 			} else {
 				err := mustNotOpen(t, ctx, dir, tt.opts)
-				mustLockedBy(t, err, c.pid())
+				mustLockedBy(t, err, c.Pid())
 			}
 			testdir.SameFiles(t, before, testdir.Snapshot(t, dir, files...))
 		})
@@ -155,9 +149,9 @@ func TestLockedOpenChangesNothing(t *testing.T) {
 
 	// The owner's workspace is intact from its own side, and it can still
 	// write.
-	c.send("write 1")
-	c.waitFor(ctx, fmt.Sprintf("wrote %d", rows+1))
-	c.send("check")
-	c.waitFor(ctx, fmt.Sprintf("checked %d", rows+1))
-	c.finish(ctx)
+	c.Send("write 1")
+	c.WaitFor(ctx, fmt.Sprintf("wrote %d", rows+1))
+	c.Send("check")
+	c.WaitFor(ctx, fmt.Sprintf("checked %d", rows+1))
+	c.Finish(ctx)
 }

@@ -1,18 +1,15 @@
 package e2e_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -22,13 +19,13 @@ import (
 // An opener is a child process that tries one Open and reports how it went,
 // for the tests that need the attempt made by another process: one that runs
 // as another user, with another engine configuration (which is process-wide),
-// or that contends with a lock the test holds. Unlike the children of
-// process_test.go it holds nothing and takes no commands: it opens, writes a
+// or that contends with a lock the test holds. Unlike the other children
+// (internal/testproc) it holds nothing and takes no commands: it opens, writes a
 // row if the Open succeeded, closes, says its result and exits.
 
 // openerConfig is what an opener does. A test that uses openers decodes its
 // child configuration into a struct with an Opener *openerConfig field (see
-// openerEnv).
+// startOpener).
 type openerConfig struct {
 	Dir     string
 	Sharing lock.Mode
@@ -136,19 +133,9 @@ func runOpener(t *testing.T, cfg openerConfig) {
 
 // openerProcess says how to start an opener beyond its configuration.
 type openerProcess struct {
-	binary string            // the test binary to run; "" means os.Args[0]
+	binary string            // the test binary to run; "" means this one
 	uid    int               // run as this user and group id (needs root); 0 means as this process
 	env    map[string]string // set in the child's environment
-}
-
-// openerEnv is the child configuration of an opener, as childConfig decodes
-// it into any struct with an Opener *openerConfig field.
-func openerEnv(cfg openerConfig) string {
-	b, err := json.Marshal(struct{ Opener openerConfig }{cfg})
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
 }
 
 // startOpener runs an opener child of the test t to its end and returns its
@@ -156,36 +143,22 @@ func openerEnv(cfg openerConfig) string {
 // configuration to runOpener.
 func startOpener(t *testing.T, ctx context.Context, cfg openerConfig, p openerProcess) openerResult {
 	t.Helper()
-	bin := p.binary
-	if bin == "" {
-		bin = os.Args[0]
+	cmd := testproc.Command(t, struct{ Opener openerConfig }{cfg})
+	if p.binary != "" {
+		cmd.Path, cmd.Args[0] = p.binary, p.binary
 	}
-	cmd := exec.CommandContext(ctx, bin, "-test.run=^"+envName(t)+"$", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), envName(t)+"="+openerEnv(cfg))
 	for k, v := range p.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	if p.uid != 0 {
 		setUser(cmd, p.uid)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), openerLine)
-		if !ok {
-			continue
-		}
-		var r openerResult
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("opener: %q: %v", line, err)
-		}
-		if runErr != nil {
-			t.Fatalf("opener: %v\nstdout:\n%s\nstderr:\n%s", runErr, stdout.String(), stderr.String())
-		}
-		return r
+	c := testproc.StartCmd(t, "opener", cmd)
+	line := strings.TrimPrefix(c.WaitForPrefix(ctx, openerLine), openerLine)
+	var r openerResult
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("opener: %q: %v", line, err)
 	}
-	t.Fatalf("opener: no result (%v)\nstdout:\n%s\nstderr:\n%s", runErr, stdout.String(), stderr.String())
-	return openerResult{}
+	c.Finish(ctx)
+	return r
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
@@ -34,7 +36,7 @@ const readerRounds = 5
 // for some k.
 func TestReadersBesideOwner(t *testing.T) {
 	var cfg writerConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runWriters(t, cfg)
 		return
 	}
@@ -49,10 +51,10 @@ func TestReadersBesideOwner(t *testing.T) {
 // readersBesideOwner is one run of TestReadersBesideOwner.
 func readersBesideOwner(t *testing.T) {
 	const rounds = readerRounds
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
-	c := startChild(t, "writer", writerConfig{Dir: dir, Writers: 4})
-	c.waitFor(ctx, readyLine)
+	c := testproc.Start(t, "writer", writerConfig{Dir: dir, Writers: 4})
+	c.WaitFor(ctx, readyLine)
 	acks := collectAcks(c)
 	acks.waitLen(t, ctx, 100) // something to back up in the first round
 
@@ -64,7 +66,7 @@ func readersBesideOwner(t *testing.T) {
 	for round := range rounds {
 		// A deadline per round: the database grows as the writer goes on,
 		// and a soak run does 50 rounds.
-		ctx := testCtx(t)
+		ctx := testdir.Context(t)
 
 		// status
 		var st struct {
@@ -81,8 +83,8 @@ func readersBesideOwner(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			t.Fatalf("status -json: %v\n%s", err, out)
 		}
-		if st.Owner == nil || st.Owner.PID != c.pid() || st.Owner.Program != "e2e-writer" || st.LockState != "held" {
-			t.Errorf("round %d: status -json: got owner %+v, lock_state %q; want pid %d (e2e-writer), held", round, st.Owner, st.LockState, c.pid())
+		if st.Owner == nil || st.Owner.PID != c.Pid() || st.Owner.Program != "e2e-writer" || st.LockState != "held" {
+			t.Errorf("round %d: status -json: got owner %+v, lock_state %q; want pid %d (e2e-writer), held", round, st.Owner, st.LockState, c.Pid())
 		}
 		if st.Schema.Current == 0 {
 			t.Errorf("round %d: status -json: schema.current: got 0, want the builtin migrations applied", round)
@@ -132,11 +134,11 @@ func readersBesideOwner(t *testing.T) {
 
 	// Stop the writer cleanly: every message it committed is then in the
 	// workspace, and every message of every backup must be among them.
-	ctx = testCtx(t)
-	c.stdin.Close()
+	ctx = testdir.Context(t)
+	c.CloseStdin()
 	acks.wait(t, ctx)
-	if err := c.wait(ctx); err != nil {
-		t.Fatalf("writer: %v\n%s", err, c.output())
+	if err := c.Wait(ctx); err != nil {
+		t.Fatalf("writer: %v\n%s", err, c.Output())
 	}
 	ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	final := mustPrefix(t, ctx, ws, "the workspace", acks.progress())
@@ -220,18 +222,18 @@ type ackLog struct {
 	mu     sync.Mutex
 	n      int           // messages acknowledged
 	last   progress      // of each goroutine, its last acknowledged message
-	errs   []string      // errorLine lines, and lines that make no sense
+	errs   []string      // error lines, and lines that make no sense
 	notify chan struct{} // a value after each batch of new acks
 	done   chan struct{} // closed when the child's stdout has ended
 }
 
 // collectAcks starts reading c's lines; the test must not read them itself
 // from here on.
-func collectAcks(c *child) *ackLog {
+func collectAcks(c *testproc.Child) *ackLog {
 	a := &ackLog{last: make(progress), notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		for line := range c.lines {
+		for line := range c.Lines() {
 			a.mu.Lock()
 			if body, ok := strings.CutPrefix(line, "ack "); ok {
 				g, n, ok := parseBody(body)
@@ -240,7 +242,7 @@ func collectAcks(c *child) *ackLog {
 				}
 				a.last[g] = n
 				a.n++
-			} else if strings.HasPrefix(line, errorLine) {
+			} else if strings.HasPrefix(line, testproc.ErrorPrefix) {
 				a.errs = append(a.errs, line)
 			}
 			a.mu.Unlock()

@@ -20,20 +20,17 @@ import (
 // made after it opened), reports the owner, takes a backup, and refuses to
 // write without disturbing the owner.
 func TestReadOnlyWhileOwned(t *testing.T) {
-	var cfg ownerConfig
-	if childConfig(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const (
 		program = "e2e-child/1.0"
 		rows    = 50
 	)
 	meta := map[string]string{"addr": "127.0.0.1:7071"}
-	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
-	c.waitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: program, Meta: meta, Rows: rows})
 
 	ro := mustOpenReadOnly(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows {
@@ -44,8 +41,8 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Status: %v", err)
 	}
-	if st.Owner.PID != c.pid() || st.Owner.Program != program || !maps.Equal(st.Owner.Meta, meta) {
-		t.Errorf("Status.Owner: got %v %v, want pid %d (%s) %v", st.Owner, st.Owner.Meta, c.pid(), program, meta)
+	if st.Owner.PID != c.Pid() || st.Owner.Program != program || !maps.Equal(st.Owner.Meta, meta) {
+		t.Errorf("Status.Owner: got %v %v, want pid %d (%s) %v", st.Owner, st.Owner.Meta, c.Pid(), program, meta)
 	}
 	if !st.ReadOnly || st.Locked {
 		t.Errorf("Status: got ReadOnly %v, Locked %v; want true, false", st.ReadOnly, st.Locked)
@@ -92,17 +89,17 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 
 	// Nothing got in; the owner agrees, and what it commits next is visible
 	// through the read-only handle that is already open.
-	c.send("check")
-	c.waitFor(ctx, fmt.Sprintf("checked %d", rows))
-	c.send("write 5")
-	c.waitFor(ctx, fmt.Sprintf("wrote %d", rows+5))
+	c.Send("check")
+	c.WaitFor(ctx, fmt.Sprintf("checked %d", rows))
+	c.Send("write 5")
+	c.WaitFor(ctx, fmt.Sprintf("wrote %d", rows+5))
 	if got := count(t, ctx, ro, `SELECT count(*) FROM messages`); got != rows+5 {
 		t.Errorf("messages after the owner wrote 5 more: got %d, want %d", got, rows+5)
 	}
 	if got := count(t, ctx, ro, `SELECT count(*) FROM sessions WHERE title = 'intruder'`); got != 0 {
 		t.Errorf("intruder sessions: got %d, want 0", got)
 	}
-	c.finish(ctx)
+	c.Finish(ctx)
 }
 
 // TestReadCommandsKeepWAL checks "read-only commands change no byte" where a
@@ -116,16 +113,13 @@ func TestReadOnlyWhileOwned(t *testing.T) {
 // database and the WAL as they were (the -shm file is shared memory that
 // readers write their read marks into, not content).
 func TestReadCommandsKeepWAL(t *testing.T) {
-	var cfg ownerConfig
-	if childConfig(t, &cfg) {
-		runOwner(t, cfg)
+	if isOwner(t) {
 		return
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	const rows = 40
-	c := startChild(t, "owner", ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})
-	c.waitFor(ctx, readyLine)
+	c := startOwner(t, ctx, ownerConfig{Dir: dir, Program: "e2e-child/1.0", Rows: rows, ExternalCheckpoints: true})
 	killOwner(t, c)
 
 	files := []string{lock.DefaultName + ".lock", lock.DefaultName + ".db", lock.DefaultName + ".db-wal"}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
@@ -52,45 +54,35 @@ const doneFormat = "done %d %d"
 // failure is also said as "write-error <error>".
 func runShared(t *testing.T, cfg sharedConfig) {
 	ctx := t.Context()
-	p := newParentLink()
+	p := testproc.NewParent()
 	if err := ncruces.Initialize(nil); err != nil {
-		p.fail(t, "initialize: %v", err)
+		p.Fail(t, "initialize: %v", err)
 	}
 	opts := &workspace.Options{
 		Sharing:    lock.Shared,
 		Migrations: migrations.Builtin,
 		Program:    fmt.Sprintf("e2e-shared/%d", cfg.Index),
 	}
-	command := func(want string) bool {
-		line, ok := p.next()
-		if !ok {
-			return false // the parent gave up
-		}
-		if line != want {
-			p.fail(t, "got command %q, want %q", line, want)
-		}
-		return true
-	}
-	p.say(readyLine)
-	if !command("go") {
+	p.Say(readyLine)
+	if !awaitCommand(t, p, "go") {
 		return
 	}
 
 	ws, err := workspace.Open(ctx, cfg.Dir, opts)
 	if err != nil {
-		p.fail(t, "open: %v", err)
+		p.Fail(t, "open: %v", err)
 	}
 	defer func() {
 		if err := ws.Close(); err != nil {
-			p.fail(t, "close: %v", err)
+			p.Fail(t, "close: %v", err)
 		}
 	}()
 	session, err := newSession(ctx, ws, fmt.Sprintf("shared %d", cfg.Index))
 	if err != nil {
-		p.fail(t, "new session: %v", err)
+		p.Fail(t, "new session: %v", err)
 	}
-	p.say("opened")
-	if !command("write") {
+	p.Say("opened")
+	if !awaitCommand(t, p, "write") {
 		return
 	}
 
@@ -107,15 +99,15 @@ func runShared(t *testing.T, cfg sharedConfig) {
 				if errors.Is(err, ncruces.ErrBusy) {
 					busy.Add(1)
 				}
-				p.say("write-error %v", err)
+				p.Say("write-error %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	p.say(doneFormat, failed.Load(), busy.Load())
+	p.Say(doneFormat, failed.Load(), busy.Load())
 
 	for {
-		if _, ok := p.next(); !ok {
+		if _, ok := p.Next(); !ok {
 			break
 		}
 	}
@@ -132,7 +124,7 @@ func runShared(t *testing.T, cfg sharedConfig) {
 // fails while this process holds the workspace exclusively.
 func TestSharedMigratesOnce(t *testing.T) {
 	var cfg sharedConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		if cfg.Opener != nil {
 			runOpener(t, *cfg.Opener)
 			return
@@ -146,21 +138,16 @@ func TestSharedMigratesOnce(t *testing.T) {
 		writers   = 4 // goroutines per process
 		rows      = 200
 	)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	dir := t.TempDir()
 
-	children := make([]*child, processes)
+	children := make([]*testproc.Child, processes)
 	for i := range children {
-		children[i] = startChild(t, fmt.Sprintf("child %d", i), sharedConfig{Dir: dir, Index: i, Rows: rows, Writers: writers})
+		children[i] = testproc.Start(t, fmt.Sprintf("child %d", i), sharedConfig{Dir: dir, Index: i, Rows: rows, Writers: writers})
 	}
+	goTogether(t, ctx, children)
 	for _, c := range children {
-		c.waitFor(ctx, readyLine)
-	}
-	for _, c := range children {
-		c.send("go")
-	}
-	for _, c := range children {
-		c.waitFor(ctx, "opened")
+		c.WaitFor(ctx, "opened")
 	}
 
 	// Shared holders first: an exclusive opener is refused, and told that
@@ -175,16 +162,16 @@ func TestSharedMigratesOnce(t *testing.T) {
 	}
 
 	for _, c := range children {
-		c.send("write")
+		c.Send("write")
 	}
 	for _, c := range children {
 		failed, busy := waitDone(t, ctx, c)
 		if failed != 0 || busy != 0 {
-			t.Errorf("%s: got %d failed Writes, %d of them SQLITE_BUSY; want none\n%s", c.name, failed, busy, c.output())
+			t.Errorf("%s: got %d failed Writes, %d of them SQLITE_BUSY; want none\n%s", c.Name(), failed, busy, c.Output())
 		}
 	}
 	for _, c := range children {
-		c.finish(ctx)
+		c.Finish(ctx)
 	}
 
 	// The exclusive owner first: a shared opener, another process, is
@@ -225,15 +212,15 @@ func TestSharedMigratesOnce(t *testing.T) {
 
 // waitDone reads a shared child's lines until its doneFormat line and
 // returns the counts in it.
-func waitDone(t *testing.T, ctx context.Context, c *child) (failed, busy int) {
+func waitDone(t *testing.T, ctx context.Context, c *testproc.Child) (failed, busy int) {
 	t.Helper()
 	for {
-		line, ok := c.next(ctx)
+		line, ok := c.Next(ctx)
 		if !ok {
-			t.Fatalf("%s ended (%v) before its writes were done\n%s", c.name, c.wait(ctx), c.output())
+			t.Fatalf("%s ended (%v) before its writes were done\n%s", c.Name(), c.Wait(ctx), c.Output())
 		}
-		if strings.HasPrefix(line, errorLine) {
-			t.Fatalf("%s: %s\n%s", c.name, line, c.output())
+		if strings.HasPrefix(line, testproc.ErrorPrefix) {
+			t.Fatalf("%s: %s\n%s", c.Name(), line, c.Output())
 		}
 		if _, err := fmt.Sscanf(line, doneFormat, &failed, &busy); err == nil {
 			return failed, busy

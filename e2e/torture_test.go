@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -48,7 +50,7 @@ const (
 // the run as a whole more than none.
 func TestKillTorture(t *testing.T) {
 	var cfg writerConfig
-	if childConfig(t, &cfg) {
+	if testproc.IsChild(t, &cfg) {
 		runWriters(t, cfg)
 		return
 	}
@@ -106,9 +108,9 @@ func TestKillTorture(t *testing.T) {
 // without returning when it died.
 func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, needAck bool) (acked map[string]bool, duringCheckpoint bool) {
 	t.Helper()
-	ctx := testCtx(t)
-	c := startChild(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
-	c.waitFor(ctx, readyLine)
+	ctx := testdir.Context(t)
+	c := testproc.Start(t, fmt.Sprintf("writer (cycle %d)", cycle), cfg)
+	c.WaitFor(ctx, readyLine)
 	// A random delay before an action, not a wait for a condition.
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
@@ -117,7 +119,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 	due, killed := false, false
 	kill := func() {
 		if !killed && (!needAck || len(acked) > 0) {
-			c.kill()
+			c.Kill()
 			killed = true
 		}
 	}
@@ -130,11 +132,11 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 			}
 			continue
 		case <-ctx.Done():
-			t.Fatalf("cycle %d: the writer did not end (killed %v, %d acknowledged messages): %v\n%s", cycle, killed, len(acked), context.Cause(ctx), c.output())
-		case line, ok := <-c.lines:
+			t.Fatalf("cycle %d: the writer did not end (killed %v, %d acknowledged messages): %v\n%s", cycle, killed, len(acked), context.Cause(ctx), c.Output())
+		case line, ok := <-c.Lines():
 			if !ok {
-				if err := c.wait(ctx); err == nil || !killed {
-					t.Fatalf("cycle %d: the writer ended (%v) before it was killed\n%s", cycle, err, c.output())
+				if err := c.Wait(ctx); err == nil || !killed {
+					t.Fatalf("cycle %d: the writer ended (%v) before it was killed\n%s", cycle, err, c.Output())
 				}
 				return acked, duringCheckpoint
 			}
@@ -148,7 +150,6 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 				}
 				continue
 			}
-			c.seen = append(c.seen, line)
 			switch {
 			case line == "checkpoint start":
 				duringCheckpoint = true
@@ -157,8 +158,8 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 				}
 			case line == "checkpoint done":
 				duringCheckpoint = false
-			case strings.HasPrefix(line, errorLine):
-				t.Fatalf("cycle %d: %s\n%s", cycle, line, c.output())
+			case strings.HasPrefix(line, testproc.ErrorPrefix):
+				t.Fatalf("cycle %d: %s\n%s", cycle, line, c.Output())
 			}
 		}
 	}
@@ -170,7 +171,7 @@ func killWriter(t *testing.T, cycle int, cfg writerConfig, delay time.Duration, 
 // acknowledged messages it found.
 func mustSurvive(t *testing.T, cycle int, dir, prefix string, acked map[string]bool) int {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
 	if errors.Is(err, ncruces.ErrNotADatabase) {
 		t.Fatalf("cycle %d: the killed writer left a file that is not a database: %v", cycle, err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/litedir/litedir/e2e/internal/wasmhost"
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/ncruces"
 )
 
@@ -34,7 +35,7 @@ func TestWasip1CLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds litedir for wasip1 and runs it in wazero, where SQLite is interpreted inside the guest (seconds per command)")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*signalDeadline)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*testdir.Patience)
 	defer cancel()
 
 	host := newWasip1Host(t, ctx)

@@ -56,16 +56,6 @@ func mustWriteFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-// mustReadFile returns the content of path.
-func mustReadFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // mustSymlink creates a symbolic link, skipping the test where the platform does not make one.
 func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
@@ -92,20 +82,6 @@ func wantLocked(t *testing.T, err error, dir string, mode Mode) *LockedError {
 func sameOwner(a, b Owner) bool {
 	return a.PID == b.PID && a.Host == b.Host && a.Program == b.Program &&
 		a.StartedAt.Equal(b.StartedAt) && maps.Equal(a.Meta, b.Meta)
-}
-
-// dirEntries returns the names in dir.
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
 }
 
 func TestPath(t *testing.T) {
@@ -212,17 +188,20 @@ func TestReleaseConcurrent(t *testing.T) {
 	mustAcquire(t, dir, Options{})
 }
 
+// modePairs are the modes of a first holder and a second comer, and whether the first keeps
+// the second out: the cases of TestInProcess and TestAcrossProcesses.
+var modePairs = []struct {
+	first, second Mode
+	wantLocked    bool
+}{
+	{Exclusive, Exclusive, true},
+	{Exclusive, Shared, true},
+	{Shared, Exclusive, true},
+	{Shared, Shared, false},
+}
+
 func TestInProcess(t *testing.T) {
-	tests := []struct {
-		first, second Mode
-		wantLocked    bool
-	}{
-		{Exclusive, Exclusive, true},
-		{Exclusive, Shared, true},
-		{Shared, Exclusive, true},
-		{Shared, Shared, false},
-	}
-	for _, tt := range tests {
+	for _, tt := range modePairs {
 		t.Run(tt.first.String()+"/"+tt.second.String(), func(t *testing.T) {
 			dir := testdir.New(t)
 			first := mustAcquire(t, dir, Options{Mode: tt.first, Program: "first"})
@@ -297,7 +276,7 @@ func TestOptionsName(t *testing.T) {
 				if got, want := l.Path(), Path(dir, tt.name); got != want {
 					t.Errorf("Path: got %q, want %q", got, want)
 				}
-				if got, want := dirEntries(t, dir), []string{filepath.Base(Path(dir, tt.name))}; !slices.Equal(got, want) {
+				if got, want := testdir.Names(t, dir), []string{filepath.Base(Path(dir, tt.name))}; !slices.Equal(got, want) {
 					t.Errorf("dir entries: got %q, want %q", got, want)
 				}
 				return
@@ -308,7 +287,7 @@ func TestOptionsName(t *testing.T) {
 			if _, ok := errors.AsType[*fs.PathError](err); !ok {
 				t.Errorf("Acquire: got %T, want *fs.PathError", err)
 			}
-			if got := dirEntries(t, dir); len(got) != 0 {
+			if got := testdir.Names(t, dir); len(got) != 0 {
 				t.Errorf("dir entries: got %q, want none", got)
 			}
 		})
@@ -321,7 +300,7 @@ func TestInvalidMode(t *testing.T) {
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("Acquire: got %v, want ErrInvalidOptions", err)
 	}
-	if got := dirEntries(t, dir); len(got) != 0 {
+	if got := testdir.Names(t, dir); len(got) != 0 {
 		t.Errorf("dir entries: got %q, want none", got)
 	}
 }
@@ -337,7 +316,7 @@ func TestBadDir(t *testing.T) {
 		if pe, ok := errors.AsType[*fs.PathError](err); !ok || pe.Path != dir {
 			t.Errorf("Acquire: got %#v, want *fs.PathError for %q", err, dir)
 		}
-		if got := dirEntries(t, parent); len(got) != 0 {
+		if got := testdir.Names(t, parent); len(got) != 0 {
 			t.Errorf("parent entries: got %q, want none", got)
 		}
 	})
@@ -351,7 +330,7 @@ func TestBadDir(t *testing.T) {
 		if pe, ok := errors.AsType[*fs.PathError](err); !ok || pe.Path != dir {
 			t.Errorf("Acquire: got %#v, want *fs.PathError for %q", err, dir)
 		}
-		if got := mustReadFile(t, dir); string(got) != "data" {
+		if got := testdir.ReadFile(t, dir); string(got) != "data" {
 			t.Errorf("file content: got %q, want %q", got, "data")
 		}
 	})
@@ -367,7 +346,7 @@ func TestBadDir(t *testing.T) {
 		if pe, ok := errors.AsType[*fs.PathError](err); !ok || pe.Path != Path(dir, "") {
 			t.Errorf("Acquire: got %#v, want *fs.PathError for %q", err, Path(dir, ""))
 		}
-		if got := dirEntries(t, Path(dir, "")); len(got) != 0 {
+		if got := testdir.Names(t, Path(dir, "")); len(got) != 0 {
 			t.Errorf("lock directory entries: got %q, want none", got)
 		}
 		if _, err := ReadOwner(dir); !errors.Is(err, ErrNotRegular) {
@@ -396,7 +375,7 @@ func TestSymlink(t *testing.T) {
 		if _, err := ReadOwner(dir); !errors.Is(err, ErrSymlink) {
 			t.Errorf("ReadOwner: got %v, want ErrSymlink", err)
 		}
-		if got := mustReadFile(t, target); !bytes.Equal(got, content) {
+		if got := testdir.ReadFile(t, target); !bytes.Equal(got, content) {
 			t.Errorf("target content: got %q, want %q", got, content)
 		}
 	})
@@ -407,7 +386,7 @@ func TestSymlink(t *testing.T) {
 		if _, err := Acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrSymlink) {
 			t.Errorf("Acquire: got %v, want ErrSymlink", err)
 		}
-		if got := dirEntries(t, other); len(got) != 0 {
+		if got := testdir.Names(t, other); len(got) != 0 {
 			t.Errorf("target dir entries: got %q, want none", got)
 		}
 	})
@@ -437,7 +416,7 @@ func TestGarbageRecord(t *testing.T) {
 		t.Errorf("ReadOwner after Acquire: got %+v, want %+v", got, l.Owner())
 	}
 	mustRelease(t, l)
-	if got := mustReadFile(t, Path(dir, "")); len(got) != 0 {
+	if got := testdir.ReadFile(t, Path(dir, "")); len(got) != 0 {
 		t.Errorf("lock file after Release: got %q, want empty", got)
 	}
 }
@@ -456,7 +435,7 @@ func TestLongerStaleRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustReadFile(t, Path(dir, "")); !bytes.Equal(got, want) {
+	if got := testdir.ReadFile(t, Path(dir, "")); !bytes.Equal(got, want) {
 		t.Errorf("lock file: got %q, want %q", got, want)
 	}
 }
@@ -491,7 +470,7 @@ func TestReadOwnerMissing(t *testing.T) {
 	if pe, ok := errors.AsType[*fs.PathError](err); !ok || pe.Path != Path(dir, "") {
 		t.Errorf("ReadOwner: got %#v, want *fs.PathError for %q", err, Path(dir, ""))
 	}
-	if got := dirEntries(t, dir); len(got) != 0 {
+	if got := testdir.Names(t, dir); len(got) != 0 {
 		t.Errorf("dir entries: got %q, want none", got)
 	}
 }
@@ -518,7 +497,7 @@ func TestContextDone(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire: got %v, want context.Canceled", err)
 	}
-	if got := dirEntries(t, dir); len(got) != 0 {
+	if got := testdir.Names(t, dir); len(got) != 0 {
 		t.Errorf("dir entries: got %q, want none", got)
 	}
 }

@@ -121,7 +121,7 @@ func TestEncodeOwnerTooLarge(t *testing.T) {
 	}
 	dir := testdir.New(t)
 	_, err = Acquire(t.Context(), dir, Options{Meta: map[string]string{"big": strings.Repeat("x", maxRecord)}})
-	if got := dirEntries(t, dir); err == nil || len(got) != 0 {
+	if got := testdir.Names(t, dir); err == nil || len(got) != 0 {
 		t.Errorf("Acquire with oversized Meta: got %v and entries %q, want ErrInvalidOptions and none", err, got)
 	}
 }

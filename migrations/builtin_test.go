@@ -13,6 +13,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/pressly/goose/v3"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 )
 
@@ -38,7 +39,7 @@ func TestBuiltinFiles(t *testing.T) {
 }
 
 func TestBuiltin(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "&_pragma=foreign_keys(1)")
 
 	// Upgrade path: first only 00001, as an older program would ship it.
@@ -115,7 +116,7 @@ func TestBuiltin(t *testing.T) {
 // TestBuiltinDown runs every Down section through goose's Provider (there is
 // no Down in this package) and checks the schema goes away and comes back.
 func TestBuiltinDown(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "&_pragma=foreign_keys(1)")
 	m := mustNew(t, db, migrations.Builtin, nil)
 	mustUp(t, ctx, m)

@@ -48,14 +48,6 @@ func subset(fsys fstest.MapFS, names ...string) fstest.MapFS {
 	return out
 }
 
-// testContext returns a context that ends with the test or at its scaled
-// deadline (testdir.Context), so a deadlock on the one-connection pool fails
-// the test instead of hanging it.
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	return testdir.Context(t)
-}
-
 // mustOpen opens the database file at path the way the workspace does: one
 // connection, BEGIN IMMEDIATE. query is appended to the DSN ("&mode=ro", ...).
 func mustOpen(t *testing.T, path, query string) *sql.DB {
@@ -144,7 +136,7 @@ func checkStatus(t *testing.T, st migrations.Status, current, latest int64, pend
 }
 
 func TestUpStatus(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	m := mustNew(t, db, threeFS, nil)
 
@@ -178,7 +170,7 @@ func TestUpStatus(t *testing.T) {
 }
 
 func TestUpUpgrade(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 
 	old := mustNew(t, db, subset(threeFS, "00001_one.sql", "00002_two.sql"), nil)
@@ -194,7 +186,7 @@ func TestUpUpgrade(t *testing.T) {
 
 // TestUpVersionOrder checks that versions, not file names, set the order.
 func TestUpVersionOrder(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	fsys := fstest.MapFS{
 		"10_c.sql": migration("c"),
@@ -219,7 +211,7 @@ func TestUpSchemaTooNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := testdir.Context(t)
 			path := filepath.Join(t.TempDir(), "db.sqlite")
 
 			// Migrate to version 3, then close the pool so the whole database is
@@ -231,7 +223,7 @@ func TestUpSchemaTooNew(t *testing.T) {
 			if err := newer.Close(); err != nil {
 				t.Fatal(err)
 			}
-			before := mustReadFile(t, path)
+			before := testdir.ReadFile(t, path)
 
 			db := mustOpen(t, path, "")
 			m := mustNew(t, db, tt.fsys, nil)
@@ -259,7 +251,7 @@ func TestUpSchemaTooNew(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if after := mustReadFile(t, path); !bytes.Equal(before, after) {
+			if after := testdir.ReadFile(t, path); !bytes.Equal(before, after) {
 				t.Errorf("database file changed: %d bytes before, %d after", len(before), len(after))
 			}
 			for _, suffix := range []string{"-journal", "-wal"} {
@@ -271,17 +263,8 @@ func TestUpSchemaTooNew(t *testing.T) {
 	}
 }
 
-func mustReadFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestUpOutOfOrder(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	mustUp(t, ctx, mustNew(t, db, subset(threeFS, "00001_one.sql", "00003_three.sql"), nil))
 	before := mustTables(t, ctx, db)
@@ -315,7 +298,7 @@ func TestUpFailingMigration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := testdir.Context(t)
 			db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 			fsys := maps.Clone(threeFS)
 			fsys["00002_two.sql"] = &fstest.MapFile{Data: []byte(
@@ -366,7 +349,7 @@ func TestUpFailingMigration(t *testing.T) {
 func TestStatusReadOnly(t *testing.T) {
 	for _, query := range []string{"&mode=ro", "&_pragma=query_only(1)"} {
 		t.Run(query[1:], func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := testdir.Context(t)
 			dir := t.TempDir()
 
 			// A fresh database: an empty file is a valid empty SQLite database,
@@ -397,7 +380,7 @@ func TestStatusReadOnly(t *testing.T) {
 // TestConcurrentUp runs Up and Status from several goroutines on one Migrator
 // over a one-connection pool: each migration must be applied exactly once.
 func TestConcurrentUp(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	m := mustNew(t, db, threeFS, nil)
 
@@ -448,14 +431,14 @@ func TestUpCanceled(t *testing.T) {
 	if _, err := m.Status(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("got error %v, want context.Canceled", err)
 	}
-	ctx = testContext(t)
+	ctx = testdir.Context(t)
 	if got := mustTables(t, ctx, db); len(got) != 0 {
 		t.Errorf("got tables %v, want none", got)
 	}
 }
 
 func TestOptions(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	var logs bytes.Buffer
 	m := mustNew(t, db, threeFS, &migrations.Options{
@@ -541,7 +524,7 @@ func TestNewErrors(t *testing.T) {
 // TestNewIgnores checks that files goose ignores are ignored, and that an fs
 // without migrations is valid and applies nothing.
 func TestNewIgnores(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	ignored := fstest.MapFS{
 		"README.md":       {Data: []byte("# migrations\n")},
@@ -614,7 +597,7 @@ func FuzzNewFileName(f *testing.F) {
 // TestUpUnparsable checks goose's parse-everything-first behaviour that Up
 // documents: a file goose cannot parse stops Up before any migration runs.
 func TestUpUnparsable(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	fsys := maps.Clone(threeFS)
 	fsys["00002_two.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE two (x INTEGER)\n")} // no semicolon

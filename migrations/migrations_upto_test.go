@@ -7,11 +7,12 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
 )
 
 func TestUpTo(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testdir.Context(t)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "db.sqlite"), "")
 	m := mustNew(t, db, threeFS, nil)
 

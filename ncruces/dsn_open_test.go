@@ -56,7 +56,7 @@ func FuzzDSNOpen(f *testing.F) {
 
 		// Closing the last connection removes the WAL: the database is
 		// the only file, and where it was named.
-		if got := dirNames(t, dir); !slices.Equal(got, []string{name}) {
+		if got := testdir.Names(t, dir); !slices.Equal(got, []string{name}) {
 			t.Fatalf("Open(%q) left %q in its directory, want only %q", path, got, name)
 		}
 		b, err := os.ReadFile(path)
@@ -127,7 +127,7 @@ func TestDSNOpen(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Errorf("database file: %v", err)
 			}
-			for _, got := range dirNames(t, dir) {
+			for _, got := range testdir.Names(t, dir) {
 				if !slices.Contains([]string{name + ".db", name + ".db-wal", name + ".db-shm"}, got) {
 					t.Errorf("unexpected file %q in %s", got, dir)
 				}
@@ -135,7 +135,7 @@ func TestDSNOpen(t *testing.T) {
 		})
 	}
 	var stray []string
-	for _, e := range dirNames(t, root) {
+	for _, e := range testdir.Names(t, root) {
 		if fi, err := os.Stat(filepath.Join(root, e)); err != nil || !fi.IsDir() {
 			stray = append(stray, e)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 )
 
 // checkEngineSetup checks what Initialize set up on wazero: litedir's
@@ -72,7 +73,8 @@ type engineReport struct {
 // TestEngineCache runs Initialize in child processes, since it runs once
 // per process, with caches that cannot be used.
 func TestEngineCache(t *testing.T) {
-	if role := os.Getenv(childEnv(t.Name())); role != "" {
+	var role string
+	if testproc.IsChild(t, &role) {
 		engineChild(t, role)
 		return
 	}
@@ -92,12 +94,14 @@ func TestEngineCache(t *testing.T) {
 
 	runAttr := func(t *testing.T, role string, attr *syscall.SysProcAttr, env ...string) engineReport {
 		t.Helper()
-		cmd, stdin, stdout := startChildAttr(t, role, attr, env...)
-		stdin.Close()
-		line := testdir.WaitLine(t, stdout, "engine ")
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("child: %v", err)
-		}
+		ctx := testdir.Context(t)
+		cmd := testproc.Command(t, role)
+		cmd.SysProcAttr = attr
+		cmd.Env = append(cmd.Env, env...)
+		c := testproc.StartCmd(t, "child", cmd)
+		c.CloseStdin()
+		line := strings.TrimPrefix(c.WaitForPrefix(ctx, "engine "), "engine ")
+		c.Finish(ctx)
 		var r engineReport
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("child report %q: %v", line, err)
@@ -163,7 +167,7 @@ func TestEngineCache(t *testing.T) {
 		if r.Engine.CacheDir != "" || !strings.HasPrefix(r.Engine.CacheNote, "not usable: not writable") || r.TrialCompiles != 0 {
 			t.Errorf("read-only, empty: got %+v, %d trial compiles, want no cache, not writable, no trial compile", r.Engine, r.TrialCompiles)
 		}
-		if names := dirNames(t, dir); len(names) != 0 {
+		if names := testdir.Names(t, dir); len(names) != 0 {
 			t.Errorf("the read-only cache changed: got %v, want it empty", names)
 		}
 	})
@@ -204,7 +208,7 @@ func TestEngineCache(t *testing.T) {
 		if r.Engine.CacheDir != "" || !strings.HasPrefix(r.Engine.CacheNote, "not usable: ") {
 			t.Errorf("got %+v, want no cache, not usable", r.Engine)
 		}
-		if got := mustReadFile(t, file); string(got) != "x" {
+		if got := testdir.ReadFile(t, file); string(got) != "x" {
 			t.Errorf("the file in the way changed: got %q", got)
 		}
 	})
@@ -289,7 +293,7 @@ func engineChild(t *testing.T, role string) {
 func corruptEntries(t *testing.T, dir string) {
 	t.Helper()
 	for _, e := range cacheEntries(t, dir) {
-		b := mustReadFile(t, e)
+		b := testdir.ReadFile(t, e)
 		for i := len(b) / 2; i < len(b)/2+64 && i < len(b); i++ {
 			b[i] ^= 0xff
 		}
@@ -304,7 +308,7 @@ func snapshot(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, e := range cacheEntries(t, dir) {
-		data := mustReadFile(t, e)
+		data := testdir.ReadFile(t, e)
 		fmt.Fprintf(&b, "%s:%d:%x ", strings.TrimPrefix(e, dir), len(data), sha256.Sum256(data))
 	}
 	return b.String()
@@ -344,7 +348,7 @@ func TestRemoveCache(t *testing.T) {
 	if err := removeCache(dir); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(dirNames(t, dir), " ")
+	got := strings.Join(testdir.Names(t, dir), " ")
 	if want := "mine.txt other wazero-file"; got != want {
 		t.Errorf("after removeCache: got %v, want %v", got, want)
 	}

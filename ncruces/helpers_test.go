@@ -1,19 +1,11 @@
 package ncruces
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
-	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,72 +78,6 @@ func mustPragma(t *testing.T, conn *sql.Conn, name string) string {
 	return v
 }
 
-// mustReadFile returns the contents of the file at path.
-func mustReadFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// dirNames returns the sorted names in dir.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	slices.Sort(names)
-	return names
-}
-
-// childEnv is the environment variable that selects the child role of the
-// test named name when it re-executes itself.
-func childEnv(name string) string { return "CHILD_" + name }
-
-// startChild re-executes the test binary to run only the current test, with
-// childEnv(t.Name())=role and env, and returns the child with its stdin and a
-// reader of its stdout. The child is killed if the test ends first.
-func startChild(t *testing.T, role string, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
-	t.Helper()
-	return startChildAttr(t, role, nil, env...)
-}
-
-// startChildAttr is startChild with the child's process attributes.
-func startChildAttr(t *testing.T, role string, attr *syscall.SysProcAttr, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
-	t.Helper()
-	name := strings.SplitN(t.Name(), "/", 2)[0]
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.SysProcAttr = attr
-	cmd.Env = append(os.Environ(), childEnv(name)+"="+role)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = tWriter{t}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return cmd, stdin, bufio.NewReader(stdout)
-}
-
 // absTemp returns a new temporary directory with symbolic links resolved, so
 // that paths compare equal to what the driver resolves.
 func absTemp(t *testing.T) string {
@@ -161,24 +87,6 @@ func absTemp(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // needSharedAccess skips tests that open one database from two pools at

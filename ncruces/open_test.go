@@ -5,8 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 )
 
 func TestOpenInvalidConfig(t *testing.T) {
@@ -71,10 +70,10 @@ func TestOpenGarbage(t *testing.T) {
 			if !errors.As(err, &code) || code != sqlite3.NOTADB {
 				t.Errorf("Open: got %v, want SQLite's NOTADB in the chain", err)
 			}
-			if got := mustReadFile(t, path); !bytes.Equal(got, garbage) {
+			if got := testdir.ReadFile(t, path); !bytes.Equal(got, garbage) {
 				t.Errorf("garbage file changed: got %d bytes, want the original %d", len(got), len(garbage))
 			}
-			if got := dirNames(t, dir); len(got) != 1 {
+			if got := testdir.Names(t, dir); len(got) != 1 {
 				t.Errorf("files beside the garbage: got %v, want only garbage.db", got)
 			}
 		})
@@ -92,7 +91,7 @@ func TestOpenNoCreate(t *testing.T) {
 			t.Errorf("Open(%+v): got %v, %v, want ErrCantOpen", cfg, db, err)
 		}
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("Open created %v", names)
 	}
 
@@ -138,7 +137,7 @@ func TestOpenReadOnlyOnRollbackJournal(t *testing.T) {
 	}
 	db := mustOpen(t, Config{Path: path, Pragmas: pragmas})
 	mustExec(t, db, "CREATE TABLE t (x)")
-	before := mustReadFile(t, path)
+	before := testdir.ReadFile(t, path)
 
 	ro := mustOpen(t, Config{Path: path, ReadOnly: true})
 	if mode := journalMode(t, ro); mode != "delete" {
@@ -147,7 +146,7 @@ func TestOpenReadOnlyOnRollbackJournal(t *testing.T) {
 	if _, err := ro.Exec("INSERT INTO t VALUES (1)"); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("insert: got %v, want ErrReadOnly", err)
 	}
-	if after := mustReadFile(t, path); !bytes.Equal(before, after) {
+	if after := testdir.ReadFile(t, path); !bytes.Equal(before, after) {
 		t.Error("read-only connection changed the database file")
 	}
 }
@@ -155,7 +154,8 @@ func TestOpenReadOnlyOnRollbackJournal(t *testing.T) {
 // TestOpenReadOnlyWhileOwnerWrites inspects a database that another process
 // has open in WAL mode, with committed rows and a transaction in progress.
 func TestOpenReadOnlyWhileOwnerWrites(t *testing.T) {
-	if path := os.Getenv(childEnv(t.Name())); path != "" {
+	var path string
+	if testproc.IsChild(t, &path) {
 		ownerChild(t, path)
 		return
 	}
@@ -163,9 +163,10 @@ func TestOpenReadOnlyWhileOwnerWrites(t *testing.T) {
 		t.Skipf("the owner holds the database exclusively on %s/%s", prof.GOOS, prof.GOARCH)
 	}
 
-	path := filepath.Join(absTemp(t), "owned.db")
-	cmd, stdin, stdout := startChild(t, path)
-	testdir.WaitLine(t, stdout, "ready")
+	ctx := testdir.Context(t)
+	path = filepath.Join(absTemp(t), "owned.db")
+	c := testproc.Start(t, "owner", path)
+	c.WaitFor(ctx, "ready")
 
 	ro := mustOpen(t, Config{Path: path, ReadOnly: true, MaxConns: 2})
 	var n, sum int
@@ -185,16 +186,13 @@ func TestOpenReadOnlyWhileOwnerWrites(t *testing.T) {
 	}
 
 	// The owner commits; a new read sees it.
-	fmt.Fprintln(stdin, "commit")
-	testdir.WaitLine(t, stdout, "committed")
+	c.Send("commit")
+	c.WaitFor(ctx, "committed")
 	if err := ro.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 3 {
 		t.Errorf("after the owner's commit: got %v, %v, want 3", n, err)
 	}
 
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("owner: %v", err)
-	}
+	c.Finish(ctx)
 }
 
 // ownerChild is the other process of TestOpenReadOnlyWhileOwnerWrites: it
@@ -210,17 +208,18 @@ func ownerChild(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	mustExec(t, tx, "INSERT INTO t VALUES (30)")
-	fmt.Println("ready")
+	p := testproc.NewParent()
+	p.Say("ready")
 
-	line := make([]byte, 7)
-	if _, err := io.ReadFull(os.Stdin, line); err != nil || string(line) != "commit\n" {
-		t.Fatalf("stdin: got %q, %v, want commit", line, err)
+	if line, ok := p.Next(); !ok || line != "commit" {
+		t.Fatalf("stdin: got %q, %v, want commit", line, ok)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Println("committed")
-	io.Copy(io.Discard, os.Stdin)
+	p.Say("committed")
+	for _, ok := p.Next(); ok; _, ok = p.Next() {
+	}
 }
 
 // TestOpenImmediate checks that transactions of an Immediate pool take the
@@ -418,7 +417,7 @@ func TestOpenProfiles(t *testing.T) {
 // memory is missing) and checks that Open warns and JournalMode tells the
 // truth.
 func TestOpenJournalModeNotGranted(t *testing.T) {
-	logs := new(syncBuffer)
+	logs := new(testproc.Buffer)
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	pragmas, err := MergePragmas(DefaultPragmas(), Pragma{"journal_mode", "BOGUS"})
 	if err != nil {

@@ -294,7 +294,7 @@ func TestOpenInvalidPragma(t *testing.T) {
 	if !strings.Contains(err.Error(), path) {
 		t.Errorf("Open: got %q, want the path in the message", err)
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("Open with an invalid pragma created %v", names)
 	}
 }

@@ -26,7 +26,7 @@ func TestOpenRefusesSymlink(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	before := mustReadFile(t, target)
+	before := testdir.ReadFile(t, target)
 
 	dir := testdir.New(t)
 	link := filepath.Join(dir, "x.db")
@@ -46,13 +46,13 @@ func TestOpenRefusesSymlink(t *testing.T) {
 			t.Errorf("Open(%+v) = %v, want ErrSymlink in a *fs.PathError", cfg, err)
 		}
 	}
-	if got := mustReadFile(t, target); !slices.Equal(got, before) {
+	if got := testdir.ReadFile(t, target); !slices.Equal(got, before) {
 		t.Error("the link's target changed")
 	}
-	if names := dirNames(t, elsewhere); !slices.Equal(names, []string{"real.db"}) {
+	if names := testdir.Names(t, elsewhere); !slices.Equal(names, []string{"real.db"}) {
 		t.Errorf("files beside the target = %v, want only real.db", names)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"x.db"}) {
+	if names := testdir.Names(t, dir); !slices.Equal(names, []string{"x.db"}) {
 		t.Errorf("files beside the link = %v, want only x.db", names)
 	}
 }
@@ -81,10 +81,10 @@ func TestOpenDirectory(t *testing.T) {
 			t.Errorf("Open(%+v) = %v, want ErrIsDir (and not ErrIO) in a *fs.PathError", cfg, err)
 		}
 	}
-	if names := dirNames(t, parent); !slices.Equal(names, []string{"x.db"}) {
+	if names := testdir.Names(t, parent); !slices.Equal(names, []string{"x.db"}) {
 		t.Errorf("files = %v, want only x.db", names)
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("files in the directory = %v, want none", names)
 	}
 }

@@ -1,28 +1,18 @@
 package workspace_test
 
 import (
-	"context"
 	"testing"
 	"testing/fstest"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
-
-// testCtx returns a context that ends before the test binary's own
-// timeout, so that a deadlock fails the test with a message instead of a
-// dump of every goroutine; its deadline scales with the platform
-// (testdir.Deadline), so that a cold engine compile under -race or an
-// interpreted engine does not fail a healthy test.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	return testdir.Context(t)
-}
 
 // mustOpen opens the workspace in dir and closes it when the test ends.
 func mustOpen(t *testing.T, dir string, opts *workspace.Options) *workspace.Workspace {
 	t.Helper()
-	ws, err := workspace.Open(testCtx(t), dir, opts)
+	ws, err := workspace.Open(testdir.Context(t), dir, opts)
 	if err != nil {
 		t.Fatalf("Open(%q): %v", dir, err)
 	}
@@ -34,10 +24,28 @@ func mustOpen(t *testing.T, dir string, opts *workspace.Options) *workspace.Work
 	return ws
 }
 
+// mustOpenReadOnlyBeside opens the workspace in dir read-only beside ws, its owner: where
+// the platform holds the database file exclusively (ncruces.Platform().LockingExclusive), once
+// ws is closed. The read-only handle is closed when the test ends.
+func mustOpenReadOnlyBeside(t *testing.T, ws *workspace.Workspace, dir string) *workspace.Workspace {
+	t.Helper()
+	if ncruces.Platform().LockingExclusive {
+		if err := ws.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ro, err := workspace.OpenReadOnly(testdir.Context(t), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	return ro
+}
+
 // mustExec runs statements on db or fails the test.
 func mustExec(t *testing.T, ws *workspace.Workspace, query string, args ...any) {
 	t.Helper()
-	if _, err := ws.DB().ExecContext(testCtx(t), query, args...); err != nil {
+	if _, err := ws.DB().ExecContext(testdir.Context(t), query, args...); err != nil {
 		t.Fatalf("exec %q: %v", query, err)
 	}
 }
@@ -46,7 +54,7 @@ func mustExec(t *testing.T, ws *workspace.Workspace, query string, args ...any) 
 func count(t *testing.T, ws *workspace.Workspace, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := ws.ReadDB().QueryRowContext(testCtx(t), query, args...).Scan(&n); err != nil {
+	if err := ws.ReadDB().QueryRowContext(testdir.Context(t), query, args...).Scan(&n); err != nil {
 		t.Fatalf("query %q: %v", query, err)
 	}
 	return n

@@ -41,7 +41,7 @@ func TestStressOpenClose(t *testing.T) {
 		openIter = 12 // Open/Close rounds per opener
 	)
 	opts := &workspace.Options{Migrations: schema(1)}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 
 	base, err := filepath.EvalSymlinks(testdir.New(t))
 	if err != nil {

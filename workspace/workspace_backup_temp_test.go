@@ -1,19 +1,18 @@
 package workspace_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
@@ -51,7 +50,7 @@ func TestCopyFailureRemovesTemps(t *testing.T) {
 					}
 					return injected
 				})
-				err := copyTo(ws, testCtx(t), dst)
+				err := copyTo(ws, testdir.Context(t), dst)
 				switch failure {
 				case "error":
 					if !errors.Is(err, injected) {
@@ -75,8 +74,8 @@ func TestCopyFailureRemovesTemps(t *testing.T) {
 // is still running (its lock is held), not files of other names, not the
 // temporary files of older versions.
 func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
-	env := "LITEDIR_CHILD_" + t.Name()
-	if spec := os.Getenv(env); spec != "" {
+	var spec copySpec
+	if testproc.IsChild(t, &spec) {
 		copyKilledChild(t, spec)
 		return
 	}
@@ -98,27 +97,10 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 
 			// The child copies into dstDir and is killed once the copy is
 			// written, before it is verified and placed.
-			cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
-			sep := string(os.PathListSeparator)
-			cmd.Env = append(os.Environ(), env+"="+name+sep+dir+sep+filepath.Join(dstDir, "child.db"))
-			cmd.Stderr = os.Stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stdin.Close()
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			tmp := testdir.WaitLine(t, bufio.NewReader(stdout), "copied ")
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			cmd.Wait()
+			c := testproc.Start(t, "copier", copySpec{Op: name, Dir: dir, Dst: filepath.Join(dstDir, "child.db")})
+			tmp := strings.TrimPrefix(c.WaitForPrefix(testdir.Context(t), "copied "), "copied ")
+			c.Kill()
+			c.Wait(testdir.Context(t))
 			left := testdir.Snapshot(t, dstDir)
 			if _, ok := left[filepath.Base(tmp)]; !ok || len(left) < 2 {
 				t.Fatalf("the killed copy left %v, want its temporary file %s and lock file", names(left), filepath.Base(tmp))
@@ -137,7 +119,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			live, err := lock.Acquire(testCtx(t), dstDir, lock.Options{Name: ".live.db.lock-0123456789abcdef"})
+			live, err := lock.Acquire(testdir.Context(t), dstDir, lock.Options{Name: ".live.db.lock-0123456789abcdef"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +128,7 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 
 			ws = mustOpen(t, dir, nil)
 			dst := filepath.Join(dstDir, "next.db")
-			if err := copyTo(ws, testCtx(t), dst); err != nil {
+			if err := copyTo(ws, testdir.Context(t), dst); err != nil {
 				t.Fatal(err)
 			}
 			after := testdir.Snapshot(t, dstDir)
@@ -162,14 +144,15 @@ func TestCopyKilledLeavesTempsForNextCopy(t *testing.T) {
 	}
 }
 
-// copyKilledChild is the child of TestCopyKilledLeavesTempsForNextCopy:
-// spec is the operation, the workspace and the destination, joined with
-// os.PathListSeparator. It
+// copySpec is the configuration of the child of TestCopyKilledLeavesTempsForNextCopy: the
+// operation (a key of copyFuncs), the workspace and the destination.
+type copySpec struct{ Op, Dir, Dst string }
+
+// copyKilledChild is the child of TestCopyKilledLeavesTempsForNextCopy. It
 // prints "copied <temporary file>" once the copy is written and then waits
 // to be killed.
-func copyKilledChild(t *testing.T, spec string) {
-	parts := strings.Split(spec, string(os.PathListSeparator))
-	op, dir, dst := parts[0], parts[1], parts[2]
+func copyKilledChild(t *testing.T, spec copySpec) {
+	op, dir, dst := spec.Op, spec.Dir, spec.Dst
 	ws, err := workspace.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 func insertBlobs(t *testing.T, ws *workspace.Workspace, n, size int) {
 	t.Helper()
 	for range n {
-		if err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+		if err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			_, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES (hex(randomblob(?)))", size/2)
 			return err
 		}); err != nil {
@@ -39,7 +39,7 @@ func TestCheckpointYieldsToHeldReader(t *testing.T) {
 		Migrations: schema(1),
 		Pragmas:    []ncruces.Pragma{{Name: "busy_timeout", Value: "60000"}},
 	})
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	tx, err := ws.ReadDB().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestExternalCheckpoints(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := testdir.New(t)
-			ws, err := workspace.Open(testCtx(t), dir, opts)
+			ws, err := workspace.Open(testdir.Context(t), dir, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,32 +109,32 @@ func TestFailStop(t *testing.T) {
 		t.Skip("the syncer needs WAL")
 	}
 	dir := testdir.New(t)
-	ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{
+	ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{
 		Migrations: schema(1),
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: "FULL"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Write(testCtx(t), insertNote("before")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("before")); err != nil {
 		t.Fatal(err)
 	}
 	workspace.SetSyncFile(t, func(*os.File) error { return syscall.EIO })
-	if err := ws.Write(testCtx(t), insertNote("failed")); err == nil || !errors.Is(err, syscall.EIO) {
+	if err := ws.Write(testdir.Context(t), insertNote("failed")); err == nil || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Write with a failing fsync = %v, want EIO", err)
 	}
 	for range 2 {
-		if err := ws.Write(testCtx(t), insertNote("after")); !errors.Is(err, workspace.ErrFailStop) {
+		if err := ws.Write(testdir.Context(t), insertNote("after")); !errors.Is(err, workspace.ErrFailStop) {
 			t.Fatalf("Write after a failed fsync = %v, want ErrFailStop", err)
 		}
-		if _, err := ws.SQL().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES ('front')"); !errors.Is(err, workspace.ErrFailStop) {
+		if _, err := ws.SQL().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES ('front')"); !errors.Is(err, workspace.ErrFailStop) {
 			t.Fatalf("front Exec after a failed fsync = %v, want ErrFailStop", err)
 		}
 	}
 	ws.Close()
 	// Reopened, the workspace writes again.
 	ws2 := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
-	if err := ws2.Write(testCtx(t), insertNote("reopened")); err != nil {
+	if err := ws2.Write(testdir.Context(t), insertNote("reopened")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,7 +18,7 @@ func TestCopyOptions(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('one')")
 	out := testdir.New(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	copies := map[string]func(string, *workspace.CopyOptions) error{
 		"BackupWith":     func(dst string, o *workspace.CopyOptions) error { return ws.BackupWith(ctx, dst, o) },
 		"VacuumIntoWith": func(dst string, o *workspace.CopyOptions) error { return ws.VacuumIntoWith(ctx, dst, o) },
@@ -74,7 +74,7 @@ func TestCopyOptions(t *testing.T) {
 // and going down, and Schema reports against the given migrations.
 func TestMigrateTo(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), nil)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	applied, err := ws.MigrateTo(ctx, schema(1, 2, 3), 2)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 // read sees it.
 func TestFrontExecCommitsAndReadsOwnWrites(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	db, ctx := ws.SQL(), testCtx(t)
+	db, ctx := ws.SQL(), testdir.Context(t)
 	before := ws.WriteStats()
 	for i := range 20 {
 		res, err := db.ExecContext(ctx, "INSERT INTO notes(body) VALUES (?)", "front")
@@ -43,7 +43,7 @@ func TestFrontExecCommitsAndReadsOwnWrites(t *testing.T) {
 // batch, with its rows handed over after the commit.
 func TestFrontReturningJoinsBatch(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	db, ctx := ws.SQL(), testCtx(t)
+	db, ctx := ws.SQL(), testdir.Context(t)
 	before := ws.WriteStats().Writes
 	var id int64
 	var body string
@@ -92,7 +92,7 @@ func TestFrontReadsDoNotWaitForWriter(t *testing.T) {
 		t.Skip("one connection: reads take turns with the writer")
 	}
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('x')")
 	tx, err := ws.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -117,7 +117,7 @@ func TestFrontReadsDoNotWaitForWriter(t *testing.T) {
 // prepared statements work in it and outside it.
 func TestFrontTx(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	db, ctx := ws.SQL(), testCtx(t)
+	db, ctx := ws.SQL(), testdir.Context(t)
 	st, err := db.PrepareContext(ctx, "INSERT INTO notes(body) VALUES (?)")
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestFrontInsideWrite(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	ctx := context.Background()
 	errFn := errors.New("fn failed")
-	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+	err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 		if _, err := ws.SQL().ExecContext(ctx, "INSERT INTO notes(body) VALUES ('front')"); err != nil {
 			return err
 		}
@@ -216,13 +216,13 @@ func TestFrontAndDBCloseAreTheirs(t *testing.T) {
 	if err := ws.DB().Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Write(testCtx(t), insertNote("a")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.SQL().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES ('b')"); err != nil {
+	if _, err := other.SQL().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES ('b')"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.DB().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES ('c')"); err != nil {
+	if _, err := other.DB().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES ('c')"); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.Close(); err != nil {
@@ -238,11 +238,11 @@ func TestFrontAndDBCloseAreTheirs(t *testing.T) {
 // says so; the transaction's later statements fail with ErrLeaseRevoked.
 func TestCloseBoundedByOpenTransaction(t *testing.T) {
 	dir := testdir.New(t)
-	ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1), CloseWait: 50 * time.Millisecond})
+	ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1), CloseWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	tx, err := ws.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func TestEveryStatementCached(t *testing.T) {
 	const query = "INSERT INTO notes(body) VALUES (?) RETURNING id"
 	prepares := func() int64 { return workspace.WriterPrepares(ws) }
 	run := func() {
-		if err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+		if err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			if _, err := q.ExecContext(ctx, query, "e"); err != nil {
 				return err
 			}

@@ -32,7 +32,7 @@ var syncLevels = []string{"NORMAL", "FULL"}
 func openAt(t *testing.T, level string) (*workspace.Workspace, string) {
 	t.Helper()
 	dir := testdir.New(t)
-	ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{
+	ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{
 		Migrations: schema(1),
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: level}},
 	})
@@ -48,7 +48,7 @@ func mustCloseReleases(t *testing.T, ws *workspace.Workspace, dir string) {
 	if err := ws.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	l, err := lock.Acquire(testCtx(t), dir, lock.Options{})
+	l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
 	if err != nil {
 		t.Fatalf("the lock is still held after Close: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestWritePanicInStatement(t *testing.T) {
 					}
 					if cached {
 						// Run the text once so that the writer has it prepared.
-						if err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+						if err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 							_, err := q.ExecContext(context.Background(), query, "warm")
 							return err
 						}); err != nil {
@@ -85,13 +85,13 @@ func TestWritePanicInStatement(t *testing.T) {
 					release, first := occupy(t, ws, queued)
 					// A second function in the same batch as the panicking one.
 					other := make(chan error, 1)
-					go func() { other <- ws.Write(testCtx(t), insertNote("other")) }()
+					go func() { other <- ws.Write(testdir.Context(t), insertNote("other")) }()
 					wait(t, queued, "the other Write to queue")
 
 					p := make(chan any, 1)
 					go func() {
 						p <- recovered(func() {
-							ws.Write(testCtx(t), func(q workspace.Querier) error {
+							ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 								if _, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES ('lost')"); err != nil {
 									return err
 								}
@@ -138,7 +138,7 @@ func TestWritePanicInStatement(t *testing.T) {
 						t.Errorf("the panicking function's work: %d rows, want 0 (rolled back)", n)
 					}
 					// The committer goes on, with the same statement too.
-					if err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+					if err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 						_, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES (?)", "after")
 						return err
 					}); err != nil {
@@ -158,7 +158,7 @@ func TestFrontPanicInStatement(t *testing.T) {
 		t.Run(level, func(t *testing.T) {
 			ws, dir := openAt(t, level)
 			db := ws.SQL()
-			ctx := testCtx(t)
+			ctx := testdir.Context(t)
 			for i := range 2 { // uncached, then cached
 				_, err := db.ExecContext(ctx, "INSERT INTO notes(body) VALUES (?)", panicValuer{})
 				var pe *workspace.PanicError
@@ -208,18 +208,18 @@ func TestWriteValueTooBig(t *testing.T) {
 	}
 	ws, dir := openAt(t, "NORMAL")
 	big := make([]byte, 300<<20) // more than the engine's 256 MiB memory limit
-	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+	err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 		_, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES (?)", big)
 		return err
 	})
 	if !errors.Is(err, ncruces.ErrNoMem) {
 		t.Fatalf("Write of %d bytes = %v, want ErrNoMem", len(big), err)
 	}
-	if _, err := ws.SQL().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES (?)", big); !errors.Is(err, ncruces.ErrNoMem) {
+	if _, err := ws.SQL().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES (?)", big); !errors.Is(err, ncruces.ErrNoMem) {
 		t.Fatalf("front Exec of %d bytes = %v, want ErrNoMem", len(big), err)
 	}
 	big = nil
-	if err := ws.Write(testCtx(t), insertNote("after")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("after")); err != nil {
 		t.Fatal(err)
 	}
 	if n := notes(t, ws, "after"); n != 1 {

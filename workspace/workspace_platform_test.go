@@ -40,7 +40,7 @@ func TestPlatformModes(t *testing.T) {
 
 	dir := testdir.New(t)
 	ws := mustOpen(t, dir, nil)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	mustExec(t, ws, "CREATE TABLE t (x); INSERT INTO t VALUES (1)")
 
 	st, err := ws.Status(ctx)

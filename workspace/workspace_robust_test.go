@@ -25,7 +25,7 @@ import (
 func TestOpenReservedName(t *testing.T) {
 	for _, name := range []string{"litedir.migrate", "agent.MIGRATE"} {
 		dir := filepath.Join(testdir.New(t), "never")
-		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Name: name})
+		_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Name: name})
 		if !errors.Is(err, workspace.ErrInvalidOptions) {
 			t.Errorf("Open(Name %q) = %v, want ErrInvalidOptions", name, err)
 		}
@@ -66,7 +66,7 @@ func TestCheckName(t *testing.T) {
 			continue
 		}
 		dir := filepath.Join(testdir.New(t), "never")
-		_, openErr := workspace.Open(testCtx(t), dir, &workspace.Options{Name: tt.name})
+		_, openErr := workspace.Open(testdir.Context(t), dir, &workspace.Options{Name: tt.name})
 		if err == nil || openErr == nil || !strings.Contains(openErr.Error(), err.Error()) {
 			t.Errorf("name %q: Open returned %v, want the error of CheckName, %v", tt.name, openErr, err)
 		}
@@ -82,7 +82,7 @@ func TestOpenNameTooLong(t *testing.T) {
 	dir := filepath.Join(testdir.New(t), "never")
 	name := strings.Repeat("n", 250)
 	for _, open := range []func(context.Context, string, *workspace.Options) (*workspace.Workspace, error){workspace.Open, workspace.OpenReadOnly} {
-		_, err := open(testCtx(t), dir, &workspace.Options{Name: name})
+		_, err := open(testdir.Context(t), dir, &workspace.Options{Name: name})
 		if !errors.Is(err, workspace.ErrInvalidOptions) {
 			t.Errorf("got %v, want ErrInvalidOptions", err)
 		}
@@ -152,7 +152,7 @@ func TestOpenRenamedDirectory(t *testing.T) {
 		t.Errorf("database of the new directory: %v", err)
 	}
 	// The new directory is locked by this process.
-	if l, err := lock.Acquire(testCtx(t), x, lock.Options{}); !errors.Is(err, lock.ErrLocked) {
+	if l, err := lock.Acquire(testdir.Context(t), x, lock.Options{}); !errors.Is(err, lock.ErrLocked) {
 		if l != nil {
 			l.Release()
 		}
@@ -180,12 +180,12 @@ func TestOpenSymlinkedDatabase(t *testing.T) {
 
 	dir := testdir.New(t)
 	testdir.Symlink(t, other.Path(), filepath.Join(dir, "litedir.db"))
-	_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1)})
+	_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1)})
 	var pe *fs.PathError
 	if !errors.Is(err, ncruces.ErrSymlink) || !errors.As(err, &pe) {
 		t.Errorf("Open = %v, want ncruces.ErrSymlink in a *fs.PathError", err)
 	}
-	_, err = workspace.OpenReadOnly(testCtx(t), dir, nil)
+	_, err = workspace.OpenReadOnly(testdir.Context(t), dir, nil)
 	if !errors.Is(err, ncruces.ErrSymlink) {
 		t.Errorf("OpenReadOnly = %v, want ncruces.ErrSymlink", err)
 	}
@@ -205,7 +205,7 @@ func TestOpenReadOnlyDatabaseIsDirectory(t *testing.T) {
 	for name, open := range map[string]func(context.Context, string, *workspace.Options) (*workspace.Workspace, error){
 		"Open": workspace.Open, "OpenReadOnly": workspace.OpenReadOnly,
 	} {
-		ws, err := open(testCtx(t), dir, nil)
+		ws, err := open(testdir.Context(t), dir, nil)
 		if err == nil {
 			ws.Close()
 		}
@@ -222,7 +222,7 @@ func TestOpenReadOnlyDatabaseIsDirectory(t *testing.T) {
 // context error after waiting as long as the first Open.
 func TestOpenJoinsLockWait(t *testing.T) {
 	dir := testdir.New(t)
-	held, err := lock.Acquire(testCtx(t), dir, lock.Options{Program: "holder/1.0"})
+	held, err := lock.Acquire(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestOpenJoinsLockWait(t *testing.T) {
 	workspace.SetTestHookContended(t, func() { close(waiting) })
 	first := make(chan error, 1)
 	go func() {
-		ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{LockWait: time.Hour})
+		ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{LockWait: time.Hour})
 		if err == nil {
 			err = ws.Close()
 		}
@@ -257,14 +257,14 @@ func TestOpenJoinsLockWait(t *testing.T) {
 	}
 	// Each waiter on its own terms, whatever the first Open waits for: at
 	// once, after its own LockWait, when its context ends.
-	short, cancel := context.WithTimeout(testCtx(t), 10*time.Millisecond)
+	short, cancel := context.WithTimeout(testdir.Context(t), 10*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i, open := range []func() error{
-		func() error { _, err := workspace.Open(testCtx(t), dir, nil); return err },
+		func() error { _, err := workspace.Open(testdir.Context(t), dir, nil); return err },
 		func() error {
-			_, err := workspace.Open(testCtx(t), dir, &workspace.Options{LockWait: 10 * time.Millisecond})
+			_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{LockWait: 10 * time.Millisecond})
 			return err
 		},
 		func() error {
@@ -299,7 +299,7 @@ func TestOpenMigrationsInSubdirectory(t *testing.T) {
 	for name, f := range schema(1) {
 		fsys["migrations/"+name] = f
 	}
-	_, err := workspace.Open(testCtx(t), testdir.New(t), &workspace.Options{Migrations: fsys})
+	_, err := workspace.Open(testdir.Context(t), testdir.New(t), &workspace.Options{Migrations: fsys})
 	var pe *fs.PathError
 	if !errors.Is(err, migrations.ErrSubdirectory) || !errors.As(err, &pe) || pe.Path != "migrations" {
 		t.Errorf("Open = %v, want migrations.ErrSubdirectory naming migrations", err)

@@ -55,12 +55,12 @@ func TestOpenReadOnlyOnReadOnlyMount(t *testing.T) {
 	ro := readOnlyMount(t, dir)
 	before := testdir.Snapshot(t, dir)
 
-	_, err := workspace.OpenReadOnly(testCtx(t), ro, nil)
+	_, err := workspace.OpenReadOnly(testdir.Context(t), ro, nil)
 	t.Logf("OpenReadOnly: %v", err)
 	if !errors.Is(err, ncruces.ErrReadOnlyFS) || !errors.Is(err, syscall.EROFS) {
 		t.Errorf("OpenReadOnly = %v, want ncruces.ErrReadOnlyFS and EROFS", err)
 	}
-	_, err = workspace.Open(testCtx(t), ro, nil)
+	_, err = workspace.Open(testdir.Context(t), ro, nil)
 	t.Logf("Open: %v", err)
 	if !errors.Is(err, syscall.EROFS) {
 		t.Errorf("Open = %v, want EROFS", err)
@@ -80,7 +80,7 @@ func TestOpenReadOnlyOnReadOnlyMountWhileOwned(t *testing.T) {
 	mustExec(t, owner, "INSERT INTO notes(body) VALUES ('x')")
 	ro := readOnlyMount(t, dir)
 
-	ws, err := workspace.OpenReadOnly(testCtx(t), ro, nil)
+	ws, err := workspace.OpenReadOnly(testdir.Context(t), ro, nil)
 	if err != nil {
 		if !errors.Is(err, ncruces.ErrReadOnlyFS) {
 			t.Fatalf("OpenReadOnly = %v, want success or ncruces.ErrReadOnlyFS", err)

@@ -101,7 +101,7 @@ func TestOpenSameDirectoryShares(t *testing.T) {
 	}
 
 	// The last Close released the lock.
-	l, err := lock.Acquire(testCtx(t), dir, lock.Options{})
+	l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
 	if err != nil {
 		t.Fatalf("lock after the last Close: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestOpenIncompatible(t *testing.T) {
 				// Refused whether or not the directory is open: see Options.Sharing.
 				want = workspace.ErrInvalidOptions
 			}
-			ws, err := workspace.Open(testCtx(t), dir, opts)
+			ws, err := workspace.Open(testdir.Context(t), dir, opts)
 			if !errors.Is(err, want) {
 				if ws != nil {
 					ws.Close()
@@ -139,11 +139,11 @@ func TestOpenIncompatible(t *testing.T) {
 
 func TestOpenLocked(t *testing.T) {
 	dir := testdir.New(t)
-	held, err := lock.Acquire(testCtx(t), dir, lock.Options{Program: "holder/1.0"})
+	held, err := lock.Acquire(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = workspace.Open(testCtx(t), dir, nil)
+	_, err = workspace.Open(testdir.Context(t), dir, nil)
 	var locked *lock.LockedError
 	if !errors.As(err, &locked) || !errors.Is(err, lock.ErrLocked) {
 		t.Fatalf("Open = %v, want *lock.LockedError", err)
@@ -165,7 +165,7 @@ func TestOpenBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := testdir.Snapshot(t, dir)
-		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1)})
+		_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1)})
 		if !errors.Is(err, ncruces.ErrNotADatabase) {
 			t.Fatalf("Open = %v, want ErrNotADatabase", err)
 		}
@@ -174,7 +174,7 @@ func TestOpenBadInput(t *testing.T) {
 		}
 		testdir.SameFiles(t, before, testdir.Snapshot(t, dir), "litedir.lock")
 		// The failed Open released the lock.
-		l, err := lock.Acquire(testCtx(t), dir, lock.Options{})
+		l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
 		if err != nil {
 			t.Fatalf("lock after a failed Open: %v", err)
 		}
@@ -188,7 +188,7 @@ func TestOpenBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := testdir.Snapshot(t, dir)
-		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1, 2)})
+		_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1, 2)})
 		var tooNew *migrations.SchemaTooNewError
 		if !errors.As(err, &tooNew) || !errors.Is(err, migrations.ErrSchemaTooNew) {
 			t.Fatalf("Open = %v, want *migrations.SchemaTooNewError", err)
@@ -207,7 +207,7 @@ func TestOpenBadInput(t *testing.T) {
 		fsys := schema(1)
 		fsys["00002_broken.sql"] = &fstest.MapFile{Data: []byte(
 			"-- +goose Up\nCREATE TABLE half (x);\nINSERT INTO nowhere VALUES (1);\n")}
-		_, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: fsys})
+		_, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: fsys})
 		if !errors.Is(err, migrations.ErrMigrationFailed) {
 			t.Fatalf("Open = %v, want ErrMigrationFailed", err)
 		}
@@ -230,7 +230,7 @@ func TestOpenBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, dir := range []string{file, filepath.Join(file, "sub")} {
-			_, err := workspace.Open(testCtx(t), dir, nil)
+			_, err := workspace.Open(testdir.Context(t), dir, nil)
 			var pe *fs.PathError
 			if !errors.Is(err, workspace.ErrNotDir) || !errors.As(err, &pe) {
 				t.Errorf("Open(%q) = %v, want *fs.PathError with ErrNotDir", dir, err)
@@ -251,7 +251,7 @@ func TestOpenBadInput(t *testing.T) {
 		if err := os.Symlink(target, filepath.Join(dir, "litedir.lock")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := workspace.Open(testCtx(t), dir, nil)
+		_, err := workspace.Open(testdir.Context(t), dir, nil)
 		if !errors.Is(err, lock.ErrSymlink) {
 			t.Fatalf("Open = %v, want lock.ErrSymlink", err)
 		}
@@ -271,7 +271,7 @@ func TestOpenBadInput(t *testing.T) {
 			{Pragmas: []ncruces.Pragma{{Name: "x; DROP TABLE y", Value: "1"}}},
 		} {
 			dir := filepath.Join(testdir.New(t), "never")
-			if _, err := workspace.Open(testCtx(t), dir, opts); err == nil {
+			if _, err := workspace.Open(testdir.Context(t), dir, opts); err == nil {
 				t.Errorf("Open(%+v) succeeded", opts)
 			}
 			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
@@ -293,18 +293,10 @@ func TestOpenSpecialCharacters(t *testing.T) {
 			if err := ws.Close(); err != nil {
 				t.Fatal(err)
 			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, e := range entries {
-				names = append(names, e.Name())
-			}
-			if got := strings.Join(names, ","); got != "litedir.db,litedir.lock" {
+			if got := strings.Join(testdir.Names(t, dir), ","); got != "litedir.db,litedir.lock" {
 				t.Errorf("files in %q = %s, want litedir.db,litedir.lock", dir, got)
 			}
-			ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
+			ro, err := workspace.OpenReadOnly(testdir.Context(t), dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -321,7 +313,7 @@ func TestReadDBIsQueryOnly(t *testing.T) {
 	if ncruces.Platform().SingleConnection {
 		t.Skip("one connection on this platform")
 	}
-	_, err := ws.ReadDB().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES ('x')")
+	_, err := ws.ReadDB().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES ('x')")
 	if !errors.Is(err, ncruces.ErrReadOnly) {
 		t.Fatalf("write through ReadDB = %v, want ErrReadOnly", err)
 	}
@@ -330,12 +322,12 @@ func TestReadDBIsQueryOnly(t *testing.T) {
 func TestOpenReadOnly(t *testing.T) {
 	t.Run("missing database", func(t *testing.T) {
 		dir := testdir.New(t)
-		_, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
+		_, err := workspace.OpenReadOnly(testdir.Context(t), dir, nil)
 		if !errors.Is(err, ncruces.ErrCantOpen) {
 			t.Errorf("OpenReadOnly = %v, want ErrCantOpen", err)
 		}
 		testdir.SameFiles(t, map[string][]byte{}, testdir.Snapshot(t, dir))
-		if _, err := workspace.OpenReadOnly(testCtx(t), filepath.Join(dir, "missing"), nil); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := workspace.OpenReadOnly(testdir.Context(t), filepath.Join(dir, "missing"), nil); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("OpenReadOnly of a missing directory = %v, want fs.ErrNotExist", err)
 		}
 	})
@@ -345,7 +337,7 @@ func TestOpenReadOnly(t *testing.T) {
 		owner := mustOpen(t, dir, &workspace.Options{Migrations: schema(1), Program: "owner/2.0"})
 		mustExec(t, owner, "INSERT INTO notes(body) VALUES ('committed')")
 
-		ro, err := workspace.OpenReadOnly(testCtx(t), dir, &workspace.Options{Migrations: schema(1, 2)})
+		ro, err := workspace.OpenReadOnly(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1, 2)})
 		if ncruces.Platform().LockingExclusive {
 			// The owner's connection holds the database file (locking_mode
 			// EXCLUSIVE): nobody else reads it while the owner has it open.
@@ -367,17 +359,17 @@ func TestOpenReadOnly(t *testing.T) {
 		if n := count(t, ro, "SELECT count(*) FROM notes"); n != 1 {
 			t.Errorf("rows = %d, want 1", n)
 		}
-		if _, err := ro.DB().ExecContext(testCtx(t), "INSERT INTO notes(body) VALUES ('x')"); !errors.Is(err, ncruces.ErrReadOnly) {
+		if _, err := ro.DB().ExecContext(testdir.Context(t), "INSERT INTO notes(body) VALUES ('x')"); !errors.Is(err, ncruces.ErrReadOnly) {
 			t.Errorf("insert = %v, want ErrReadOnly", err)
 		}
-		err = ro.Write(testCtx(t), func(workspace.Querier) error { return nil })
+		err = ro.Write(testdir.Context(t), func(workspace.Querier) error { return nil })
 		if !errors.Is(err, ncruces.ErrReadOnly) {
 			t.Errorf("Write = %v, want ErrReadOnly", err)
 		}
-		if _, err := ro.Checkpoint(testCtx(t), workspace.CheckpointPassive); !errors.Is(err, ncruces.ErrReadOnly) {
+		if _, err := ro.Checkpoint(testdir.Context(t), workspace.CheckpointPassive); !errors.Is(err, ncruces.ErrReadOnly) {
 			t.Errorf("Checkpoint = %v, want ErrReadOnly", err)
 		}
-		st, err := ro.Status(testCtx(t))
+		st, err := ro.Status(testdir.Context(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +390,7 @@ func TestOpenReadOnly(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	ws, err := workspace.Open(testCtx(t), testdir.New(t), nil)
+	ws, err := workspace.Open(testdir.Context(t), testdir.New(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +400,7 @@ func TestClose(t *testing.T) {
 	if err := ws.Close(); err != nil {
 		t.Errorf("second Close = %v, want nil", err)
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	for name, op := range map[string]func() error{
 		"Write":      func() error { return ws.Write(ctx, func(workspace.Querier) error { return nil }) },
 		"Status":     func() error { _, err := ws.Status(ctx); return err },
@@ -424,7 +416,7 @@ func TestClose(t *testing.T) {
 
 func TestCloseCheckpoints(t *testing.T) {
 	dir := testdir.New(t)
-	ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1)})
+	ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +437,7 @@ func TestStatus(t *testing.T) {
 		Program:    "status-test/1.0",
 		Meta:       map[string]string{"addr": "127.0.0.1:7777"},
 	})
-	st, err := ws.Status(testCtx(t))
+	st, err := ws.Status(testdir.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,14 +470,14 @@ func TestCheckpoint(t *testing.T) {
 	}
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('x')")
-	res, err := ws.Checkpoint(testCtx(t), workspace.CheckpointTruncate)
+	res, err := ws.Checkpoint(testdir.Context(t), workspace.CheckpointTruncate)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Busy {
 		t.Errorf("checkpoint busy with no other connection: %+v", res)
 	}
-	st, err := ws.Status(testCtx(t))
+	st, err := ws.Status(testdir.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +498,7 @@ func TestCheck(t *testing.T) {
 	t.Run("sound", func(t *testing.T) {
 		ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: migrations.Builtin})
 		for _, full := range []bool{false, true} {
-			r, err := ws.Check(testCtx(t), full)
+			r, err := ws.Check(testdir.Context(t), full)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -522,7 +514,7 @@ func TestCheck(t *testing.T) {
 			Pragmas:    []ncruces.Pragma{{Name: "foreign_keys", Value: "OFF"}},
 		})
 		mustExec(t, ws, "INSERT INTO messages(session_id, role, body) VALUES (42, 'user', 'orphan')")
-		r, err := ws.Check(testCtx(t), false)
+		r, err := ws.Check(testdir.Context(t), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +528,7 @@ func TestCheck(t *testing.T) {
 
 	t.Run("corrupt index", func(t *testing.T) {
 		dir := testdir.New(t)
-		ws, err := workspace.Open(testCtx(t), dir, &workspace.Options{Migrations: schema(1, 2)})
+		ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1, 2)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -553,7 +545,7 @@ func TestCheck(t *testing.T) {
 		}
 
 		ws = mustOpen(t, dir, nil)
-		r, err := ws.Check(testCtx(t), true)
+		r, err := ws.Check(testdir.Context(t), true)
 		switch {
 		case errors.Is(err, ncruces.ErrCorrupt):
 			// SQLite gave up on the page before it could report.
@@ -572,11 +564,11 @@ func TestBackup(t *testing.T) {
 		mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", i)
 	}
 	dst := filepath.Join(testdir.New(t), awkwardName("back up #1?.db"))
-	if err := ws.Backup(testCtx(t), dst); err != nil {
+	if err := ws.Backup(testdir.Context(t), dst); err != nil {
 		t.Fatal(err)
 	}
 
-	db, err := ncruces.Open(testCtx(t), ncruces.Config{Path: dst, ReadOnly: true, NoCreate: true})
+	db, err := ncruces.Open(testdir.Context(t), ncruces.Config{Path: dst, ReadOnly: true, NoCreate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,19 +582,15 @@ func TestBackup(t *testing.T) {
 	}
 
 	// No temporary file is left beside the backup.
-	entries, err := os.ReadDir(filepath.Dir(dst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp-") {
-			t.Errorf("temporary file left: %s", e.Name())
+	for _, name := range testdir.Names(t, filepath.Dir(dst)) {
+		if strings.Contains(name, ".tmp-") {
+			t.Errorf("temporary file left: %s", name)
 		}
 	}
 
 	// An existing file is never replaced.
 	before := testdir.Snapshot(t, filepath.Dir(dst))
-	err = ws.Backup(testCtx(t), dst)
+	err = ws.Backup(testdir.Context(t), dst)
 	var pe *fs.PathError
 	if !errors.Is(err, workspace.ErrExists) || !errors.Is(err, fs.ErrExist) || !errors.As(err, &pe) {
 		t.Errorf("Backup over an existing file = %v, want ErrExists in a *fs.PathError", err)
@@ -610,24 +598,15 @@ func TestBackup(t *testing.T) {
 	testdir.SameFiles(t, before, testdir.Snapshot(t, filepath.Dir(dst)))
 
 	// A destination in a missing directory fails and creates nothing.
-	if err := ws.Backup(testCtx(t), filepath.Join(testdir.New(t), "missing", "b.db")); !errors.Is(err, fs.ErrNotExist) {
+	if err := ws.Backup(testdir.Context(t), filepath.Join(testdir.New(t), "missing", "b.db")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Backup into a missing directory = %v, want fs.ErrNotExist", err)
 	}
 
 	// A read-only handle backs up too: beside the owner, or where the owner
 	// holds the database file exclusively, once it has closed it.
-	if ncruces.Platform().LockingExclusive {
-		if err := ws.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := mustOpenReadOnlyBeside(t, ws, dir)
 	roCopy := filepath.Join(testdir.New(t), "ro.db")
-	if err := ro.Backup(testCtx(t), roCopy); err != nil {
+	if err := ro.Backup(testdir.Context(t), roCopy); err != nil {
 		t.Fatalf("Backup from a read-only handle: %v", err)
 	}
 	if got, want := mustNotes(t, roCopy), mustNotes(t, dst); got != want || !strings.HasSuffix(got, ",100:99") {

@@ -24,13 +24,13 @@ func TestVacuumInto(t *testing.T) {
 	// Free most pages: the compacted copy must be smaller than a backup.
 	mustExec(t, ws, "DELETE FROM notes WHERE id > 10")
 	backup := filepath.Join(testdir.New(t), "backup.db")
-	if err := ws.Backup(testCtx(t), backup); err != nil {
+	if err := ws.Backup(testdir.Context(t), backup); err != nil {
 		t.Fatal(err)
 	}
 	before := testdir.Snapshot(t, dir)
 
 	dst := filepath.Join(testdir.New(t), awkwardName("compact #1?.db"))
-	if err := ws.VacuumInto(testCtx(t), dst); err != nil {
+	if err := ws.VacuumInto(testdir.Context(t), dst); err != nil {
 		t.Fatalf("VacuumInto: %v", err)
 	}
 	// The workspace itself is not rewritten (reading may add no bytes).
@@ -47,7 +47,7 @@ func TestVacuumInto(t *testing.T) {
 	if copyInfo.Size() >= backupInfo.Size() {
 		t.Errorf("compacted copy is %d bytes, backup %d: want it smaller", copyInfo.Size(), backupInfo.Size())
 	}
-	db, err := ncruces.Open(testCtx(t), ncruces.Config{Path: dst, ReadOnly: true, NoCreate: true})
+	db, err := ncruces.Open(testdir.Context(t), ncruces.Config{Path: dst, ReadOnly: true, NoCreate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestVacuumInto(t *testing.T) {
 
 	// An existing file is never replaced, and nothing is left behind.
 	destDir := testdir.Snapshot(t, filepath.Dir(dst))
-	err = ws.VacuumInto(testCtx(t), dst)
+	err = ws.VacuumInto(testdir.Context(t), dst)
 	var pe *fs.PathError
 	if !errors.Is(err, workspace.ErrExists) || !errors.As(err, &pe) || pe.Path != dst {
 		t.Errorf("VacuumInto over an existing file = %v, want ErrExists naming %s", err, dst)
@@ -80,12 +80,12 @@ func TestVacuumInto(t *testing.T) {
 
 	// A missing directory is named.
 	missing := filepath.Join(testdir.New(t), "nope", "copy.db")
-	if err := ws.VacuumInto(testCtx(t), missing); !errors.Is(err, fs.ErrNotExist) {
+	if err := ws.VacuumInto(testdir.Context(t), missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("VacuumInto into a missing directory = %v, want fs.ErrNotExist", err)
 	}
 
 	ws.Close()
-	if err := ws.VacuumInto(testCtx(t), filepath.Join(testdir.New(t), "x.db")); !errors.Is(err, workspace.ErrClosed) {
+	if err := ws.VacuumInto(testdir.Context(t), filepath.Join(testdir.New(t), "x.db")); !errors.Is(err, workspace.ErrClosed) {
 		t.Errorf("VacuumInto after Close = %v, want ErrClosed", err)
 	}
 }
@@ -96,19 +96,9 @@ func TestVacuumIntoReadOnly(t *testing.T) {
 	dir := testdir.New(t)
 	ws := mustOpen(t, dir, &workspace.Options{Migrations: schema(1)})
 	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('kept'), ('also kept')")
-	if ncruces.Platform().LockingExclusive {
-		// The owner holds the database file exclusively: read once it is gone.
-		if err := ws.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ro, err := workspace.OpenReadOnly(testCtx(t), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := mustOpenReadOnlyBeside(t, ws, dir)
 	dst := filepath.Join(testdir.New(t), "copy.db")
-	if err := ro.VacuumInto(testCtx(t), dst); err != nil {
+	if err := ro.VacuumInto(testdir.Context(t), dst); err != nil {
 		t.Fatalf("VacuumInto on a read-only workspace: %v", err)
 	}
 	if got, want := mustNotes(t, dst), "1:kept,2:also kept"; got != want {
@@ -121,7 +111,7 @@ func TestVacuumIntoReadOnly(t *testing.T) {
 // copy must hold, compared whole.
 func mustNotes(t *testing.T, path string) string {
 	t.Helper()
-	db, err := ncruces.Open(testCtx(t), ncruces.Config{Path: path, ReadOnly: true, NoCreate: true})
+	db, err := ncruces.Open(testdir.Context(t), ncruces.Config{Path: path, ReadOnly: true, NoCreate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func occupy(t *testing.T, ws *workspace.Workspace, queued <-chan struct{}) (rele
 	started, unblock := make(chan struct{}), make(chan struct{})
 	res := make(chan error, 1)
 	go func() {
-		res <- ws.Write(testCtx(t), func(workspace.Querier) error {
+		res <- ws.Write(testdir.Context(t), func(workspace.Querier) error {
 			close(started)
 			<-unblock
 			return nil
@@ -52,7 +52,7 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
-	case <-testCtx(t).Done():
+	case <-testdir.Context(t).Done():
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
@@ -72,7 +72,7 @@ func notes(t *testing.T, ws *workspace.Workspace, body string) int {
 
 func TestWriteCommits(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	if err := ws.Write(testCtx(t), insertNote("a")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("a")); err != nil {
 		t.Fatal(err)
 	}
 	if n := notes(t, ws, "a"); n != 1 {
@@ -82,7 +82,7 @@ func TestWriteCommits(t *testing.T) {
 	if st.Writes != 1 || st.Batches != 1 || st.Failed != 0 {
 		t.Errorf("stats = %+v, want one write in one batch", st)
 	}
-	if err := ws.Write(testCtx(t), nil); err == nil {
+	if err := ws.Write(testdir.Context(t), nil); err == nil {
 		t.Error("Write(nil) succeeded")
 	}
 }
@@ -106,7 +106,7 @@ func TestWriteBatchIsolation(t *testing.T) {
 				r.panic = recover()
 				results <- r
 			}()
-			r.err = ws.Write(testCtx(t), fn)
+			r.err = ws.Write(testdir.Context(t), fn)
 		}()
 		wait(t, queued, name+" queued")
 	}
@@ -163,7 +163,7 @@ func TestWriteCancelledBeforeStart(t *testing.T) {
 	queued := queueHook(t)
 	release, _ := occupy(t, ws, queued)
 
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testdir.Context(t))
 	var ran atomic.Bool
 	res := make(chan error, 1)
 	go func() {
@@ -179,7 +179,7 @@ func TestWriteCancelledBeforeStart(t *testing.T) {
 	}
 	release()
 	// A Write after it proves the queue moved past the cancelled one.
-	if err := ws.Write(testCtx(t), insertNote("after")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("after")); err != nil {
 		t.Fatal(err)
 	}
 	if ran.Load() {
@@ -200,10 +200,10 @@ func TestWriteNested(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	other := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	var inner, elsewhere error
-	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
-		inner = ws.Write(testCtx(t), insertNote("inner"))
+	err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
+		inner = ws.Write(testdir.Context(t), insertNote("inner"))
 		// Another workspace has its own writer: that is no deadlock.
-		elsewhere = other.Write(testCtx(t), insertNote("elsewhere"))
+		elsewhere = other.Write(testdir.Context(t), insertNote("elsewhere"))
 		return insertNote("outer")(q)
 	})
 	if err != nil {
@@ -224,7 +224,7 @@ func TestWriteDeniesTransactionControl(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	for _, stmt := range []string{"COMMIT", "ROLLBACK", "BEGIN", "END", "SAVEPOINT mine", "RELEASE litedir_write", "ROLLBACK TO litedir_write"} {
 		t.Run(stmt, func(t *testing.T) {
-			err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+			err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 				if err := insertNote(stmt)(q); err != nil {
 					return err
 				}
@@ -240,7 +240,7 @@ func TestWriteDeniesTransactionControl(t *testing.T) {
 		})
 	}
 	// The same statements still work through DB().
-	tx, err := ws.DB().BeginTx(testCtx(t), nil)
+	tx, err := ws.DB().BeginTx(testdir.Context(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,14 +261,14 @@ func TestWriteDeferredForeignKey(t *testing.T) {
 
 	bad, good := make(chan error, 1), make(chan error, 1)
 	go func() {
-		bad <- ws.Write(testCtx(t), func(q workspace.Querier) error {
+		bad <- ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			_, err := q.ExecContext(context.Background(), "INSERT INTO child VALUES (99)")
 			return err
 		})
 	}()
 	wait(t, queued, "the violating Write")
 	go func() {
-		good <- ws.Write(testCtx(t), func(q workspace.Querier) error {
+		good <- ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			_, err := q.ExecContext(context.Background(), "INSERT INTO parent VALUES (1)")
 			return err
 		})
@@ -305,7 +305,7 @@ func TestWriteBatchAborted(t *testing.T) {
 	results := make(map[string]chan error)
 	write := func(name string, fn func(workspace.Querier) error) {
 		results[name] = make(chan error, 1)
-		go func() { results[name] <- ws.Write(testCtx(t), fn) }()
+		go func() { results[name] <- ws.Write(testdir.Context(t), fn) }()
 		wait(t, queued, name)
 	}
 	var afterRollback error
@@ -342,7 +342,7 @@ func TestWriteBatchAborted(t *testing.T) {
 func TestWriteQuerierAfterReturn(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
 	var kept workspace.Querier
-	if err := ws.Write(testCtx(t), func(q workspace.Querier) error { kept = q; return nil }); err != nil {
+	if err := ws.Write(testdir.Context(t), func(q workspace.Querier) error { kept = q; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kept.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES ('late')"); !errors.Is(err, workspace.ErrQuerierDone) {
@@ -359,7 +359,7 @@ func TestWriteQuerierAfterReturn(t *testing.T) {
 
 func TestWriteLeftOpenRows(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	err := ws.Write(testCtx(t), func(q workspace.Querier) error {
+	err := ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 		if err := insertNote("x")(q); err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func TestWriteLeftOpenRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Write(testCtx(t), insertNote("y")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("y")); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, ws, "SELECT count(*) FROM notes"); n != 2 {
@@ -379,7 +379,7 @@ func TestWriteLeftOpenRows(t *testing.T) {
 
 func TestWriteAndDBDoNotInterleave(t *testing.T) {
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1)})
-	tx, err := ws.DB().BeginTx(testCtx(t), nil)
+	tx, err := ws.DB().BeginTx(testdir.Context(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestWriteAndDBDoNotInterleave(t *testing.T) {
 	}
 	queued := queueHook(t)
 	res := make(chan error, 1)
-	go func() { res <- ws.Write(testCtx(t), insertNote("write")) }()
+	go func() { res <- ws.Write(testdir.Context(t), insertNote("write")) }()
 	wait(t, queued, "the Write")
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
@@ -407,7 +407,7 @@ func TestWriteGoexit(t *testing.T) {
 	go func() {
 		ok := false
 		defer func() { returned <- ok }()
-		ws.Write(testCtx(t), func(q workspace.Querier) error {
+		ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			insertNote("goexit")(q)
 			runtime.Goexit()
 			return nil
@@ -417,7 +417,7 @@ func TestWriteGoexit(t *testing.T) {
 	if <-returned {
 		t.Error("Write returned normally after its function called runtime.Goexit")
 	}
-	if err := ws.Write(testCtx(t), insertNote("after")); err != nil {
+	if err := ws.Write(testdir.Context(t), insertNote("after")); err != nil {
 		t.Fatalf("Write after a Goexit: %v", err)
 	}
 	if notes(t, ws, "goexit") != 0 || notes(t, ws, "after") != 1 {
@@ -430,7 +430,7 @@ func TestWriteGoexit(t *testing.T) {
 func TestWriteConcurrent(t *testing.T) {
 	const writers, perWriter = 32, 100
 	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: migrations.Builtin})
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	for s := 1; s <= writers; s++ {
 		mustExec(t, ws, "INSERT INTO sessions(id, title) VALUES (?, ?)", s, fmt.Sprint("agent ", s))
 	}
@@ -487,7 +487,7 @@ func TestWriteDurableSync(t *testing.T) {
 			for g := range 8 {
 				wg.Go(func() {
 					for i := range 50 {
-						if err := ws.Write(testCtx(t), insertNote(fmt.Sprint(g, "-", i))); err != nil {
+						if err := ws.Write(testdir.Context(t), insertNote(fmt.Sprint(g, "-", i))); err != nil {
 							t.Error(err)
 							return
 						}
@@ -499,7 +499,7 @@ func TestWriteDurableSync(t *testing.T) {
 				t.Errorf("rows = %d, want 400", n)
 			}
 			var got int
-			if err := ws.DB().QueryRowContext(testCtx(t), "PRAGMA synchronous").Scan(&got); err != nil {
+			if err := ws.DB().QueryRowContext(testdir.Context(t), "PRAGMA synchronous").Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]int{"FULL": 2, "EXTRA": 3, "2": 2}[level]
@@ -559,7 +559,7 @@ func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
 				default:
 				}
 				var n int
-				if err := ws.ReadDB().QueryRowContext(testCtx(t), "SELECT count(*) FROM notes").Scan(&n); err != nil {
+				if err := ws.ReadDB().QueryRowContext(testdir.Context(t), "SELECT count(*) FROM notes").Scan(&n); err != nil {
 					t.Error(err)
 					return
 				}
@@ -569,7 +569,7 @@ func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
 	stopReaders := sync.OnceFunc(func() { close(stop); rg.Wait() })
 	defer stopReaders()
 	insert := func(n int) error {
-		return ws.Write(testCtx(t), func(q workspace.Querier) error {
+		return ws.Write(testdir.Context(t), func(q workspace.Querier) error {
 			_, err := q.ExecContext(context.Background(), "INSERT INTO notes(body) VALUES (hex(randomblob(?)))", n/2)
 			return err
 		})
@@ -592,7 +592,7 @@ func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
 		// starts it over, and journal_size_limit trims the file.
 		stopReaders()
 		t.Logf("with readers: %+v", ws.WriteStats())
-		ctx := testCtx(t)
+		ctx := testdir.Context(t)
 		for {
 			st, err := ws.Status(ctx)
 			if err != nil {
@@ -606,7 +606,7 @@ func walBounded(t *testing.T, readers, rows int, maxWAL int64) {
 			}
 		}
 	}
-	st, err := ws.Status(testCtx(t))
+	st, err := ws.Status(testdir.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}

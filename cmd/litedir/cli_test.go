@@ -23,20 +23,12 @@ import (
 	"github.com/litedir/litedir/workspace"
 )
 
-// testCtx returns a context that ends before the test binary's own
-// timeout, scaled with the platform (testdir.Context), so that a hang fails
-// the test with a message.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	return testdir.Context(t)
-}
-
 // mustRun runs the command line args in this process and fails the test
 // unless it exits with status want. It returns stdout and stderr.
 func mustRun(t *testing.T, want int, args ...string) (stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if got := run(testCtx(t), args, &out, &errOut); got != want {
+	if got := run(testdir.Context(t), args, &out, &errOut); got != want {
 		t.Fatalf("litedir %s: exit status: got %d, want %d\nstdout:\n%s\nstderr:\n%s",
 			strings.Join(args, " "), got, want, out.String(), errOut.String())
 	}
@@ -408,7 +400,7 @@ func TestStatusJSONKeys(t *testing.T) {
 // exits 0.
 func TestLockUntilCancelled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new") // lock creates it
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testdir.Context(t))
 	defer cancel()
 	pr, pw := io.Pipe()
 	defer pr.Close()

@@ -59,3 +59,28 @@ func SameFiles(tb testing.TB, before, after map[string][]byte, allowNew ...strin
 		}
 	}
 }
+
+// ReadFile returns the contents of the file at path, failing tb if it cannot be read.
+func ReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// Names returns the names of the entries of dir, sorted, failing tb if dir cannot be read.
+// It returns nil for an empty directory.
+func Names(tb testing.TB, dir string) []string {
+	tb.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}

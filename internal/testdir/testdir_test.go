@@ -3,10 +3,12 @@ package testdir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +175,95 @@ func TestDeadline(t *testing.T) {
 	})
 	if ctx.Err() == nil {
 		t.Error("Context after its test ended: got no error, want it done")
+	}
+}
+
+// recordTB is a testing.TB that records failures instead of failing the real test; Fatal
+// ends the goroutine as t.Fatal does (run it with run).
+type recordTB struct {
+	testing.TB
+	failures []string
+}
+
+func (r *recordTB) Helper() {}
+func (r *recordTB) Errorf(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+func (r *recordTB) Fatal(args ...any) {
+	r.failures = append(r.failures, fmt.Sprint(args...))
+	runtime.Goexit()
+}
+
+// run calls fn on a goroutine of its own, so that a Fatal ends only fn, and returns the
+// failures recorded.
+func (r *recordTB) run(fn func()) []string {
+	r.failures = nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+	return r.failures
+}
+
+func TestSnapshot(t *testing.T) {
+	dir := New(t)
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "1")
+	write("b", "2")
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := Snapshot(t, dir)
+	if len(before) != 2 || string(before["a"]) != "1" || string(before["b"]) != "2" {
+		t.Errorf("Snapshot: got %q, want a and b, no directory", before)
+	}
+	if got := Snapshot(t, dir, "a", "missing"); len(got) != 1 || string(got["a"]) != "1" {
+		t.Errorf("Snapshot of names: got %q, want a alone", got)
+	}
+	if got := string(ReadFile(t, filepath.Join(dir, "b"))); got != "2" {
+		t.Errorf("ReadFile: got %q, want 2", got)
+	}
+	if got, want := Names(t, dir), []string{"a", "b", "sub"}; !slices.Equal(got, want) {
+		t.Errorf("Names: got %q, want %q", got, want)
+	}
+
+	r := &recordTB{TB: t}
+	if got := r.run(func() { SameFiles(r, before, Snapshot(t, dir)) }); len(got) != 0 {
+		t.Errorf("SameFiles of an unchanged directory: got %q, want no failure", got)
+	}
+	write("a", "changed")
+	write("c", "new")
+	if err := os.Remove(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	after := Snapshot(t, dir)
+	got := r.run(func() { SameFiles(r, before, after) })
+	slices.Sort(got)
+	want := []string{"a: changed: got 7 bytes, want the 1 bytes it held", "b: removed", "c: created"}
+	if !slices.Equal(got, want) {
+		t.Errorf("SameFiles: got %q, want %q", got, want)
+	}
+	if got := r.run(func() { SameFiles(r, before, after, "c") }); len(got) != 2 {
+		t.Errorf("SameFiles allowing c: got %q, want the change and the removal", got)
+	}
+
+	if got := r.run(func() { MustBeEmpty(r, dir) }); len(got) != 3 {
+		t.Errorf("MustBeEmpty of a, c, sub: got %q, want three failures", got)
+	}
+	if got := r.run(func() { MustBeEmpty(r, filepath.Join(dir, "sub")) }); len(got) != 0 {
+		t.Errorf("MustBeEmpty of an empty directory: got %q, want none", got)
+	}
+	if got := r.run(func() { Names(r, filepath.Join(dir, "missing")) }); len(got) != 1 {
+		t.Errorf("Names of a missing directory: got %q, want one failure", got)
+	}
+	if got := r.run(func() { ReadFile(r, filepath.Join(dir, "missing")) }); len(got) != 1 {
+		t.Errorf("ReadFile of a missing file: got %q, want one failure", got)
 	}
 }
