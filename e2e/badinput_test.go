@@ -278,7 +278,7 @@ func TestBadInput(t *testing.T) {
 				}
 				t.Cleanup(func() { held.Release() })
 				mustWriteFile(t, lock.Path(dir, ""), []byte(`{"pid": 12, "host": "x", garbage`))
-				owner, err := lock.ReadOwner(dir)
+				owner, err := lock.ReadOwner(dir, "")
 				if err != nil || !owner.IsZero() {
 					t.Errorf("ReadOwner of garbage: got %+v, %v; want the zero Owner, no error", owner, err)
 				}
@@ -299,7 +299,7 @@ func TestBadInput(t *testing.T) {
 				}
 				mustWriteFile(t, lock.Path(dir, ""), []byte("\x00\xffnot json at all"))
 				ws := mustOpen(t, ctx, dir, builtin)
-				if owner, err := lock.ReadOwner(dir); err != nil || owner.PID != os.Getpid() {
+				if owner, err := lock.ReadOwner(dir, ""); err != nil || owner.PID != os.Getpid() {
 					t.Errorf("ReadOwner after Open: got %+v, %v; want this process's pid %d", owner, err, os.Getpid())
 				}
 				if got := count(t, ctx, ws, `SELECT count(*) FROM sessions`); got != 3 {

@@ -135,7 +135,7 @@ func TestCrashReleasesLock(t *testing.T) {
 			if m == nil || m[2] != strconv.Itoa(waiter.Pid()) {
 				t.Errorf("waiter: got %q, want \"locked %s (pid %d)\"", line, dir, waiter.Pid())
 			}
-			holder, err := lock.ReadOwner(dir)
+			holder, err := lock.ReadOwner(dir, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -52,7 +52,7 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 	}
 	// Killed, the owner had no chance to clear its record: the lock file
 	// still names it, and only the lock itself can tell it is gone.
-	stale, err := lock.ReadOwner(dir)
+	stale, err := lock.ReadOwner(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestExclusiveAcrossProcesses(t *testing.T) {
 
 	parentMeta := map[string]string{"role": "parent"}
 	ws := mustOpen(t, ctx, dir, &workspace.Options{Program: "e2e-parent/1.0", Meta: parentMeta, Migrations: migrations.Builtin})
-	owner, err := lock.ReadOwner(dir)
+	owner, err := lock.ReadOwner(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

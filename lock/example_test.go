@@ -35,7 +35,7 @@ func ExampleAcquire() {
 	}
 
 	// Anyone can read the owner record without locking.
-	owner, err := lock.ReadOwner(dir)
+	owner, err := lock.ReadOwner(dir, "")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func ExampleAcquire() {
 	if err := l.Release(); err != nil {
 		log.Fatal(err)
 	}
-	owner, err = lock.ReadOwner(dir)
+	owner, err = lock.ReadOwner(dir, "")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func mustRelease(t *testing.T, l *Lock) {
 // mustReadOwner returns the owner record of dir's default lock file.
 func mustReadOwner(t *testing.T, dir string) Owner {
 	t.Helper()
-	o, err := ReadOwner(dir)
+	o, err := ReadOwner(dir, "")
 	if err != nil {
 		t.Fatalf("ReadOwner(%q): got %v, want nil", dir, err)
 	}
@@ -349,7 +349,7 @@ func TestBadDir(t *testing.T) {
 		if got := testdir.Names(t, Path(dir, "")); len(got) != 0 {
 			t.Errorf("lock directory entries: got %q, want none", got)
 		}
-		if _, err := ReadOwner(dir); !errors.Is(err, ErrNotRegular) {
+		if _, err := ReadOwner(dir, ""); !errors.Is(err, ErrNotRegular) {
 			t.Errorf("ReadOwner: got %v, want ErrNotRegular", err)
 		}
 	})
@@ -372,7 +372,7 @@ func TestSymlink(t *testing.T) {
 				t.Errorf("Acquire(%v): got %T, want *fs.PathError", mode, err)
 			}
 		}
-		if _, err := ReadOwner(dir); !errors.Is(err, ErrSymlink) {
+		if _, err := ReadOwner(dir, ""); !errors.Is(err, ErrSymlink) {
 			t.Errorf("ReadOwner: got %v, want ErrSymlink", err)
 		}
 		if got := testdir.ReadFile(t, target); !bytes.Equal(got, content) {
@@ -463,7 +463,7 @@ func TestStaleRecordShared(t *testing.T) {
 
 func TestReadOwnerMissing(t *testing.T) {
 	dir := testdir.New(t)
-	_, err := ReadOwner(dir)
+	_, err := ReadOwner(dir, "")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadOwner: got %v, want fs.ErrNotExist", err)
 	}
@@ -564,5 +564,23 @@ func waitResult(t *testing.T, done <-chan error) error {
 	case <-timer.C:
 		t.Fatalf("Acquire did not return within %v", wait)
 		return nil
+	}
+}
+
+// TestReadOwnerName checks that ReadOwner reads the lock file of the name
+// given, as Path names it, and not the default one.
+func TestReadOwnerName(t *testing.T) {
+	dir := testdir.New(t)
+	l, err := Acquire(t.Context(), dir, Options{Name: "app", Program: "named"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustRelease(t, l)
+	got, err := ReadOwner(dir, "app")
+	if err != nil || !sameOwner(got, l.Owner()) {
+		t.Errorf(`ReadOwner(dir, "app"): got %+v, %v, want %+v`, got, err, l.Owner())
+	}
+	if _, err := ReadOwner(dir, ""); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf(`ReadOwner(dir, ""): got %v, want fs.ErrNotExist (no default lock file)`, err)
 	}
 }

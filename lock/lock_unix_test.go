@@ -33,7 +33,7 @@ func TestFIFO(t *testing.T) {
 	if _, err := Acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Acquire: got %v, want ErrNotRegular", err)
 	}
-	if _, err := ReadOwner(dir); !errors.Is(err, ErrNotRegular) {
+	if _, err := ReadOwner(dir, ""); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("ReadOwner: got %v, want ErrNotRegular", err)
 	}
 }

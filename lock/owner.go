@@ -171,13 +171,8 @@ func readOwnerFrom(f *os.File) Owner {
 	return parseOwner(b)
 }
 
-// ReadOwner returns the owner record of dir's default lock file (see [Path] and
-// [ReadOwnerFile]).
-func ReadOwner(dir string) (Owner, error) {
-	return ReadOwnerFile(Path(dir, ""))
-}
-
-// ReadOwnerFile returns the owner record in the lock file at path, reading it without locking.
+// ReadOwner returns the owner record in the lock file of dir and the base
+// name name ("" means DefaultName; see [Path]), reading it without locking.
 //
 // The zero Owner means the lock is free, held shared, or that the record is empty or unreadable:
 // garbage content is not an error. A record is not proof that its owner still holds the lock (a
@@ -186,8 +181,8 @@ func ReadOwner(dir string) (Owner, error) {
 // Errors are I/O errors as *fs.PathErrors: a missing file matches fs.ErrNotExist, a symbolic
 // link [ErrSymlink] (it is not followed), anything else that is not a regular file
 // [ErrNotRegular].
-func ReadOwnerFile(path string) (Owner, error) {
-	b, err := readRecordFile(path)
+func ReadOwner(dir, name string) (Owner, error) {
+	b, err := readRecordFile(Path(dir, name))
 	if err != nil {
 		return Owner{}, err
 	}

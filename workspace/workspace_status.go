@@ -84,7 +84,7 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 	if s.WALSize, err = fileSize(WALPath(e.dbPath)); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
-	if s.Owner, err = lock.ReadOwnerFile(s.LockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if s.Owner, err = lock.ReadOwner(e.id.dir, e.config.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 

@@ -423,7 +423,7 @@ func TestLockUntilCancelled(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 
-	owner, err := lock.ReadOwner(dir)
+	owner, err := lock.ReadOwner(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package committer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,15 +11,10 @@ import (
 	"github.com/litedir/litedir/ncruces"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	return testdir.Context(t)
-}
-
 // start opens a writer pool on a new database and starts a committer on it.
 func start(t *testing.T) *Committer {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	hooks := NewHooks(HooksConfig{PassivePages: 1000, BusyTimeout: 10 * time.Second})
 	path := filepath.Join(t.TempDir(), "c.db")
 	db, err := ncruces.Open(ctx, ncruces.Config{Path: path, Immediate: true, MaxConns: 1, Init: hooks.Init})
@@ -51,7 +45,7 @@ func TestNestedMarkers(t *testing.T) {
 	if a.slot == b.slot {
 		t.Fatalf("two committers share marker slot %d", a.slot)
 	}
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	if nested(a) {
 		t.Error("nested outside any function")
 	}
@@ -103,7 +97,7 @@ func TestNestedMarkers(t *testing.T) {
 // twin.
 func TestStmtCacheBounded(t *testing.T) {
 	c := start(t)
-	ctx := testCtx(t)
+	ctx := testdir.Context(t)
 	db := c.NewDB()
 	defer db.Close()
 	for i := range maxCachedStmts + 10 {
