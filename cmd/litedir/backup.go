@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
@@ -46,14 +45,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // size. op names the command in errors and in the progress line.
 func copyWorkspace(ctx context.Context, stdout, stderr io.Writer, op, dir, name, dst string, force bool,
 	write func(ws *workspace.Workspace, ctx context.Context, dst string, opts *workspace.CopyOptions) error) (err error) {
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
 	dst, err = checkDest(op, dst, force)
 	if err != nil {
 		return err
 	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)})
+	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "", 0)
 	if err != nil {
 		return err
 	}

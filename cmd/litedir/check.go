@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 
 	"github.com/litedir/litedir/workspace"
 )
@@ -41,10 +40,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // checkWorkspace checks the workspace name in dir and prints the findings.
 func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, full, asJSON bool) (err error) {
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)})
+	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "", 0)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/litedir/litedir/ncruces"
@@ -58,17 +57,7 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 // checkpointWorkspace opens the workspace name in dir, with its lock, and
 // checkpoints its WAL in mode.
 func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, mode workspace.CheckpointMode, wait time.Duration) (err error) {
-	// workspace.Open would create a missing workspace; a checkpoint has
-	// nothing to do there.
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	ws, err := workspace.Open(ctx, dir, &workspace.Options{
-		Name:     name,
-		Program:  "litedir checkpoint",
-		LockWait: wait,
-		Logger:   newLogger(stderr, slog.LevelWarn),
-	})
+	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "litedir checkpoint", wait)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -242,6 +243,25 @@ func needDatabase(op, dir, name string) error {
 		// where the directory should be) in its own words.
 		return nil
 	}
+}
+
+// openExisting opens the existing workspace in dir with opts; it never
+// creates one (see needDatabase). With program set it opens the workspace as
+// its owner, taking its lock as program and waiting up to wait for it;
+// without, read-only and without the lock. Unless opts has a logger, the
+// library's warnings go to stderr.
+func openExisting(ctx context.Context, stderr io.Writer, dir string, opts workspace.Options, program string, wait time.Duration) (*workspace.Workspace, error) {
+	if err := needDatabase("open workspace", dir, opts.Name); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = newLogger(stderr, slog.LevelWarn)
+	}
+	if program == "" {
+		return workspace.OpenReadOnly(ctx, dir, &opts)
+	}
+	opts.Program, opts.LockWait = program, wait
+	return workspace.Open(ctx, dir, &opts)
 }
 
 // isTerminal reports whether w is a terminal, where a progress line that

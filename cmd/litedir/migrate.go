@@ -155,11 +155,7 @@ func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir, name str
 	if err != nil {
 		return err
 	}
-	st, err := readStatus(ctx, dir, &workspace.Options{
-		Name:       name,
-		Migrations: fsys,
-		Logger:     newLogger(stderr, slog.LevelWarn),
-	})
+	st, err := readStatus(ctx, stderr, dir, workspace.Options{Name: name, Migrations: fsys})
 	if err != nil {
 		return err
 	}

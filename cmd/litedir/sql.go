@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -105,27 +103,17 @@ func (q *sqlQuery) run(ctx context.Context, stdout, stderr io.Writer) (err error
 	if strings.TrimSpace(q.query) == "" {
 		return usageError("empty QUERY")
 	}
-	if err := needDatabase("open workspace", q.dir, q.name); err != nil {
-		return err
-	}
-	opts := &workspace.Options{Name: q.name, Logger: newLogger(stderr, slog.LevelWarn)}
-	var ws *workspace.Workspace
-	var db *sql.DB
+	program := ""
 	if q.write {
-		opts.Program = "litedir sql"
-		opts.LockWait = q.wait
-		ws, err = workspace.Open(ctx, q.dir, opts)
-		if ws != nil {
-			db = ws.DB()
-		}
-	} else {
-		ws, err = workspace.OpenReadOnly(ctx, q.dir, opts)
-		if ws != nil {
-			db = ws.ReadDB()
-		}
+		program = "litedir sql"
 	}
+	ws, err := openExisting(ctx, stderr, q.dir, workspace.Options{Name: q.name}, program, q.wait)
 	if err != nil {
 		return err
+	}
+	db := ws.ReadDB()
+	if q.write {
+		db = ws.DB()
 	}
 	defer func() { err = errors.Join(err, ws.Close()) }()
 

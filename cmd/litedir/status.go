@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/litedir/litedir/migrations"
@@ -51,13 +50,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, src, *asJSON))
 }
 
-// readStatus opens the workspace in dir read-only, with opts, and returns
-// its status. It never creates a workspace.
-func readStatus(ctx context.Context, dir string, opts *workspace.Options) (_ *workspace.Status, err error) {
-	if err := needDatabase("open workspace", dir, opts.Name); err != nil {
-		return nil, err
-	}
-	ws, err := workspace.OpenReadOnly(ctx, dir, opts)
+// readStatus opens the existing workspace in dir read-only, with opts, and
+// returns its status.
+func readStatus(ctx context.Context, stderr io.Writer, dir string, opts workspace.Options) (_ *workspace.Status, err error) {
+	ws, err := openExisting(ctx, stderr, dir, opts, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -68,14 +64,14 @@ func readStatus(ctx context.Context, dir string, opts *workspace.Options) (_ *wo
 // showStatus prints the status of the workspace name in dir, comparing its
 // schema with the migrations of src unless src is nil.
 func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, src *migrationSource, asJSON bool) (err error) {
-	opts := &workspace.Options{Name: name, Logger: newLogger(stderr, slog.LevelWarn)}
+	opts := workspace.Options{Name: name}
 	source := ""
 	if src != nil {
 		if opts.Migrations, source, err = src.load(); err != nil {
 			return err
 		}
 	}
-	st, err := readStatus(ctx, dir, opts)
+	st, err := readStatus(ctx, stderr, dir, opts)
 	if err != nil {
 		return err
 	}

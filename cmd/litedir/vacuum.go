@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -56,15 +55,7 @@ func runVacuum(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // vacuumInPlace vacuums the database of the workspace name in dir.
 func vacuumInPlace(ctx context.Context, stdout, stderr io.Writer, dir, name string, wait time.Duration) (err error) {
-	if err := needDatabase("open workspace", dir, name); err != nil {
-		return err
-	}
-	ws, err := workspace.Open(ctx, dir, &workspace.Options{
-		Name:     name,
-		Program:  "litedir vacuum",
-		LockWait: wait,
-		Logger:   newLogger(stderr, slog.LevelWarn),
-	})
+	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "litedir vacuum", wait)
 	if err != nil {
 		return err
 	}
