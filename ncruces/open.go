@@ -79,6 +79,13 @@ type Config struct {
 	// fails the connection. nil means nothing more.
 	Init func(*sqlite3.Conn) error
 
+	// Term, if not nil, runs on every connection as it closes, while it is
+	// still open and before anything else Open arranged for then (PRAGMA
+	// optimize): the place to finalize statements kept prepared on it,
+	// which would otherwise keep SQLite from closing it. Its error is
+	// logged at debug level. nil means nothing more.
+	Term func(*sqlite3.Conn) error
+
 	// Logger receives warnings (a journal mode SQLite did not grant) and
 	// debug details. nil discards.
 	Logger *slog.Logger
@@ -183,7 +190,7 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 		// (LockingExclusive), nothing else would stop it.
 		init = noCheckpointOnClose(cfg.Init)
 	}
-	db, err := driver.Open(dsn, initConn(pragmas, init), termConn(optimize, cfg.Path, logger))
+	db, err := driver.Open(dsn, initConn(pragmas, init), termConn(cfg.Term, optimize, cfg.Path, logger))
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -317,8 +324,13 @@ func execJournalMode(c *sqlite3.Conn, p Pragma, timeout time.Duration) error {
 // optimize there is what SQLite recommends for short-lived connections; it
 // is cheap unless statistics are stale. A read-only connection cannot store
 // its results, so it skips it.
-func termConn(optimize bool, path string, logger *slog.Logger) func(*sqlite3.Conn) error {
+func termConn(term func(*sqlite3.Conn) error, optimize bool, path string, logger *slog.Logger) func(*sqlite3.Conn) error {
 	return func(c *sqlite3.Conn) error {
+		if term != nil {
+			if err := term(c); err != nil {
+				logger.Debug("ncruces: Term on close", "path", path, "err", err)
+			}
+		}
 		if optimize {
 			if err := c.Exec("PRAGMA optimize"); err != nil {
 				logger.Debug("ncruces: PRAGMA optimize on close", "path", path, "err", err)

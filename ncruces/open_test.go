@@ -492,3 +492,67 @@ func journalMode(t *testing.T, db *sql.DB) string {
 	}
 	return strings.ToLower(mode)
 }
+
+// TestOpenTerm checks that Term runs once on every connection as the pool
+// closes it, while it is still open, and that a statement Term finalizes
+// there no longer keeps SQLite from closing the connection.
+func TestOpenTerm(t *testing.T) {
+	if Platform().SingleConnection {
+		t.Skip("one connection on this platform")
+	}
+	var mu sync.Mutex
+	kept := map[*sqlite3.Conn]*sqlite3.Stmt{}
+	terms := 0
+	db, err := Open(context.Background(), Config{
+		Path:     filepath.Join(testdir.New(t), "term.db"),
+		MaxConns: 2,
+		Logger:   testLogger(t),
+		Init: func(c *sqlite3.Conn) error {
+			// A statement left prepared, as a statement cache keeps them.
+			stmt, _, err := c.Prepare("SELECT 1")
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			kept[c] = stmt
+			mu.Unlock()
+			return nil
+		},
+		Term: func(c *sqlite3.Conn) error {
+			mu.Lock()
+			defer mu.Unlock()
+			terms++
+			stmt := kept[c]
+			if stmt == nil {
+				return errors.New("Term for a connection Init never saw")
+			}
+			if !stmt.Step() || stmt.ColumnInt(0) != 1 {
+				t.Errorf("Term: the connection no longer runs statements: %v", stmt.Err())
+			}
+			delete(kept, c)
+			return stmt.Close()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c1, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	c2.Close()
+	if err := db.Close(); err != nil {
+		t.Errorf("Close: %v (a statement kept prepared was not finalized)", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if terms != 2 || len(kept) != 0 {
+		t.Errorf("Term ran %d times, %d statements left, want 2 and 0", terms, len(kept))
+	}
+}

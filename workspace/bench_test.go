@@ -136,6 +136,45 @@ func BenchmarkFront(b *testing.B) {
 	}
 }
 
+// BenchmarkFrontRead measures a read by key through the front, which runs
+// it on the read pool, against the same read on ReadDB with a statement
+// prepared once (the floor) and without (a prepare per call).
+func BenchmarkFrontRead(b *testing.B) {
+	ws := benchWorkspace(b, "NORMAL")
+	ctx := context.Background()
+	for i := range int64(1000) {
+		if err := agentWrite(ctx, ws.DB(), i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const byID = "SELECT id, session_id, role, body FROM messages WHERE id = ?"
+	stmt, err := ws.ReadDB().PrepareContext(ctx, byID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stmt.Close()
+	for _, bc := range []struct {
+		name string
+		row  func(id int64) *sql.Row
+	}{
+		{"front", func(id int64) *sql.Row { return ws.SQL().QueryRowContext(ctx, byID, id) }},
+		{"readdb-prepared", func(id int64) *sql.Row { return stmt.QueryRowContext(ctx, id) }},
+		{"readdb-unprepared", func(id int64) *sql.Row { return ws.ReadDB().QueryRowContext(ctx, byID, id) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var (
+				id, sid    int64
+				role, body string
+			)
+			for i := int64(0); b.Loop(); i++ {
+				if err := bc.row(i%1000+1).Scan(&id, &sid, &role, &body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkWriteReturning measures Write with sqlc's RETURNING shape.
 func BenchmarkWriteReturning(b *testing.B) {
 	ws := benchWorkspace(b, "NORMAL")

@@ -16,6 +16,10 @@ func SetTestHookQueued(t interface{ Cleanup(func()) }, f func()) {
 // prepared for its cache.
 func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }
 
+// ReaderPrepares returns how many statements the front has prepared on
+// read connections.
+func ReaderPrepares(ws *Workspace) int64 { return ws.e.committer.ReaderPrepares() }
+
 // SetSyncFile makes the committer's syncer call f instead of fsync until
 // the test ends.
 func SetSyncFile(t interface{ Cleanup(func()) }, f func(*os.File) error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,5 +316,86 @@ func TestEveryStatementCached(t *testing.T) {
 	run()
 	if got := prepares(); got != after {
 		t.Errorf("statements prepared by later runs = %d, want 0", got-after)
+	}
+}
+
+// TestFrontReadsStayPrepared: a read-only text that the front runs on the
+// read pool is prepared once per read connection, however often and by
+// however many goroutines it runs, through QueryRow, Query or Prepare; a
+// text that writes is not kept there; and Close finalizes what the read
+// connections kept, so the workspace closes cleanly.
+func TestFrontReadsStayPrepared(t *testing.T) {
+	if ncruces.Platform().SingleConnection {
+		t.Skip("one connection: front reads go through the writer's statement cache")
+	}
+	const readers = 2
+	ws, err := workspace.Open(testdir.Context(t), testdir.New(t), &workspace.Options{Migrations: schema(1), Readers: readers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testdir.Context(t)
+	for i := range 10 {
+		if _, err := ws.SQL().ExecContext(ctx, "INSERT INTO notes(body) VALUES (?)", fmt.Sprint("n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const query = "SELECT body FROM notes WHERE id = ?"
+	before := workspace.ReaderPrepares(ws)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				id := (g*25+i)%10 + 1
+				var body string
+				if err := ws.SQL().QueryRowContext(ctx, query, id).Scan(&body); err != nil || body != fmt.Sprint("n", id-1) {
+					t.Errorf("QueryRow(%d) = %q, %v", id, body, err)
+					return
+				}
+				rows, err := ws.SQL().QueryContext(ctx, query, id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !rows.Next() {
+					t.Errorf("Query(%d): no row (%v)", id, rows.Err())
+				}
+				rows.Close()
+			}
+		})
+	}
+	wg.Wait()
+	st, err := ws.SQL().PrepareContext(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := 1; id <= 10; id++ {
+		var body string
+		if err := st.QueryRowContext(ctx, id).Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if got := workspace.ReaderPrepares(ws) - before; got < 1 || got > readers {
+		t.Errorf("read connections prepared %q %d times for 210 runs, want 1 to %d (once per connection)", query, got, readers)
+	}
+
+	// A text that writes is classified once, then goes to the writer.
+	const insert = "INSERT INTO notes(body) VALUES (?) RETURNING id"
+	before = workspace.ReaderPrepares(ws)
+	for i := range 5 {
+		var id int64
+		if err := ws.SQL().QueryRowContext(ctx, insert, fmt.Sprint("w", i)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := workspace.ReaderPrepares(ws) - before; got != 1 {
+		t.Errorf("read connections prepared the RETURNING insert %d times, want once (to learn that it writes)", got)
+	}
+
+	// Each read connection still holds a statement: SQLite refuses to
+	// close a connection that does, so this fails unless Close finalizes
+	// them first.
+	if err := ws.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }

@@ -116,6 +116,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 			MaxConns:  c.readers,
 			Profile:   &c.profile,
 			Logger:    c.logger,
+			Term:      e.hooks.ReaderTerm,
 		})
 		if err != nil {
 			return err

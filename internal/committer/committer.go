@@ -315,6 +315,10 @@ func (c *Committer) Prepares() int64 {
 	return c.w.cache.prepares
 }
 
+// ReaderPrepares returns how many statements the front prepared on read
+// connections. For tests.
+func (c *Committer) ReaderPrepares() int64 { return c.hooks.readers.prepares.Load() }
+
 // Stop fails the queued requests with ErrClosed, lets a running batch
 // commit, waits up to Options.CloseWait for a leased connection and then
 // takes it back (rolling its transaction back), stops the syncer and returns

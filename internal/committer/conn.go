@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/ncruces/go-sqlite3"
@@ -257,7 +258,7 @@ func argName(nv *driver.NamedValue) string {
 // It reports errTail, with no statement, for text that holds more than one
 // statement. The caller holds mu and gives the statement back with put.
 func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cached, error) {
-	st, err := w.cache.get(ctx, w, query)
+	st, err := w.cache.get(ctx, w.prepare, query)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +267,24 @@ func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cach
 		return nil, errDenied
 	}
 	return st, nil
+}
+
+// prepare prepares query on the writer connection for its statement cache,
+// noting whether the authorizer saw transaction control. It reports
+// errTail for text that holds more than one statement.
+func (w *wconn) prepare(ctx context.Context, query string) (_ driver.Stmt, txControl bool, err error) {
+	w.hooks.sawTxControl.Store(false)
+	ds, err := w.dc.PrepareContext(ctx, query)
+	if err != nil {
+		if s, tail, perr := w.raw.Prepare(query); perr == nil {
+			s.Close()
+			if strings.TrimSpace(tail) != "" {
+				return nil, false, errTail
+			}
+		}
+		return nil, false, err
+	}
+	return ds, w.hooks.sawTxControl.Load(), nil
 }
 
 // validate prepares query (keeping it in the cache) to report a statement

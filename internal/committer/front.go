@@ -2,6 +2,7 @@ package committer
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -93,13 +94,56 @@ func (c *Committer) frontQuery(ctx context.Context, query string, args []driver.
 // readOnlyStmt is the driver's statement, which knows whether it writes.
 type readOnlyStmt interface{ ReadOnly() bool }
 
-// readQuery prepares query on a read connection and, if it only reads,
-// runs it there. handled is false, with no error, for a statement that
-// writes.
+// readQuery prepares query on a read connection, or takes it prepared from
+// the connection's cache, and, if it only reads, runs it there. handled is
+// false, with no error, for a statement that writes.
 func (c *Committer) readQuery(ctx context.Context, query string, args []driver.NamedValue) (_ driver.Rows, handled bool, err error) {
-	sc, err := c.readDB.Conn(ctx)
+	sc, dc, err := c.readConn(ctx)
 	if err != nil {
 		return nil, true, c.errf("query", err)
+	}
+	// As with the writer's statements, the driver connection is used while
+	// the *sql.Conn is held, until the rows are closed.
+	cache := c.hooks.readers.cache(dc.Raw())
+	var st *cached
+	ok := true // st's state can be trusted: no panic struck while it ran
+	defer func() {
+		if p := recover(); p != nil {
+			err, handled, ok = panicError(p), true, false
+		}
+		if err != nil || !handled {
+			if st != nil {
+				cache.put(st, ok)
+			}
+			sc.Close()
+		}
+	}()
+	if st, err = cache.get(ctx, c.hooks.readers.preparer(dc), query); err != nil {
+		return nil, true, err
+	}
+	if ro, isRO := st.ds.(readOnlyStmt); !isRO || !ro.ReadOnly() {
+		// A statement that writes is not kept on a reader.
+		ok = false
+		return nil, false, nil
+	}
+	if err := checkCount(st, args); err != nil {
+		return nil, true, err
+	}
+	rows, err := st.ds.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		return nil, true, err
+	}
+	return &rrows{rows: rows, close: func(ok bool) error {
+		cache.put(st, ok)
+		return sc.Close()
+	}}, true, nil
+}
+
+// readConn takes a connection of the read pool and its driver connection.
+func (c *Committer) readConn(ctx context.Context) (*sql.Conn, sqlite3driver.Conn, error) {
+	sc, err := c.readDB.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var dc sqlite3driver.Conn
 	if err := sc.Raw(func(d any) error {
@@ -110,68 +154,47 @@ func (c *Committer) readQuery(ctx context.Context, query string, args []driver.N
 		return nil
 	}); err != nil {
 		sc.Close()
-		return nil, true, c.errf("query", err)
+		return nil, nil, err
 	}
-	// As with the writer's statements, the driver connection is used while
-	// the *sql.Conn is held, until the rows are closed.
-	var ds driver.Stmt
-	defer func() {
-		if p := recover(); p != nil {
-			err, handled = panicError(p), true
-		}
-		if err != nil || !handled {
-			if ds != nil {
-				ds.Close()
-			}
-			sc.Close()
-		}
-	}()
-	if ds, err = dc.PrepareContext(ctx, query); err != nil {
-		return nil, true, err
-	}
-	if ro, ok := ds.(readOnlyStmt); !ok || !ro.ReadOnly() {
-		return nil, false, nil
-	}
-	if want := ds.NumInput(); want >= 0 && want != len(args) {
-		return nil, true, fmt.Errorf("sql: expected %d arguments, got %d", want, len(args))
-	}
-	rows, err := ds.(driver.StmtQueryContext).QueryContext(ctx, args)
-	if err != nil {
-		return nil, true, err
-	}
-	return &rrows{close: func() error {
-		return errors.Join(ds.Close(), sc.Close())
-	}, rows: rows}, true, nil
+	return sc, dc, nil
 }
 
 // validate checks that a front statement prepares, on a reader (there is
-// one: without, pconn checks on the writer connection).
+// one: without, pconn checks on the writer connection), where a read-only
+// statement then stays prepared for its first run.
 func (c *Committer) validate(ctx context.Context, query string) (err error) {
-	sc, err := c.readDB.Conn(ctx)
+	sc, dc, err := c.readConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer sc.Close()
-	defer recoverErr(&err)
-	return sc.Raw(func(d any) error {
-		dc, ok := d.(sqlite3driver.Conn)
-		if !ok {
-			return nil
+	cache := c.hooks.readers.cache(dc.Raw())
+	var st *cached
+	ok := true
+	defer func() {
+		if p := recover(); p != nil {
+			err, ok = panicError(p), false
 		}
-		ds, err := dc.PrepareContext(ctx, query)
-		if err != nil {
-			return err
+		if st != nil {
+			cache.put(st, ok)
 		}
-		return ds.Close()
-	})
+	}()
+	if st, err = cache.get(ctx, c.hooks.readers.preparer(dc), query); err != nil {
+		return err
+	}
+	if ro, isRO := st.ds.(readOnlyStmt); !isRO || !ro.ReadOnly() {
+		ok = false // not kept: it will run on the writer
+	}
+	return nil
 }
 
 // rrows are the rows of a query on a read connection; Close gives the
 // statement and the connection back.
 type rrows struct {
 	rows   driver.Rows
-	close  func() error
+	close  func(ok bool) error // ok: no panic struck the statement
 	closed bool
+	broken bool // a panic struck while reading
 }
 
 func (r *rrows) Columns() []string { return r.rows.Columns() }
@@ -184,7 +207,12 @@ func (r *rrows) ColumnTypeDatabaseTypeName(i int) string {
 }
 
 func (r *rrows) Next(dest []driver.Value) (err error) {
-	defer recoverErr(&err)
+	defer func() {
+		if p := recover(); p != nil {
+			r.broken = true
+			err = panicError(p)
+		}
+	}()
 	return r.rows.Next(dest)
 }
 
@@ -193,8 +221,14 @@ func (r *rrows) Close() (err error) {
 		return nil
 	}
 	r.closed = true
-	defer recoverErr(&err)
-	return errors.Join(r.rows.Close(), r.close())
+	defer func() {
+		if p := recover(); p != nil {
+			r.broken = true
+			err = errors.Join(err, panicError(p))
+		}
+		err = errors.Join(err, r.close(!r.broken))
+	}()
+	return r.rows.Close()
 }
 
 // bufRows are rows read in full: those of a statement that wrote, run in a

@@ -93,6 +93,10 @@ type Hooks struct {
 	rolledBack   atomic.Bool // a transaction ended in a rollback since the batch began
 	sawTxControl atomic.Bool // the last prepare saw transaction control
 
+	// readers keeps the front's statements prepared on read connections
+	// (see ReaderTerm).
+	readers readerStmts
+
 	// onIOError, set by Start, learns of a checkpoint that failed with an
 	// I/O error.
 	onIOError atomic.Pointer[func(error)]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"strings"
 )
 
 // maxCachedStmts bounds the writer connection's statement cache. Preparing a
@@ -47,28 +46,26 @@ func (c *stmtCache) init(max int) {
 	c.m = make(map[string]*cached)
 }
 
-// get returns a statement for query, marked busy. A statement already busy
-// (the same text used again while its rows are open) gets a temporary twin.
-func (c *stmtCache) get(ctx context.Context, w *wconn, query string) (*cached, error) {
+// preparer prepares query for a stmtCache on its connection; txControl
+// reports a statement that begins or ends a transaction or a savepoint.
+type preparer func(ctx context.Context, query string) (ds driver.Stmt, txControl bool, err error)
+
+// get returns a statement for query, marked busy, prepared with prepare if
+// it is not in the cache. A statement already busy (the same text used
+// again while its rows are open) gets a temporary twin.
+func (c *stmtCache) get(ctx context.Context, prepare preparer, query string) (*cached, error) {
 	e := c.m[query]
 	if e != nil && !e.busy {
 		e.busy = true
 		c.lru.MoveToFront(e.elem)
 		return e, nil
 	}
-	w.hooks.sawTxControl.Store(false)
 	c.prepares++
-	ds, err := w.dc.PrepareContext(ctx, query)
+	ds, txControl, err := prepare(ctx, query)
 	if err != nil {
-		if s, tail, perr := w.raw.Prepare(query); perr == nil {
-			s.Close()
-			if strings.TrimSpace(tail) != "" {
-				return nil, errTail
-			}
-		}
 		return nil, err
 	}
-	n := &cached{query: query, ds: ds, busy: true, txControl: w.hooks.sawTxControl.Load()}
+	n := &cached{query: query, ds: ds, busy: true, txControl: txControl}
 	if e != nil || !c.makeRoom() {
 		n.temp = true
 		return n, nil
