@@ -51,8 +51,10 @@ type syncer struct {
 	quit chan struct{}
 	done chan struct{}
 
-	// Owned by the syncer goroutine.
-	f *os.File
+	// Owned by the syncer goroutine: the WAL's descriptor, and the
+	// identity of the file it has open.
+	f  *os.File
+	fi os.FileInfo
 }
 
 // syncFile is the fsync the syncer runs; tests replace it.
@@ -144,9 +146,7 @@ func (s *syncer) flush() {
 // then create a new one).
 func (s *syncer) sync() error {
 	if s.f != nil {
-		fi, ferr := s.f.Stat()
-		pi, perr := os.Stat(s.walPath)
-		if ferr != nil || perr != nil || !os.SameFile(fi, pi) {
+		if pi, err := os.Stat(s.walPath); err != nil || !os.SameFile(s.fi, pi) {
 			s.f.Close()
 			s.f = nil
 		}
@@ -156,7 +156,12 @@ func (s *syncer) sync() error {
 		if err != nil {
 			return err
 		}
-		s.f = f
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		s.f, s.fi = f, fi
 	}
 	done := observe.Sync(s.walPath) // for the crash simulation
 	err := syncFile(s.f)
