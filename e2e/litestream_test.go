@@ -315,13 +315,6 @@ func TestLitestream(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
 		skipLitestream(t, "the Litestream test runs on Linux and macOS, not %s", runtime.GOOS)
 	}
-	if e := ncruces.EngineInfo(); e.Name != ncruces.EngineWazero {
-		// Beside a writer on the wasm2go engine (driver v0.35.3),
-		// "litestream sync" failed at once with SQLITE_BUSY creating its
-		// _litestream_seq table; not understood yet. .ci/litestream runs
-		// the default engine.
-		t.Skipf("the Litestream test runs on the default engine, not %s", e.Name)
-	}
 	if p := ncruces.Platform(); p.LockingExclusive || p.NoLock {
 		skipLitestream(t, "Litestream reads the WAL beside the writer, which needs WAL shared memory and file locks; %s/%s has %q", p.GOOS, p.GOARCH, p.Notes)
 	}
