@@ -21,7 +21,10 @@ type PanicError struct {
 	Stack []byte // the stack of the goroutine that panicked, where it panicked
 }
 
-func (e *PanicError) Error() string        { return fmt.Sprintf("%v: %v", ErrPanicked, e.Value) }
+// Error returns ErrPanicked's text and the panic's value.
+func (e *PanicError) Error() string { return fmt.Sprintf("%v: %v", ErrPanicked, e.Value) }
+
+// Is reports whether target is ErrPanicked.
 func (e *PanicError) Is(target error) bool { return target == ErrPanicked }
 
 // panicError turns a recovered panic into an error: the engine's
