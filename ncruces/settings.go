@@ -67,8 +67,6 @@ func Resolve(pragmas []Pragma, prof Profile) Settings {
 	}
 	for _, p := range merged {
 		switch {
-		case p.is("journal_mode"):
-			s.JournalMode = strings.ToLower(p.Value)
 		case p.is("synchronous"):
 			v := strings.ToUpper(p.Value)
 			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < len(synchronousNames) {
@@ -80,6 +78,9 @@ func Resolve(pragmas []Pragma, prof Profile) Settings {
 				s.AutoCheckpoint = n
 			}
 		}
+	}
+	if m := wantJournalMode(merged); m != "" {
+		s.JournalMode = m
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,14 +72,11 @@ func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	if w.e.readOnly {
 		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint %s: read-only handle: %w", w.e.dbPath, ncruces.ErrReadOnly)
 	}
-	if w.e.committer == nil {
-		return checkpoint(ctx, w.e.writeDB, mode)
+	if mode < 0 || int(mode) >= len(checkpointModes) {
+		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint %v: %w: mode %d", mode, ErrInvalidOptions, int(mode))
 	}
 	var r CheckpointResult
 	err := w.e.committer.WithConn(ctx, func(c *sqlite3.Conn) error {
-		if mode < 0 || int(mode) >= len(checkpointModes) {
-			return fmt.Errorf("%w: mode %d", ErrInvalidOptions, int(mode))
-		}
 		if old := c.SetInterrupt(ctx); old != ctx {
 			defer c.SetInterrupt(old)
 		}
@@ -94,20 +90,6 @@ func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	if err != nil {
 		return r, fmt.Errorf("workspace: checkpoint %v: %w", mode, err)
 	}
-	return r, nil
-}
-
-func checkpoint(ctx context.Context, db *sql.DB, mode CheckpointMode) (CheckpointResult, error) {
-	if mode < 0 || int(mode) >= len(checkpointModes) {
-		return CheckpointResult{}, fmt.Errorf("workspace: checkpoint: %w: mode %d", ErrInvalidOptions, int(mode))
-	}
-	var r CheckpointResult
-	var busy int
-	err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode.String()+")").Scan(&busy, &r.WALFrames, &r.Checkpointed)
-	if err != nil {
-		return r, fmt.Errorf("workspace: checkpoint %v: %w", mode, err)
-	}
-	r.Busy = busy != 0
 	return r, nil
 }
 

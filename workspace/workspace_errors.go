@@ -41,11 +41,13 @@ var (
 	// *sql.Row cannot carry an error of ours.)
 	ErrQuerierDone = committer.ErrQuerierDone
 
-	// ErrFailStop is returned by every Write and front statement after an
-	// fsync of the WAL or a checkpoint failed with an I/O error: the
-	// operating system may have dropped the pages that failed, so nothing
-	// more is acknowledged until the workspace is closed and opened again.
-	// It wraps the first failure.
+	// ErrFailStop is returned by every Write, and every front statement
+	// outside a transaction, after an fsync of the WAL or a checkpoint
+	// failed with an I/O error: the operating system may have dropped the
+	// pages that failed, so no batch is acknowledged until the workspace is
+	// closed and opened again. It wraps the first failure. (Transactions of
+	// DB and the front's BeginTx run on the writer between batches and are
+	// not stopped.)
 	ErrFailStop = committer.ErrFailStop
 
 	// ErrLeaseRevoked is returned by statements on a transaction or

@@ -129,7 +129,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	level, _ := deferredSync(c.settings, mode)
+	level := deferredSync(c.settings, mode)
 	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
 		Path:      e.dbPath,
 		SyncLevel: level,
@@ -333,7 +333,8 @@ func (e *entry) close() error {
 // acquisition, and returns every failure joined.
 func (e *entry) closeResources() error {
 	var errs []error
-	if e.readDB != nil && e.readDB != e.writeDB && (e.committer == nil || e.readDB != e.committer.DB()) {
+	// close has cleared readDB if it was the committer's lease pool.
+	if e.readDB != nil && e.readDB != e.writeDB {
 		errs = append(errs, e.readDB.Close())
 	}
 	if e.writeDB != nil {

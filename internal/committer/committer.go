@@ -10,7 +10,7 @@
 //
 //   - a batch: the committer goroutine runs queued requests — Write
 //     functions ([Committer.Write]) and single statements of the front
-//     ([Committer.Front]) — inside one transaction;
+//     ([Committer.NewFront]) — inside one transaction;
 //   - a lease: [Committer.DB], and transactions begun through the front,
 //     hold the connection exclusively between batches, for as long as
 //     database/sql holds their connection (a statement, a Rows, a Tx, a
@@ -19,10 +19,12 @@
 //     running Write function, on that function's goroutine, joins the
 //     function's savepoint.
 //
-// Every call into the driver goes through one mutex and recovers panics (a
-// driver.Valuer that panics, the engine running out of memory): database/sql
-// releases its locks only on a normal return from the driver, so a panic
-// that crossed it would leave the connection locked for good.
+// Every statement call into the driver on the writer connection goes
+// through one mutex, and every statement call (on the writer and, for the
+// front, on read connections) recovers panics (a driver.Valuer that panics,
+// the engine running out of memory): database/sql releases its locks only
+// on a normal return from the driver, so a panic that crossed it would leave
+// the connection locked for good.
 //
 // # Files
 //
@@ -44,8 +46,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ncruces/go-sqlite3"
 )
 
 // Errors. The workspace package exports them under the same names.
@@ -67,11 +67,11 @@ var (
 	// returned.
 	ErrQuerierDone = errors.New("workspace: Querier used after its Write function returned")
 
-	// ErrFailStop is returned by every write after an fsync or a checkpoint
-	// failed with an I/O error: the page cache can no longer be trusted to
-	// match the disk (PostgreSQL's "fsyncgate"), so nothing more is
-	// acknowledged until the workspace is reopened. It wraps the first
-	// failure.
+	// ErrFailStop is returned by every request of a batch (a Write, a front
+	// statement outside a transaction) after an fsync or a checkpoint failed
+	// with an I/O error: the page cache can no longer be trusted to match
+	// the disk (PostgreSQL's "fsyncgate"), so no batch is acknowledged until
+	// the workspace is reopened. It wraps the first failure.
 	ErrFailStop = errors.New("workspace: stopped after a failed fsync or checkpoint; reopen the workspace")
 
 	// ErrLeaseRevoked is returned by statements on a DB connection or a
@@ -244,22 +244,12 @@ func (c *Committer) checkpointLoop() {
 		case <-c.quit:
 			return
 		}
-		sc, err := c.readDB.Conn(context.Background())
+		sc, dc, err := c.readConn(context.Background())
 		if err != nil {
 			c.log.Warn("background checkpoint: no read connection", "db", c.path, "err", err)
 			continue
 		}
-		err = sc.Raw(func(dc any) error {
-			raw, ok := dc.(interface{ Raw() *sqlite3.Conn })
-			if !ok {
-				return fmt.Errorf("read connection is a %T, not an ncruces connection", dc)
-			}
-			c.hooks.PassiveInBackground(raw.Raw())
-			return nil
-		})
-		if err != nil {
-			c.log.Warn("background checkpoint failed", "db", c.path, "err", err)
-		}
+		c.hooks.passiveInBackground(dc.Raw())
 		sc.Close()
 	}
 }

@@ -272,19 +272,19 @@ func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cach
 // prepare prepares query on the writer connection for its statement cache,
 // noting whether the authorizer saw transaction control. It reports
 // errTail for text that holds more than one statement.
-func (w *wconn) prepare(ctx context.Context, query string) (_ driver.Stmt, txControl bool, err error) {
+func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
 	w.hooks.sawTxControl.Store(false)
 	ds, err := w.dc.PrepareContext(ctx, query)
 	if err != nil {
 		if s, tail, perr := w.raw.Prepare(query); perr == nil {
 			s.Close()
 			if strings.TrimSpace(tail) != "" {
-				return nil, false, errTail
+				return nil, errTail
 			}
 		}
-		return nil, false, err
+		return nil, err
 	}
-	return ds, w.hooks.sawTxControl.Load(), nil
+	return &cached{ds: ds, txControl: w.hooks.sawTxControl.Load()}, nil
 }
 
 // validate prepares query (keeping it in the cache) to report a statement

@@ -94,49 +94,84 @@ func (c *Committer) frontQuery(ctx context.Context, query string, args []driver.
 // readOnlyStmt is the driver's statement, which knows whether it writes.
 type readOnlyStmt interface{ ReadOnly() bool }
 
-// readQuery prepares query on a read connection, or takes it prepared from
-// the connection's cache, and, if it only reads, runs it there. handled is
+// readQuery runs query on a read connection if it only reads. handled is
 // false, with no error, for a statement that writes.
 func (c *Committer) readQuery(ctx context.Context, query string, args []driver.NamedValue) (_ driver.Rows, handled bool, err error) {
-	sc, dc, err := c.readConn(ctx)
+	rs, err := c.takeReadStmt(ctx, query)
 	if err != nil {
-		return nil, true, c.errf("query", err)
+		return nil, true, err
 	}
-	// As with the writer's statements, the driver connection is used while
-	// the *sql.Conn is held, until the rows are closed.
-	cache := c.hooks.readers.cache(dc.Raw())
-	var st *cached
-	ok := true // st's state can be trusted: no panic struck while it ran
+	ok := true // rs.st's state can be trusted: no panic struck while it ran
 	defer func() {
 		if p := recover(); p != nil {
 			err, handled, ok = panicError(p), true, false
 		}
 		if err != nil || !handled {
-			if st != nil {
-				cache.put(st, ok)
-			}
-			sc.Close()
+			rs.release(ok)
 		}
 	}()
-	if st, err = cache.get(ctx, c.hooks.readers.preparer(dc), query); err != nil {
-		return nil, true, err
-	}
-	if ro, isRO := st.ds.(readOnlyStmt); !isRO || !ro.ReadOnly() {
-		// A statement that writes is not kept on a reader.
-		ok = false
+	if rs.st.writes {
 		return nil, false, nil
 	}
-	if err := checkCount(st, args); err != nil {
+	if err := checkCount(rs.st, args); err != nil {
 		return nil, true, err
 	}
-	rows, err := st.ds.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := rs.st.ds.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
 		return nil, true, err
 	}
-	return &rrows{rows: rows, close: func(ok bool) error {
-		cache.put(st, ok)
-		return sc.Close()
-	}}, true, nil
+	return &rrows{rows: rows, rs: rs}, true, nil
+}
+
+// validate checks that a front statement prepares, on a reader (there is
+// one: without, pconn checks on the writer connection), where a read-only
+// statement then stays prepared for its first run.
+func (c *Committer) validate(ctx context.Context, query string) error {
+	rs, err := c.takeReadStmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return rs.release(true)
+}
+
+// readStmt is a connection of the read pool, held, and a statement of its
+// cache, in use. As with the writer's statements, the driver connection is
+// used while the *sql.Conn is held, until the rows are closed.
+type readStmt struct {
+	sc    *sql.Conn
+	cache *stmtCache
+	st    *cached
+}
+
+// takeReadStmt takes a read connection and the statement of query on it,
+// prepared once per connection (see readerStmts). The caller releases it.
+func (c *Committer) takeReadStmt(ctx context.Context, query string) (rs readStmt, err error) {
+	sc, dc, err := c.readConn(ctx)
+	if err != nil {
+		return readStmt{}, c.errf("query", err)
+	}
+	rs = readStmt{sc: sc, cache: c.hooks.readers.cache(dc.Raw())}
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+		}
+		if err != nil {
+			rs.release(true)
+			rs = readStmt{}
+		}
+	}()
+	rs.st, err = rs.cache.get(ctx, c.hooks.readers.preparer(dc), query)
+	return rs, err
+}
+
+// release gives the statement and the connection back. ok false (a panic
+// struck the statement) closes the statement, as does a statement that
+// writes, which a read connection does not keep.
+func (r readStmt) release(ok bool) error {
+	if r.st != nil {
+		r.cache.put(r.st, ok && !r.st.writes)
+	}
+	return r.sc.Close()
 }
 
 // readConn takes a connection of the read pool and its driver connection.
@@ -159,40 +194,11 @@ func (c *Committer) readConn(ctx context.Context) (*sql.Conn, sqlite3driver.Conn
 	return sc, dc, nil
 }
 
-// validate checks that a front statement prepares, on a reader (there is
-// one: without, pconn checks on the writer connection), where a read-only
-// statement then stays prepared for its first run.
-func (c *Committer) validate(ctx context.Context, query string) (err error) {
-	sc, dc, err := c.readConn(ctx)
-	if err != nil {
-		return err
-	}
-	defer sc.Close()
-	cache := c.hooks.readers.cache(dc.Raw())
-	var st *cached
-	ok := true
-	defer func() {
-		if p := recover(); p != nil {
-			err, ok = panicError(p), false
-		}
-		if st != nil {
-			cache.put(st, ok)
-		}
-	}()
-	if st, err = cache.get(ctx, c.hooks.readers.preparer(dc), query); err != nil {
-		return err
-	}
-	if ro, isRO := st.ds.(readOnlyStmt); !isRO || !ro.ReadOnly() {
-		ok = false // not kept: it will run on the writer
-	}
-	return nil
-}
-
 // rrows are the rows of a query on a read connection; Close gives the
 // statement and the connection back.
 type rrows struct {
 	rows   driver.Rows
-	close  func(ok bool) error // ok: no panic struck the statement
+	rs     readStmt
 	closed bool
 	broken bool // a panic struck while reading
 }
@@ -226,7 +232,7 @@ func (r *rrows) Close() (err error) {
 			r.broken = true
 			err = errors.Join(err, panicError(p))
 		}
-		err = errors.Join(err, r.close(!r.broken))
+		err = errors.Join(err, r.rs.release(!r.broken))
 	}()
 	return r.rows.Close()
 }

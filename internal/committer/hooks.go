@@ -211,10 +211,10 @@ func (h *Hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
 	return nil
 }
 
-// PassiveInBackground runs a PASSIVE checkpoint on c, a connection of the
+// passiveInBackground runs a PASSIVE checkpoint on c, a connection of the
 // read pool, for the background checkpointer, and records its outcome as
 // the WAL hook does its own.
-func (h *Hooks) PassiveInBackground(c *sqlite3.Conn) {
+func (h *Hooks) passiveInBackground(c *sqlite3.Conn) {
 	nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
 	h.mu.Lock()
 	defer h.mu.Unlock()

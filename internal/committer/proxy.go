@@ -31,8 +31,8 @@ import (
 //     read there waits for the running batch either way.
 //
 // Arguments are converted (driver.Valuer called) by the pconn, not by
-// database/sql, and every driver call recovers its panics, so no panic
-// crosses database/sql.
+// database/sql, and every statement call into the driver recovers its
+// panics, so no panic from a statement crosses database/sql.
 
 // mode is what a pool of pconns is for.
 type mode uint8
@@ -138,8 +138,11 @@ func (p *pconn) release() {
 // notePanic records a panic recovered in a statement run inside a Write
 // function, which the function may not see (see request.stmtPanic).
 func (p *pconn) notePanic(inBatch bool, err error) {
+	if !inBatch || err == nil {
+		return // before pe, which escapes: no allocation per statement
+	}
 	var pe *PanicError
-	if inBatch && errors.As(err, &pe) {
+	if errors.As(err, &pe) {
 		if r := p.c.cur.Load(); r != nil {
 			r.stmtPanic.CompareAndSwap(nil, pe)
 		}

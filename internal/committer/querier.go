@@ -65,6 +65,9 @@ func (q *querier) usable() error {
 
 // repanic raises again a panic that a statement's driver call recovered.
 func repanic(err error) {
+	if err == nil {
+		return // before pe, which escapes: no allocation per statement
+	}
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		panic(pe.Value)

@@ -2,7 +2,6 @@ package committer
 
 import (
 	"context"
-	"database/sql/driver"
 	"sync"
 	"sync/atomic"
 
@@ -43,10 +42,14 @@ func (r *readerStmts) cache(c *sqlite3.Conn) *stmtCache {
 
 // preparer returns the preparer for the read connection dc.
 func (r *readerStmts) preparer(dc sqlite3driver.Conn) preparer {
-	return func(ctx context.Context, query string) (driver.Stmt, bool, error) {
+	return func(ctx context.Context, query string) (*cached, error) {
 		r.prepares.Add(1)
 		ds, err := dc.PrepareContext(ctx, query)
-		return ds, false, err
+		if err != nil {
+			return nil, err
+		}
+		ro, ok := ds.(readOnlyStmt)
+		return &cached{ds: ds, writes: !ok || !ro.ReadOnly()}, nil
 	}
 }
 

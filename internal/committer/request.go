@@ -33,7 +33,7 @@ type request struct {
 	kind  kind
 	fn    func(Querier) error // kindFn
 	query string              // kindExec, kindQuery
-	args  []driver.NamedValue // converted already (see convertArgs)
+	args  []driver.NamedValue // converted already (see wconn.checkArgs)
 	state atomic.Int32
 	done  chan struct{}
 

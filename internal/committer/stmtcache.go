@@ -28,6 +28,10 @@ type cached struct {
 	// savepoint (the authorizer saw it when it was prepared).
 	txControl bool
 
+	// writes marks a statement that writes (not sqlite3_stmt_readonly),
+	// for the read connections' caches, which keep only those that read.
+	writes bool
+
 	elem *list.Element
 }
 
@@ -46,9 +50,9 @@ func (c *stmtCache) init(max int) {
 	c.m = make(map[string]*cached)
 }
 
-// preparer prepares query for a stmtCache on its connection; txControl
-// reports a statement that begins or ends a transaction or a savepoint.
-type preparer func(ctx context.Context, query string) (ds driver.Stmt, txControl bool, err error)
+// preparer prepares query for a stmtCache on its connection: it returns the
+// statement with what it knows of it (ds, txControl, writes) set.
+type preparer func(ctx context.Context, query string) (*cached, error)
 
 // get returns a statement for query, marked busy, prepared with prepare if
 // it is not in the cache. A statement already busy (the same text used
@@ -61,11 +65,11 @@ func (c *stmtCache) get(ctx context.Context, prepare preparer, query string) (*c
 		return e, nil
 	}
 	c.prepares++
-	ds, txControl, err := prepare(ctx, query)
+	n, err := prepare(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	n := &cached{query: query, ds: ds, busy: true, txControl: txControl}
+	n.query, n.busy = query, true
 	if e != nil || !c.makeRoom() {
 		n.temp = true
 		return n, nil
