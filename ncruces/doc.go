@@ -35,7 +35,8 @@
 // # Pragmas
 //
 // [DefaultPragmas] is litedir's connection setup: a 10 s busy timeout, WAL,
-// synchronous=NORMAL, foreign keys and a bounded cache and journal.
+// synchronous=NORMAL, foreign keys, a bounded cache and journal, and
+// secure_delete=FAST.
 // [MergePragmas] applies overrides and keeps the order SQLite needs:
 // busy_timeout first, then locking_mode, and page_size, fullfsync and
 // checkpoint_fullfsync before journal_mode.
@@ -53,9 +54,12 @@
 // # Files on disk
 //
 // Databases are opened through the "litedir" VFS, the driver's default VFS
-// with two changes: a full disk is reported as SQLITE_FULL ([ErrFull]), and
+// with these changes: a full disk is reported as SQLITE_FULL ([ErrFull]);
 // the directory is synced right after a database, journal or WAL file is
-// created in it, so that a power loss cannot take the file's name with it.
+// created in it, so that a power loss cannot take the file's name with it;
+// new files are created with mode 0600 (the -wal and -shm files follow the
+// database's mode); and a database path that is a symbolic link or a
+// directory is refused ([ErrSymlink], [ErrIsDir]).
 //
 // # Errors
 //

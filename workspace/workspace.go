@@ -390,9 +390,12 @@ func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, e
 }
 
 // Close releases this handle. The last Close of a directory's handles in the
-// process stops the group committer, runs PRAGMA optimize and a TRUNCATE
-// checkpoint, closes the pools and releases the lock, and returns every
-// failure joined. Close is idempotent: later calls return nil. Write calls
+// process stops the group committer, runs PRAGMA optimize and, in WAL mode
+// unless Options.ExternalCheckpoints (or wal_autocheckpoint=0) leaves
+// checkpoints to another program, a TRUNCATE checkpoint that waits for
+// readers at most 50 ms (one they keep from finishing is logged, and the WAL
+// is left for the next writer); then it closes the pools and releases the
+// lock, and returns every failure joined. Close is idempotent: later calls return nil. Write calls
 // still queued on the handle fail with ErrClosed; a batch already running
 // commits first.
 func (w *Workspace) Close() error {

@@ -66,8 +66,10 @@ type WriteStats struct {
 	Batches  uint64 // transactions committed
 	MaxBatch uint64 // the largest batch
 
-	// Checkpoints counts the PASSIVE checkpoints the writer connection ran
-	// after commits (in place of SQLite's automatic checkpoint), and
+	// Checkpoints counts the PASSIVE checkpoints run after commits (in
+	// place of SQLite's automatic checkpoint): on the writer connection, or
+	// on a read connection in the background while readers hold the WAL,
+	// and
 	// WALRestarts the RESTART checkpoints that completed because readers
 	// had kept the WAL from starting over (see Status.WALSize).
 	// CheckpointsSkipped counts those skipped or given up while readers

@@ -58,9 +58,3 @@ func Context(tb testing.TB) context.Context {
 	tb.Cleanup(cancel)
 	return ctx
 }
-
-// Timer returns a timer that fires at [Deadline], for waits that select on a channel
-// rather than a context. The caller stops it.
-func Timer(tb testing.TB) *time.Timer {
-	return time.NewTimer(time.Until(Deadline(tb)))
-}
