@@ -37,9 +37,6 @@ ci_skip() {
 	echo "$section: $reason" >>"$LITEDIR_CI_SKIPS"
 }
 
-# ci_ran SECTION: says that SECTION ran (for the log; skips are what is counted).
-ci_ran() { echo "RAN: $*"; }
-
 # The testjson tool, built once per run for the host (whatever GOOS and GOARCH
 # a caller exports later for its tests), shared with the scripts .ci/run calls.
 if [ -z "${LITEDIR_CI_TESTJSON:-}" ] || [ ! -x "$LITEDIR_CI_TESTJSON" ]; then
