@@ -102,7 +102,7 @@ type engineJSON struct {
 	Name          string `json:"name"` // "wazero" or "wasm2go"
 	SQLiteVersion string `json:"sqlite_version"`
 	DriverVersion string `json:"driver_version"`
-	WazeroVersion string `json:"wazero_version,omitempty"` // wazero engine only`
+	WazeroVersion string `json:"wazero_version,omitempty"` // wazero engine only
 	CacheDir      string `json:"cache_dir"`
 	CacheNote     string `json:"cache_note,omitempty"`
 }
@@ -162,8 +162,8 @@ func (f *fields) addPlatform(p ncruces.Profile) {
 // addEngine adds the engine lines.
 func (f *fields) addEngine(e ncruces.Engine) {
 	runtime := "wasm2go"
-	if e.Name == ncruces.EngineWazero {
-		runtime = "wazero " + wazeroVersion()
+	if v := engineWazeroVersion(e); v != "" {
+		runtime = "wazero " + v
 	}
 	f.add("engine", "SQLite %s, github.com/ncruces/go-sqlite3 %s, %s", orUnknown(e.SQLiteVersion), orUnknown(e.DriverVersion), runtime)
 	switch {

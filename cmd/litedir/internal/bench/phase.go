@@ -72,8 +72,6 @@ type target interface {
 	readDB() *sql.DB
 	// countDB is the pool the verification counts rows on.
 	countDB() *sql.DB
-	// walPath is the path of the database's WAL file.
-	walPath() string
 	// dbPath is the path of the database file.
 	dbPath() string
 	// writeStats returns the committed writes, transactions and WAL
@@ -242,7 +240,7 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 		writers:     c.writers,
 		readers:     c.readers,
 	}
-	r.WALFinalBytes = walFileSize(t.walPath())
+	r.WALFinalBytes = walFileSize(workspace.WALPath(t.dbPath()))
 	r.WALMaxBytes = max(p.wal, r.WALFinalBytes)
 	if rss, ok := peakRSS(); ok {
 		r.PeakRSSBytes = &rss
@@ -464,7 +462,7 @@ func (p *phase) monitor(done <-chan struct{}, progress io.Writer) {
 			return
 		case <-tick.C:
 		}
-		p.wal = max(p.wal, walFileSize(p.t.walPath()))
+		p.wal = max(p.wal, walFileSize(workspace.WALPath(p.t.dbPath())))
 		if progress != nil && n%progressEvery == 0 {
 			line := p.progressLine()
 			// Pad to the longest line so far: "\r" does not erase.

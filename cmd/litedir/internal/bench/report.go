@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,7 +205,7 @@ func WriteText(w io.Writer, res *Result) error {
 	row("write max", func(p *PhaseResult) string { return humanDuration(time.Duration(p.WriteMaxNs)) }, rt.WriteMax, ft.WriteMax)
 	row("mean batch", func(p *PhaseResult) string { return strconv.FormatFloat(p.MeanBatch, 'f', 1, 64) }, nil, nil)
 	row("write errors", func(p *PhaseResult) string { return humanCount(int64(p.WriteErrors)) }, nil, nil)
-	if res.Litedir.ReadErrors > 0 || (res.Baseline != nil && res.Baseline.ReadErrors > 0) {
+	if slices.ContainsFunc(phases, func(p *PhaseResult) bool { return p.ReadErrors > 0 }) {
 		row("read errors", func(p *PhaseResult) string { return humanCount(int64(p.ReadErrors)) }, nil, nil)
 	}
 	row("WAL max", func(p *PhaseResult) string { return humanBytes(p.WALMaxBytes) }, nil, nil)

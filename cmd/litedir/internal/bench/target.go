@@ -64,7 +64,6 @@ func (t *frontTarget) readDB() *sql.DB { return t.ws.SQL() }
 
 func (t *litedirTarget) readDB() *sql.DB  { return t.ws.ReadDB() }
 func (t *litedirTarget) countDB() *sql.DB { return t.ws.DB() }
-func (t *litedirTarget) walPath() string  { return workspace.WALPath(t.ws.Path()) }
 func (t *litedirTarget) dbPath() string   { return t.ws.Path() }
 
 func (t *litedirTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
@@ -164,7 +163,6 @@ func (t *baselineTarget) write(ctx context.Context, m *message) error {
 
 func (t *baselineTarget) readDB() *sql.DB  { return t.db }
 func (t *baselineTarget) countDB() *sql.DB { return t.db }
-func (t *baselineTarget) walPath() string  { return workspace.WALPath(t.path) }
 func (t *baselineTarget) dbPath() string   { return t.path }
 
 func (t *baselineTarget) writeStats() (writes, txs, walRestarts uint64, ok bool) {
@@ -202,9 +200,14 @@ func runHoldReader(ctx context.Context, c *Config, t *litedirTarget, stderr io.W
 	held := make(chan struct{}) // closed once the first read transaction is open
 	var wg sync.WaitGroup
 	var readerErr error
-	wg.Go(func() { readerErr = holdReads(db, stop, held) })
+	readerDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(readerDone)
+		readerErr = holdReads(db, stop, held)
+	})
 	select {
 	case <-held:
+	case <-readerDone: // failed before its first read: runs the phase alone, and reports the error
 	case <-ctx.Done():
 	}
 	ph, err := runPhase(ctx, c, "hold_reader", t, stderr)
