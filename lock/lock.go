@@ -111,6 +111,11 @@ type Options struct {
 	// value (or a negative one) fails at once with a *LockedError.
 	Wait time.Duration
 
+	// Contended, if not nil, is called once when Acquire finds the lock held and is about to
+	// wait for it (Wait > 0), with the *LockedError it would return, before the first wait: a
+	// caller can then tell others who holds the lock while it waits. Nil means no call.
+	Contended func(*LockedError)
+
 	// Program identifies the holder in the owner record, e.g. "myapp/1.4.2". The zero value
 	// means the base name of os.Args[0]. Shared holders write no record.
 	Program string
@@ -201,6 +206,9 @@ func Acquire(ctx context.Context, dir string, opts Options) (*Lock, error) {
 	var locked *LockedError
 	if err == nil || opts.Wait <= 0 || !errors.As(err, &locked) {
 		return l, err
+	}
+	if opts.Contended != nil {
+		opts.Contended(locked)
 	}
 
 	// Poll rather than block in the kernel: a blocking flock cannot be interrupted by ctx, and

@@ -524,6 +524,45 @@ func TestWaitInProcess(t *testing.T) {
 	mustRelease(t, got)
 }
 
+// TestContended checks that Options.Contended is called once, with the holder, when Acquire
+// finds the lock held and waits, before it waits; and not at all without a wait or a holder.
+func TestContended(t *testing.T) {
+	dir := testdir.New(t)
+	var calls []*LockedError
+	contended := func(l *LockedError) { calls = append(calls, l) }
+
+	free := mustAcquire(t, dir, Options{Wait: time.Minute, Contended: contended})
+	mustRelease(t, free)
+	if len(calls) != 0 {
+		t.Fatalf("Contended on a free lock: %d calls, want 0", len(calls))
+	}
+
+	holder := mustAcquire(t, dir, Options{Program: "holder"})
+	defer mustRelease(t, holder)
+	if _, err := Acquire(t.Context(), dir, Options{Contended: contended}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Acquire without Wait: got %v, want ErrLocked", err)
+	}
+	if len(calls) != 0 {
+		t.Fatalf("Contended without Wait: %d calls, want 0", len(calls))
+	}
+
+	waiting := hookWait(t)
+	_, err := Acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond, Contended: func(l *LockedError) {
+		select {
+		case <-waiting:
+			t.Error("Contended was called after Acquire began to wait")
+		default:
+		}
+		contended(l)
+	}})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Acquire with Wait: got %v, want ErrLocked after the wait", err)
+	}
+	if len(calls) != 1 || calls[0].Owner.Program != "holder" {
+		t.Errorf("Contended: got %d calls (%v), want 1 naming the holder", len(calls), calls)
+	}
+}
+
 // signalDeadline bounds a wait of t's for a signal from another goroutine or process. It is a
 // safety net against hangs, generous enough for a loaded machine, scaled with the platform and
 // ending before the test binary's -timeout (testdir.Deadline), not a timing assertion.

@@ -157,24 +157,20 @@ var testHookContended func()
 // that the Opens that join this one meanwhile can report the holder too.
 func (e *entry) acquire(ctx context.Context) (*lock.Lock, error) {
 	c := &e.config
-	opts := lock.Options{
+	return lock.Acquire(ctx, e.id.dir, lock.Options{
 		Name:    c.name,
 		Mode:    c.sharing,
+		Wait:    c.lockWait,
 		Program: c.program,
 		Meta:    c.meta,
-	}
-	l, err := lock.Acquire(ctx, e.id.dir, opts)
-	var locked *lock.LockedError
-	if err == nil || c.lockWait <= 0 || !errors.As(err, &locked) {
-		return l, err
-	}
-	e.heldBy = locked
-	close(e.contended)
-	if testHookContended != nil {
-		testHookContended()
-	}
-	opts.Wait = c.lockWait
-	return lock.Acquire(ctx, e.id.dir, opts)
+		Contended: func(locked *lock.LockedError) {
+			e.heldBy = locked
+			close(e.contended)
+			if testHookContended != nil {
+				testHookContended()
+			}
+		},
+	})
 }
 
 // awaitOpen waits for the open of e, which another Open runs, on behalf of
