@@ -94,23 +94,26 @@ func (c *Committer) gather() {
 	}
 }
 
+// reject fails r, which never ran, with err, unless its caller gave up on
+// it first.
+func (c *Committer) reject(r *request, err error) {
+	if r.claim() {
+		r.err = c.errf("write", err)
+		c.failed.Add(1)
+		close(r.done)
+	}
+}
+
 // drain fails every queued request with ErrClosed.
 func (c *Committer) drain() {
-	fail := func(r *request) {
-		if r.claim() {
-			r.err = c.errf("write", ErrClosed)
-			c.failed.Add(1)
-			close(r.done)
-		}
-	}
 	if c.pending != nil {
-		fail(c.pending)
+		c.reject(c.pending, ErrClosed)
 		c.pending = nil
 	}
 	for {
 		select {
 		case r := <-c.reqs:
-			fail(r)
+			c.reject(r, ErrClosed)
 		default:
 			return
 		}
@@ -138,19 +141,12 @@ func (c *Committer) next(b *batch) *request {
 // batch runs first and whatever else is queued, up to the limits, in one
 // transaction, then reports to every caller.
 func (c *Committer) batch(first *request) {
-	fail := func(err error) {
-		if first.claim() {
-			first.err = c.errf("write", err)
-			c.failed.Add(1)
-			close(first.done)
-		}
-	}
 	if err := c.failure(); err != nil {
-		fail(err)
+		c.reject(first, err)
 		return
 	}
 	if err := c.w.begin(c.syncer != nil); err != nil {
-		fail(fmt.Errorf("begin: %w", err))
+		c.reject(first, fmt.Errorf("begin: %w", err))
 		return
 	}
 	c.hooks.rolledBack.Store(false)
@@ -285,13 +281,7 @@ func (c *Committer) commit(b *batch) {
 		// Nothing of the batch is durable; SQLite keeps the transaction
 		// open after some COMMIT failures, so roll it back.
 		c.w.rollback()
-		cause := c.errf("commit", err)
-		for _, r := range b.reqs {
-			if r.ok() {
-				r.err = &abortError{cause: cause}
-			}
-		}
-		c.finish(b.reqs, false)
+		c.failAll(b.reqs, &abortError{cause: c.errf("commit", err)})
 		return
 	}
 	if c.syncer != nil {
@@ -308,12 +298,18 @@ func (c *Committer) abort(b *batch, cause error) {
 	if err := c.w.rollback(); err != nil && !c.hooks.rolledBack.Load() {
 		c.log.Warn("rollback of an aborted write batch failed", "db", c.path, "err", err)
 	}
-	for _, r := range b.reqs {
+	c.failAll(b.reqs, &abortError{cause: cause})
+}
+
+// failAll fails every request of a batch that has no error of its own with
+// err, and reports to the callers.
+func (c *Committer) failAll(reqs []*request, err error) {
+	for _, r := range reqs {
 		if r.ok() {
-			r.err = &abortError{cause: cause}
+			r.err = err
 		}
 	}
-	c.finish(b.reqs, false)
+	c.finish(reqs, false)
 }
 
 // finish reports to the callers of a batch and counts it. The loop calls

@@ -127,16 +127,15 @@ func (s *syncer) flush() {
 			s.c.setFailStop(err)
 		}
 	}
+	if err != nil {
+		err = fmt.Errorf("workspace: write %s: committed, but the WAL fsync failed, so it may not survive a crash: %w", s.c.path, err)
+	}
 	for _, reqs := range batches {
 		if err != nil {
-			cause := fmt.Errorf("workspace: write %s: committed, but the WAL fsync failed, so it may not survive a crash: %w", s.c.path, err)
-			for _, r := range reqs {
-				if r.ok() {
-					r.err = cause
-				}
-			}
+			s.c.failAll(reqs, err)
+		} else {
+			s.c.finish(reqs, true)
 		}
-		s.c.finish(reqs, err == nil)
 	}
 }
 
