@@ -49,6 +49,7 @@ package workspace
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -435,25 +436,59 @@ func (w *Workspace) check(op string) error {
 // never interleave with one. Begin transactions with BeginTx or on a
 // *sql.Conn: a BEGIN statement run on the pool keeps the writer connection
 // until the transaction ends, and only the pool connection that ran it can
-// end it.
+// end it. When a statement changed the connection's session (a pragma
+// setting, ATTACH, a temporary table), the writer connection is replaced by
+// a new one when DB lets go of it, so the change never reaches a Write.
 //
 // From inside a Write function, DB's statements join the function's
 // savepoint and BeginTx returns ErrNestedWrite. Each handle has its own
 // DB, closed by the handle's Close; closing it yourself closes that pool
 // only, never the writer connection. For a read-only workspace it is the
-// read-only pool.
+// read-only pool. After Close, DB returns a pool whose every call fails with
+// ErrClosed (a pool obtained before Close is closed by it).
 func (w *Workspace) DB() *sql.DB {
 	if w.e.committer == nil {
-		return w.e.writeDB
+		return w.orClosed(w.e.roDB)
 	}
 	w.dbOnce.Do(func() { w.db = w.e.committer.NewDB() })
-	return w.db
+	return w.orClosed(w.db)
 }
 
 // ReadDB returns the read pool: connections with PRAGMA query_only, so reads
 // never wait behind a write transaction. On platforms where litedir uses a
-// single connection it is a pool like DB. Do not close it yourself.
-func (w *Workspace) ReadDB() *sql.DB { return w.e.readDB }
+// single connection it is a pool like DB. Do not close it yourself. After
+// Close, ReadDB returns a pool whose every call fails with ErrClosed.
+func (w *Workspace) ReadDB() *sql.DB { return w.orClosed(w.e.readDB()) }
+
+// orClosed returns db, or closedPool once the handle is closed.
+func (w *Workspace) orClosed(db *sql.DB) *sql.DB {
+	if w.closed.Load() {
+		return closedPool()
+	}
+	return db
+}
+
+// closedPool returns the pool that SQL, DB and ReadDB of closed handles
+// return: every call on it fails with an error matching ErrClosed. There is
+// one per process, made on first use, so that closed handles hold nothing.
+var closedPool = sync.OnceValue(func() *sql.DB {
+	return sql.OpenDB(closedConnector{})
+})
+
+// closedConnector refuses every connection with ErrClosed.
+type closedConnector struct{}
+
+func (closedConnector) Connect(context.Context) (driver.Conn, error) {
+	return nil, fmt.Errorf("workspace: a pool of a closed handle: %w", ErrClosed)
+}
+
+func (closedConnector) Driver() driver.Driver { return closedDriver{} }
+
+// closedDriver is closedConnector's Driver, which database/sql requires but
+// never calls for a DB made by sql.OpenDB.
+type closedDriver struct{}
+
+func (closedDriver) Open(string) (driver.Conn, error) { return closedConnector{}.Connect(context.Background()) }
 
 // MigrateTo applies the migrations of fsys up to and including version,
 // as Open applies them all: serialized with every other migration of the

@@ -82,7 +82,7 @@ func (w *Workspace) BackupWith(ctx context.Context, dst string, opts *CopyOption
 		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
 	}
 	return w.writeCopy(ctx, dst, "backup %s to %s", opts, func(tmp string) error {
-		return copyDB(ctx, w.e.readDB, tmp, w.e.config.profile)
+		return copyDB(ctx, w.e.readDB(), tmp, w.e.config.profile)
 	})
 }
 

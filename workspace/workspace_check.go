@@ -73,7 +73,7 @@ func (w *Workspace) Check(ctx context.Context, full bool) (*CheckReport, error) 
 	if err := w.check("check"); err != nil {
 		return nil, err
 	}
-	r, err := check(ctx, w.e.readDB, full)
+	r, err := check(ctx, w.e.readDB(), full)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: check %s: %w", w.e.dbPath, err)
 	}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/litedir/litedir/ncruces"
 )
@@ -96,37 +94,3 @@ func (w *Workspace) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 // Automatic checkpoints are the group committer's (see
 // internal/committer/hooks.go): it replaces SQLite's own, backs off while
 // readers hold the WAL, and runs none with Options.ExternalCheckpoints.
-
-// closeCheckpointWait bounds how long Close's TRUNCATE checkpoint waits
-// for readers: a reader that holds the WAL (a replicator, another process)
-// would otherwise hold Close for the whole busy timeout.
-const closeCheckpointWait = 50 * time.Millisecond
-
-// closeCheckpoint runs the TRUNCATE checkpoint of the last Close, waiting
-// for readers at most closeCheckpointWait. A checkpoint that readers kept
-// from finishing is logged, not returned: the WAL is simply kept for the
-// next writer.
-func (e *entry) closeCheckpoint(ctx context.Context) error {
-	conn, err := e.writeDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c := dc.(sqlite3driver.Conn).Raw()
-		if err := c.BusyTimeout(closeCheckpointWait); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		defer c.BusyTimeout(e.config.settings.BusyTimeout)
-		nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
-		if errors.Is(err, sqlite3.BUSY) {
-			e.config.logger.Info("readers hold the WAL: the TRUNCATE checkpoint of Close was skipped",
-				"db", e.dbPath, "wal_frames", nLog, "checkpointed", nCkpt)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("checkpoint TRUNCATE: %w", err)
-		}
-		return nil
-	})
-}

@@ -46,11 +46,9 @@ type entry struct {
 	heldBy    *lock.LockedError
 
 	readOnly  bool
-	lock      *lock.Lock // nil with SkipLock and for read-only handles
-	writeDB   *sql.DB    // the writer pool; the committer pins its connection
-	readDB    *sql.DB    // the read pool; the committer's DB on single-connection platforms
-	hooks     *committer.Hooks
-	committer *committer.Committer // nil for read-only handles
+	lock      *lock.Lock           // nil with SkipLock and for read-only handles
+	committer *committer.Committer // the database's connections; nil for read-only handles
+	roDB      *sql.DB              // the read-only pool of a read-only handle
 
 	migrateMu sync.Mutex // serializes migrations from several Opens
 }
@@ -89,63 +87,28 @@ func (e *entry) open(ctx context.Context) (err error) {
 		}
 	}
 
-	e.hooks = committer.NewHooks(committer.HooksConfig{
-		PassivePages: c.settings.AutoCheckpoint,
-		External:     c.externalCheckpoints,
-		BusyTimeout:  c.settings.BusyTimeout,
-		Log:          c.logger,
-	})
-	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
-		Path:      e.dbPath,
-		Immediate: true,
-		Pragmas:   c.pragmas,
-		MaxConns:  1,
-		Profile:   &c.profile,
-		Logger:    c.logger,
-		Init:      e.hooks.Init,
+	e.committer, err = committer.Open(ctx, committer.Config{
+		Path:                e.dbPath,
+		Pragmas:             c.pragmas,
+		Profile:             &c.profile,
+		Readers:             c.readers,
+		ExternalCheckpoints: c.externalCheckpoints,
+		CloseWait:           c.closeWait,
+		Logger:              c.logger,
 	})
 	if err != nil {
 		return err
 	}
-	if !c.profile.SingleConnection {
-		e.readDB, err = ncruces.Open(ctx, ncruces.Config{
-			Path:      e.dbPath,
-			QueryOnly: true,
-			NoCreate:  true,
-			Pragmas:   c.pragmas,
-			MaxConns:  c.readers,
-			Profile:   &c.profile,
-			Logger:    c.logger,
-			Term:      e.hooks.ReaderTerm,
-		})
-		if err != nil {
-			return err
-		}
+	return e.migrate(ctx, c.migrations)
+}
+
+// readDB returns the pool that reads go to: the committer's read pool, or
+// a read-only handle's pool.
+func (e *entry) readDB() *sql.DB {
+	if e.committer != nil {
+		return e.committer.ReadDB()
 	}
-	if err := e.migrate(ctx, c.migrations); err != nil {
-		return err
-	}
-	mode, err := journalMode(ctx, e.writeDB)
-	if err != nil {
-		return err
-	}
-	level := deferredSync(c.settings, mode)
-	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
-		Path:      e.dbPath,
-		SyncLevel: level,
-		WALPath:   WALPath(e.dbPath),
-		ReadDB:    e.readDB,
-		CloseWait: c.closeWait,
-		Log:       c.logger,
-	})
-	if err != nil {
-		return err
-	}
-	if c.profile.SingleConnection {
-		// One connection: reads take it between batches, as DB does.
-		e.readDB = e.committer.DB()
-	}
-	return nil
+	return e.roDB
 }
 
 // testHookContended, when set by a test, is called when open finds the lock
@@ -226,7 +189,7 @@ func (e *entry) lockedError(ctxErr error) error {
 // openReadOnly opens the read-only pool of [OpenReadOnly].
 func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	c := &e.config
-	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+	e.roDB, err = ncruces.Open(ctx, ncruces.Config{
 		Path:     e.dbPath,
 		ReadOnly: true,
 		NoCreate: true,
@@ -238,7 +201,6 @@ func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	e.readDB = e.writeDB
 	close(e.ready)
 	return nil
 }
@@ -260,13 +222,9 @@ func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migratio
 	e.migrateMu.Lock()
 	defer e.migrateMu.Unlock()
 
-	// Before the committer starts, the writer pool is free; after, its
-	// connection is the committer's, lent between batches through DB.
-	db := e.writeDB
-	if e.committer != nil {
-		db = e.committer.DB()
-	}
-	m, err := migrations.New(db, fsys, &migrations.Options{Logger: e.config.logger})
+	// The writer connection is the committer's, lent between batches
+	// through DB.
+	m, err := migrations.New(e.committer.DB(), fsys, &migrations.Options{Logger: e.config.logger})
 	if err != nil {
 		return nil, err
 	}
@@ -289,52 +247,26 @@ func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migratio
 	return m.UpTo(ctx, to)
 }
 
-// close shuts the entry down after its last handle: the group committer
-// first, so no new transaction starts, then optimize and checkpoint, the
-// pools and the lock.
+// close shuts the entry down after its last handle: the committer (which
+// stops taking writes, runs optimize and the last checkpoint, and closes
+// the connections), then the lock.
 func (e *entry) close() error {
-	var errs []error
-	if e.committer != nil {
-		// Waits for a transaction of DB or SQL at most CloseWait.
-		if err := e.committer.Stop(); err != nil {
-			errs = append(errs, err)
-		}
-		if e.readDB == e.committer.DB() {
-			e.readDB = nil
-		}
-	}
-	if !e.readOnly {
-		// Close must finish whatever the caller's contexts say; the busy
-		// timeout bounds each statement.
-		ctx := context.Background()
-		if _, err := e.writeDB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
-			errs = append(errs, fmt.Errorf("optimize: %w", err))
-		}
-		if e.config.settings.JournalMode == "wal" && !e.config.externalCheckpoints {
-			if err := e.closeCheckpoint(ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
 	if err := e.closeResources(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close workspace %s: %w", e.dbPath, err)
 	}
 	return nil
 }
 
-// closeResources closes the pools and releases the lock, in reverse order of
-// acquisition, and returns every failure joined.
+// closeResources closes the database and releases the lock, in reverse
+// order of acquisition, and returns every failure joined.
 func (e *entry) closeResources() error {
 	var errs []error
-	// close has cleared readDB if it was the committer's lease pool.
-	if e.readDB != nil && e.readDB != e.writeDB {
-		errs = append(errs, e.readDB.Close())
+	if e.committer != nil {
+		// Waits for a transaction of DB or SQL at most CloseWait.
+		errs = append(errs, e.committer.Close())
 	}
-	if e.writeDB != nil {
-		errs = append(errs, e.writeDB.Close())
+	if e.roDB != nil {
+		errs = append(errs, e.roDB.Close())
 	}
 	if e.lock != nil {
 		errs = append(errs, e.lock.Release())

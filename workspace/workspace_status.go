@@ -88,14 +88,14 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 
-	if s.JournalMode, err = journalMode(ctx, e.readDB); err != nil {
+	if s.JournalMode, err = journalMode(ctx, e.readDB()); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
 	for _, p := range []struct {
 		name string
 		v    *int64
 	}{{"page_size", &s.PageSize}, {"page_count", &s.PageCount}, {"freelist_count", &s.FreePages}} {
-		if err := e.readDB.QueryRowContext(ctx, "PRAGMA "+p.name).Scan(p.v); err != nil {
+		if err := e.readDB().QueryRowContext(ctx, "PRAGMA "+p.name).Scan(p.v); err != nil {
 			return nil, fmt.Errorf("workspace: status %s: %s: %w", e.dbPath, p.name, err)
 		}
 	}
@@ -124,7 +124,7 @@ func (e *entry) schema(ctx context.Context, fsys fs.FS) (migrations.Status, erro
 	if fsys == nil {
 		fsys = embed.FS{}
 	}
-	m, err := migrations.New(e.readDB, fsys, &migrations.Options{Logger: e.config.logger})
+	m, err := migrations.New(e.readDB(), fsys, &migrations.Options{Logger: e.config.logger})
 	if err != nil {
 		return migrations.Status{}, err
 	}

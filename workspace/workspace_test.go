@@ -536,10 +536,22 @@ func TestCheck(t *testing.T) {
 			mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", fmt.Sprint("note ", i))
 		}
 		// Redefine the index behind SQLite's back: its entries, built from
-		// body, no longer match the definition, as after a torn write.
-		mustExec(t, ws, "PRAGMA writable_schema = ON")
-		mustExec(t, ws, "UPDATE sqlite_schema SET sql = 'CREATE INDEX notes_body ON notes (id)' WHERE name = 'notes_body'")
-		mustExec(t, ws, "PRAGMA writable_schema = OFF")
+		// body, no longer match the definition, as after a torn write. One
+		// connection: the pragma is its session's.
+		conn, err := ws.DB().Conn(testdir.Context(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			"PRAGMA writable_schema = ON",
+			"UPDATE sqlite_schema SET sql = 'CREATE INDEX notes_body ON notes (id)' WHERE name = 'notes_body'",
+			"PRAGMA writable_schema = OFF",
+		} {
+			if _, err := conn.ExecContext(testdir.Context(t), q); err != nil {
+				t.Fatalf("exec %q: %v", q, err)
+			}
+		}
+		conn.Close()
 		if err := ws.Close(); err != nil {
 			t.Fatal(err)
 		}

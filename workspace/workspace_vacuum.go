@@ -45,7 +45,7 @@ func (w *Workspace) VacuumIntoWith(ctx context.Context, dst string, opts *CopyOp
 	}
 	// VACUUM INTO fills an empty file as readily as a missing one.
 	return w.writeCopy(ctx, dst, "vacuum %s into %s", opts, func(tmp string) error {
-		return vacuumInto(ctx, w.e.readDB, tmp, w.e.config.profile)
+		return vacuumInto(ctx, w.e.readDB(), tmp, w.e.config.profile)
 	})
 }
 

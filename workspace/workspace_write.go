@@ -87,16 +87,20 @@ func (s WriteStats) MeanBatch() float64 {
 
 // WriteStats returns the counters of the group committer.
 func (w *Workspace) WriteStats() WriteStats {
-	var s WriteStats
-	if c := w.e.committer; c != nil {
-		cs := c.Stats()
-		s = WriteStats{Writes: cs.Writes, Failed: cs.Failed, Batches: cs.Batches, MaxBatch: cs.MaxBatch}
+	c := w.e.committer
+	if c == nil {
+		return WriteStats{}
 	}
-	if h := w.e.hooks; h != nil {
-		hs := h.Stats()
-		s.Checkpoints, s.WALRestarts, s.CheckpointsSkipped = hs.Passive, hs.Restarts, hs.Skipped
+	cs := c.Stats()
+	return WriteStats{
+		Writes:             cs.Writes,
+		Failed:             cs.Failed,
+		Batches:            cs.Batches,
+		MaxBatch:           cs.MaxBatch,
+		Checkpoints:        cs.Checkpoints,
+		WALRestarts:        cs.WALRestarts,
+		CheckpointsSkipped: cs.CheckpointsSkipped,
 	}
-	return s
 }
 
 // SQL returns the front: a *sql.DB that code written for database/sql —
@@ -128,8 +132,8 @@ func (w *Workspace) WriteStats() WriteStats {
 // read-only handle it is the read-only pool.
 func (w *Workspace) SQL() *sql.DB {
 	if w.e.committer == nil {
-		return w.e.readDB
+		return w.orClosed(w.e.roDB)
 	}
 	w.frontOnce.Do(func() { w.front = w.e.committer.NewFront() })
-	return w.front
+	return w.orClosed(w.front)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"sync/atomic"
 	"time"
-
-	"github.com/ncruces/go-sqlite3"
 )
 
 // Group commit limits. A batch ends when the queue is empty, when it holds
@@ -30,194 +28,127 @@ var (
 	errGoexit = errors.New("a Write function called runtime.Goexit")
 )
 
-// abortError is what the calls of an aborted batch return: it matches
-// ErrBatchAborted and unwraps to the cause.
-type abortError struct{ cause error }
-
-func (e *abortError) Error() string        { return fmt.Sprintf("%v: %v", ErrBatchAborted, e.cause) }
-func (e *abortError) Is(target error) bool { return target == ErrBatchAborted }
-func (e *abortError) Unwrap() error        { return e.cause }
-
-// batch is one transaction of the committer.
+// batch is one transaction of the loop: its requests, and what each came
+// to so far, in the same order.
 type batch struct {
 	reqs  []*request
+	outs  []outcome
 	start time.Time
 }
 
-// loop runs batches and grants leases until Stop. If a function calls
-// runtime.Goexit, which cannot be recovered, its batch is aborted (see
-// run) and a new goroutine takes over the loop.
-func (c *Committer) loop() {
-	stopped := false
-	defer func() {
-		if !stopped {
-			go c.loop()
-			return
-		}
-		close(c.exited)
-	}()
-	for {
-		var r *request
-		if r = c.pending; r != nil {
-			c.pending = nil
-		} else {
-			select {
-			case r = <-c.reqs:
-			case <-c.quit:
-				c.drain()
-				stopped = true
-				return
-			}
-		}
-		if r.kind == kindLease {
-			c.grant(r)
-			continue
-		}
-		c.gather()
-		c.batch(r)
-	}
+// fnState is the state of the Write function that runs now.
+type fnState struct {
+	// stmtPanic is a panic recovered inside the driver while the function
+	// ran (in Rows.Next, say, where database/sql turns it into an error the
+	// function may drop): the function is then treated as having panicked.
+	stmtPanic atomic.Pointer[PanicError]
 }
 
-// gather lets callers woken by the last commit queue their next request
-// before a batch starts: they are runnable but may not have run yet, and
-// yielding to them turns many small batches into a few large ones. It yields
-// while the queue keeps growing, a few times at most; when nothing else is
-// runnable, Gosched returns at once, so a lone request is not delayed.
-func (c *Committer) gather() {
-	for n, i := len(c.reqs), 0; i < 4; i++ {
-		runtime.Gosched()
-		m := len(c.reqs)
-		if m == n {
-			return
-		}
-		n = m
-	}
-}
-
-// reject fails r, which never ran, with err, unless its caller gave up on
-// it first.
-func (c *Committer) reject(r *request, err error) {
-	if r.claim() {
-		r.err = c.errf("write", err)
-		c.failed.Add(1)
-		close(r.done)
-	}
-}
-
-// drain fails every queued request with ErrClosed.
-func (c *Committer) drain() {
-	if c.pending != nil {
-		c.reject(c.pending, ErrClosed)
-		c.pending = nil
-	}
-	for {
-		select {
-		case r := <-c.reqs:
-			c.reject(r, ErrClosed)
-		default:
-			return
-		}
-	}
-}
-
-// next returns the next queued request if the batch may grow, or nil. A
-// lease request ends the batch; the loop grants it after the commit.
-func (c *Committer) next(b *batch) *request {
-	if len(b.reqs) >= maxBatch || time.Since(b.start) >= maxBatchTime {
-		return nil
-	}
-	select {
-	case r := <-c.reqs:
-		if r.kind == kindLease {
-			c.pending = r
-			return nil
-		}
-		return r
-	default:
-		return nil
-	}
-}
-
-// batch runs first and whatever else is queued, up to the limits, in one
-// transaction, then reports to every caller.
-func (c *Committer) batch(first *request) {
+// runBatch runs first and whatever else is queued, up to the limits, in one
+// transaction, and settles it: now, or when the sync stage has made it
+// durable.
+func (c *Committer) runBatch(first *request) {
 	if err := c.failure(); err != nil {
 		c.reject(first, err)
 		return
 	}
-	if err := c.w.begin(c.syncer != nil); err != nil {
+	if err := c.w.begin(c.syncLevel != ""); err != nil {
 		c.reject(first, fmt.Errorf("begin: %w", err))
 		return
 	}
-	c.hooks.rolledBack.Store(false)
 	b := &batch{start: time.Now()}
-
 	finished := false
 	defer func() {
 		if !finished {
 			// A function called runtime.Goexit: the deferred calls run
 			// while the goroutine unwinds, and loop starts a new one.
-			c.hooks.inFn.Store(false)
+			c.inFn.Store(false)
 			c.cur.Store(nil)
 			c.abort(b, errGoexit)
 		}
+		c.hold(holdNone)
 	}()
 	for r := first; r != nil; r = c.next(b) {
-		if !r.claim() {
-			continue // cancelled while queued: it never runs
-		}
-		b.reqs = append(b.reqs, r)
 		if err := c.run(b, r); err != nil {
 			c.abort(b, err)
 			finished = true
 			return
 		}
+		c.pollSynced()
 	}
 	c.commit(b)
 	finished = true
 }
 
-// run runs r inside a savepoint. A non-nil result means the transaction can
-// no longer be used.
+// next returns the next queued request if the batch may grow, or nil. A
+// lease request ends the batch; the loop grants it after the commit.
+func (c *Committer) next(b *batch) *request {
+	for len(b.reqs) < maxBatch && time.Since(b.start) < maxBatchTime {
+		select {
+		case r := <-c.reqs:
+			if !c.admit(r) {
+				continue
+			}
+			if r.kind == kindLease {
+				c.pending = r
+				return nil
+			}
+			return r
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// run runs r inside a savepoint of b, recording what it came to. A non-nil
+// result means the transaction can no longer be used.
 func (c *Committer) run(b *batch, r *request) error {
+	b.reqs = append(b.reqs, r)
+	b.outs = append(b.outs, outcome{})
+	o := &b.outs[len(b.outs)-1]
 	w := c.w
 	if err := w.control(ctlSavepoint); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	// The statements of a batch are not interrupted by their context: an
+	// interrupted statement would roll back the transaction that other
+	// callers' work shares.
 	ctx := context.Background()
 	switch r.kind {
 	case kindFn:
-		c.runFn(r)
+		c.hold(holdFn)
+		c.runFn(r, o)
+		c.hold(holdNone)
 	case kindExec:
-		c.hooks.inFn.Store(true)
-		r.result, r.err = w.exec(ctx, nil, r.query, r.args, true)
-		c.hooks.inFn.Store(false)
+		o.result, o.err = w.exec(ctx, nil, r.query, r.args, true)
 	case kindQuery:
-		c.hooks.inFn.Store(true)
-		r.rows, r.err = w.queryAll(ctx, r.query, r.args)
-		c.hooks.inFn.Store(false)
+		o.rows, o.err = w.queryAll(ctx, r.query, r.args)
 	}
-	if r.err != nil && r.kind != kindFn {
-		r.err = c.errf("exec", r.err)
+	if o.err != nil && r.kind != kindFn {
+		o.err = c.errf("exec", o.err)
 	}
-
-	if c.hooks.rolledBack.Load() {
-		if r.err != nil {
-			return fmt.Errorf("%w: %w", errTxEnded, r.err)
+	if w.rolledBack() {
+		if o.err != nil {
+			return fmt.Errorf("%w: %w", errTxEnded, o.err)
 		}
 		return errTxEnded
 	}
-	deferredFKs, err := w.deferredFKs()
+	problem, err := w.afterRequest()
 	switch {
 	case err != nil:
 		return err
-	case deferredFKs > 0 && r.ok():
+	case problem != nil && o.ok():
 		// A deferred constraint would fail the COMMIT, and with it every
-		// other caller of the batch: fail this request alone instead.
-		r.err = c.errf("write", fmt.Errorf("%d deferred foreign key violations: %w",
-			deferredFKs, sqlite3.CONSTRAINT_FOREIGNKEY))
+		// other caller of the batch; a temporary object would outlive
+		// the request: fail this request alone instead.
+		o.err = c.errf("write", problem)
+	case r.kind == kindQuery && o.ok() && r.ctx.Err() != nil:
+		// Its caller gets rows from database/sql only while its context
+		// lasts: undo the write it could not learn of.
+		o.err, o.rows = r.ctx.Err(), nil
 	}
-	if !r.ok() {
+	if !o.ok() {
 		if err := w.control(ctlRollbackTo); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}
@@ -228,30 +159,31 @@ func (c *Committer) run(b *batch, r *request) error {
 	return nil
 }
 
-// runFn runs a Write function with its Querier.
-func (c *Committer) runFn(r *request) {
-	q := &querier{c: c, r: r}
-	c.cur.Store(r)
-	c.hooks.inFn.Store(true)
-	c.call(r, q)
-	c.hooks.inFn.Store(false)
+// runFn runs a Write function with its Querier, below c's marker chain.
+func (c *Committer) runFn(r *request, o *outcome) {
+	q := &querier{c: c}
+	st := &fnState{}
+	c.cur.Store(st)
+	c.inFn.Store(true)
+	call(r.fn, q, o, c.id)
+	c.inFn.Store(false)
 	c.cur.Store(nil)
 	q.finish()
-	if pe := r.stmtPanic.Load(); pe != nil && !r.panicked && !r.goexit {
+	if pe := st.stmtPanic.Load(); pe != nil && !o.panicked && !o.goexit {
 		// The function went on after a statement panicked (and
 		// database/sql turned the panic into an error): the panic is
 		// still the function's outcome.
-		r.err, r.panicked, r.panicVal = nil, true, pe.Value
+		o.err, o.panicked, o.panicVal = nil, true, pe.Value
 	}
 }
 
-// call runs r.fn, recording a return, a panic or a runtime.Goexit, the way
-// golang.org/x/sync/singleflight tells them apart.
-func (c *Committer) call(r *request, q Querier) {
+// call runs fn, recording in o a return, a panic or a runtime.Goexit, the
+// way golang.org/x/sync/singleflight tells them apart.
+func call(fn func(Querier) error, q Querier, o *outcome, id uint64) {
 	normal, recovered := false, false
 	defer func() {
 		if !normal && !recovered {
-			r.goexit = true
+			o.goexit = true
 		}
 	}()
 	func() {
@@ -259,11 +191,11 @@ func (c *Committer) call(r *request, q Querier) {
 			if !normal {
 				// Since Go 1.21 recover returns nil only for Goexit.
 				if p := recover(); p != nil {
-					r.panicked, r.panicVal = true, p
+					o.panicked, o.panicVal = true, p
 				}
 			}
 		}()
-		r.err = c.callFn(r.fn, q)
+		o.err = callMarked(id, fn, q)
 		normal = true
 	}()
 	if !normal {
@@ -271,72 +203,69 @@ func (c *Committer) call(r *request, q Querier) {
 	}
 }
 
-// commit commits b and reports to its callers.
+// commit commits b, after checking that the files are still the files,
+// and settles it: at once, or when the sync stage has made it durable.
 func (c *Committer) commit(b *batch) {
 	if len(b.reqs) == 0 {
 		c.w.rollback()
+		return
+	}
+	if err := c.checkFiles(); err != nil {
+		c.abort(b, err)
 		return
 	}
 	if err := c.w.control(ctlCommit); err != nil {
 		// Nothing of the batch is durable; SQLite keeps the transaction
 		// open after some COMMIT failures, so roll it back.
 		c.w.rollback()
-		c.failAll(b.reqs, &abortError{cause: c.errf("commit", err)})
+		c.settle(b, &abortError{cause: c.errf("commit", err)})
 		return
 	}
-	if c.syncer != nil {
-		c.syncer.add(b.reqs)
+	if c.syncLevel != "" {
+		c.toSync(b)
 	} else {
-		c.finish(b.reqs, true)
+		c.settle(b, nil)
 	}
 }
 
-// abort rolls b back and fails every request of the batch that has no error
-// of its own with an *abortError.
+// abort rolls b back and settles it with cause.
 func (c *Committer) abort(b *batch, cause error) {
-	cause = fmt.Errorf("write %s: %w", c.path, cause)
-	if err := c.w.rollback(); err != nil && !c.hooks.rolledBack.Load() {
+	cause = c.errf("write", cause)
+	if err := c.w.rollback(); err != nil && !c.w.rolledBack() {
 		c.log.Warn("rollback of an aborted write batch failed", "db", c.path, "err", err)
 	}
-	c.failAll(b.reqs, &abortError{cause: cause})
+	c.settle(b, &abortError{cause: cause})
 }
 
-// failAll fails every request of a batch that has no error of its own with
-// err, and reports to the callers.
-func (c *Committer) failAll(reqs []*request, err error) {
-	for _, r := range reqs {
-		if r.ok() {
-			r.err = err
-		}
-	}
-	c.finish(reqs, false)
-}
-
-// finish reports to the callers of a batch and counts it. The loop calls
-// it, and the syncer for batches it made durable.
-func (c *Committer) finish(reqs []*request, committed bool) {
-	// Count first: a caller may read the stats as soon as it returns.
+// settle decides the outcome of every request of b and delivers it: what
+// its own work came to, unless that succeeded and the batch failed (err),
+// in which case err. It is where every batch request's fate is sealed.
+func (c *Committer) settle(b *batch, err error) {
 	var ok uint64
-	for _, r := range reqs {
-		if committed && r.ok() {
+	for i := range b.outs {
+		o := &b.outs[i]
+		if err != nil && o.ok() {
+			o.err = err
+		}
+		if o.ok() {
 			ok++
+		} else {
+			o.rows, o.result = nil, nil
 		}
 	}
-	c.failed.Add(uint64(len(reqs)) - ok)
-	if committed {
+	// Count first: a caller may read the stats as soon as it returns.
+	c.failed.Add(uint64(len(b.reqs)) - ok)
+	if err == nil {
 		c.writes.Add(ok)
 		c.batches.Add(1)
-		for n := uint64(len(reqs)); ; {
+		for n := uint64(len(b.reqs)); ; {
 			m := c.maxBatch.Load()
 			if n <= m || c.maxBatch.CompareAndSwap(m, n) {
 				break
 			}
 		}
 	}
-	for _, r := range reqs {
-		if r.rows != nil && !r.ok() {
-			r.rows = nil
-		}
-		close(r.done)
+	for i, r := range b.reqs {
+		deliver(r, b.outs[i])
 	}
 }

@@ -1,23 +1,23 @@
-// Package committer is the group committer of a workspace's writer
-// connection: one goroutine owns the connection's transactions and gathers
-// the writes of many goroutines into one BEGIN IMMEDIATE … COMMIT, each in
-// its own savepoint, so that one commit (and one fsync) serves them all.
+// Package committer is the group committer of a workspace's database: it
+// opens the database's connections and owns them, and gathers the writes of
+// many goroutines into one BEGIN IMMEDIATE … COMMIT, each in its own
+// savepoint, so that one commit (and one fsync) serves them all.
 //
-// # Who uses the connection
+// # Who uses the writer connection
 //
-// The committer pins the writer pool's only connection for its whole life
-// ([Start]) and lends it out in three ways, never two at once:
+// [Open] opens a writer pool of one connection, pins that connection for the
+// committer's life, and lends it out in three ways, never two at once:
 //
-//   - a batch: the committer goroutine runs queued requests — Write
-//     functions ([Committer.Write]) and single statements of the front
+//   - a batch: the loop goroutine runs queued requests — Write functions
+//     ([Committer.Write]) and single statements of the front
 //     ([Committer.NewFront]) — inside one transaction;
-//   - a lease: [Committer.DB], and transactions begun through the front,
-//     hold the connection exclusively between batches, for as long as
+//   - a lease: [Committer.NewDB]'s pools, and transactions begun through the
+//     front, hold the connection exclusively between batches, for as long as
 //     database/sql holds their connection (a statement, a Rows, a Tx, a
 //     *sql.Conn);
-//   - a nested call: a statement run through the front or DB from inside a
-//     running Write function, on that function's goroutine, joins the
-//     function's savepoint.
+//   - a nested call: a statement run through the front or a DB pool from
+//     inside a running Write function, on that function's goroutine, joins
+//     the function's savepoint (see nested.go).
 //
 // Every statement call into the driver on the writer connection goes
 // through one mutex, and every statement call (on the writer and, for the
@@ -26,15 +26,28 @@
 // on a normal return from the driver, so a panic that crossed it would leave
 // the connection locked for good.
 //
+// # One owner for every outcome
+//
+// A request's outcome is decided by the loop goroutine alone and delivered
+// once, on the request's own channel (request.go): settle delivers a batch's
+// (batch.go), reject a request's that never ran. The sync stage (syncer.go)
+// knows nothing of the committer: committed batches go in, and come back
+// with the result of the fsync that covered them, for the loop to settle.
+// The connection hooks (hooks.go) leave what they learn for the loop too.
+//
 // # Files
 //
-// committer.go holds the lifecycle; request.go the request queue;
-// batch.go the batches and savepoints; conn.go the pinned connection and
-// stmtcache.go its statement cache; proxy.go the database/sql driver that
-// DB, the front and the Write functions' Querier run on; front.go the
-// front's routing; lease.go exclusive use; hooks.go the connection hooks and
-// the checkpoint policy; syncer.go the deferred fsync; nested.go the
-// detection of calls from inside a Write function; panic.go panics.
+// committer.go holds the lifecycle; errors.go the errors; request.go the
+// requests, their outcomes and the wait for them; loop.go the loop and the
+// leases; batch.go the batches, savepoints and settling; syncer.go the
+// deferred fsync; identity.go the check that the files are still the files;
+// session.go what statements may do to their connection; conn.go the pinned
+// writer connection and stmtcache.go its statement cache; readstmts.go the
+// read connections' statements; proxy.go the database/sql driver that the DB
+// pools, the front and the Write functions' Querier run on; front.go the
+// front's routing; querier.go the Querier; hooks.go the connection hooks and
+// the checkpoint policy; nested.go the detection of calls from inside a
+// Write function; panic.go panics.
 package committer
 
 import (
@@ -43,210 +56,292 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litedir/litedir/ncruces"
 )
 
-// Errors. The workspace package exports them under the same names.
-var (
-	// ErrClosed is returned by calls on a stopped committer.
-	ErrClosed = errors.New("workspace: closed")
-
-	// ErrNestedWrite is returned by a Write, or a transaction begun through
-	// DB or the front, from inside a running Write function: it would wait
-	// for the batch that is running it, forever.
-	ErrNestedWrite = errors.New("workspace: Write called from inside a Write function")
-
-	// ErrBatchAborted is returned to the calls of a batch whose transaction
-	// SQLite rolled back as a whole, or whose COMMIT failed; it wraps the
-	// cause.
-	ErrBatchAborted = errors.New("workspace: write batch aborted")
-
-	// ErrQuerierDone is returned by a Querier used after its Write function
-	// returned.
-	ErrQuerierDone = errors.New("workspace: Querier used after its Write function returned")
-
-	// ErrFailStop is returned by every request of a batch (a Write, a front
-	// statement outside a transaction) after an fsync or a checkpoint failed
-	// with an I/O error: the page cache can no longer be trusted to match
-	// the disk (PostgreSQL's "fsyncgate"), so no batch is acknowledged until
-	// the workspace is reopened. It wraps the first failure.
-	ErrFailStop = errors.New("workspace: stopped after a failed fsync or checkpoint; reopen the workspace")
-
-	// ErrLeaseRevoked is returned by statements on a DB connection or a
-	// transaction that Close took back after waiting for it.
-	ErrLeaseRevoked = errors.New("workspace: the writer connection was taken back by Close")
-)
-
-// Options configures [Start].
-type Options struct {
-	// Path is the database file, for errors and logs.
+// Config says which database [Open] opens and how.
+type Config struct {
+	// Path is the database file. Required.
 	Path string
 
-	// SyncLevel is the synchronous level ("FULL" or "EXTRA") whose fsyncs
-	// the syncer takes over from the commits (see syncer.go); "" means
-	// commits are as durable as the connection's own synchronous level
-	// makes them.
-	SyncLevel string
+	// Pragmas are the connections' pragmas, merged and ordered already
+	// (ncruces.MergePragmas); nil means ncruces.DefaultPragmas().
+	Pragmas []ncruces.Pragma
 
-	// WALPath is the WAL file the syncer fsyncs. Required with SyncLevel.
-	WALPath string
+	// Profile is the platform profile. The zero value means
+	// ncruces.Platform().
+	Profile *ncruces.Profile
 
-	// ReadDB is the read pool that the front sends read-only queries to.
-	// nil means there is none (single-connection platforms): reads go
-	// through the writer.
-	ReadDB *sql.DB
+	// Readers is the size of the read pool. Zero means there is none (a
+	// single-connection profile): reads take the writer connection between
+	// batches, as DB's statements do.
+	Readers int
 
-	// CloseWait bounds how long Stop waits for a leased connection (an open
-	// transaction of DB or the front) before it takes the connection back.
-	// Zero means DefaultCloseWait.
+	// ExternalCheckpoints means another program checkpoints the WAL: the
+	// committer runs none, not even at Close.
+	ExternalCheckpoints bool
+
+	// CloseWait bounds how long Close waits for a leased connection (an
+	// open transaction of DB or the front) before it takes the connection
+	// back. Zero means DefaultCloseWait.
 	CloseWait time.Duration
 
-	// Log receives diagnostics. nil discards them.
-	Log *slog.Logger
+	// Logger receives diagnostics. nil discards them.
+	Logger *slog.Logger
 }
 
-// DefaultCloseWait is how long Stop waits, by default, for a transaction
+// DefaultCloseWait is how long Close waits, by default, for a transaction
 // open on DB or the front to end.
 const DefaultCloseWait = 5 * time.Second
 
-// Committer is a workspace's group committer. Its methods are safe for
-// concurrent use by multiple goroutines.
+// minWait is the least a call waits for a connection before it fails with
+// a *BusyError, whatever the busy timeout: a queue of requests ahead of it
+// takes milliseconds, which a busy timeout of zero should not turn into
+// errors.
+const minWait = time.Second
+
+// Committer is a database's group committer and the owner of its
+// connections. Its methods are safe for concurrent use by multiple
+// goroutines.
 type Committer struct {
-	path  string
-	log   *slog.Logger
-	hooks *Hooks
-	w     *wconn
-
-	reqs     chan *request
-	quit     chan struct{}
-	exited   chan struct{} // closed when the loop goroutine stopped for good
-	stopOnce sync.Once
-	stopErr  error
-
+	path      string
+	log       *slog.Logger
+	id        uint64        // the marker chain's id (see nested.go)
+	wait      time.Duration // the most a call waits for a connection
 	closeWait time.Duration
+	settings  ncruces.Settings
+	mode      string // the journal mode in force
 
-	syncer *syncer
-	// syncLevel is the level the connection runs at outside batches;
-	// batches run at NORMAL when the syncer takes over the fsyncs.
-	syncLevel string
+	hooks   *hooks
+	writeDB *sql.DB // the writer pool: one connection, pinned in w
+	readDB  *sql.DB // the read pool; nil on single-connection profiles
+	w       *wconn
 
-	readDB  *sql.DB
 	lentDB  *sql.DB   // the Querier's database/sql layer
 	lent    *sql.Conn // its only connection, held for life
 	leaseDB *sql.DB   // DB
+	readers *sql.DB   // ReadDB: readDB, or a lease pool without one
 	classes classCache
 
-	// slot is c's marker frame (see nested.go).
-	slot int
+	// syncLevel is the synchronous level that the sync stage provides
+	// for batches ("" without one); syncer is the stage.
+	syncLevel string
+	syncer    *syncStage
 
-	// pending is a lease request that ended a batch, granted next; owned
-	// by the loop goroutine.
-	pending *request
+	// files are the database and its WAL as the committer opened them.
+	files []fileID
 
-	// leaked is set by revoke: what Stop took back.
-	leaked error
+	reqs   chan *request
+	quit   chan struct{}
+	exited chan struct{} // closed when the loop stopped for good
 
-	// cur is the request whose function runs now; the loop goroutine sets
-	// it, the lent connection reads it while the function runs.
-	cur atomic.Pointer[request]
+	// Set by the loop, read by other goroutines: whether a Write function
+	// runs (and its state), and what holds the writer now, for BusyError.
+	inFn      atomic.Bool
+	cur       atomic.Pointer[fnState]
+	holdKind  atomic.Int32
+	holdSince atomic.Int64
 
-	// ckptWake wakes the background checkpointer (capacity 1), which
-	// closes ckptDone when it stops; both nil without a read pool.
-	ckptWake chan struct{}
-	ckptDone chan struct{}
+	// Owned by the loop goroutine.
+	lease    *request // the lease granted, or nil
+	pending  *request // a lease request that ended a batch, granted next
+	failStop error    // once set, fails every later batch (see ErrFailStop)
+	leaked   error    // what Close took back from a lease
 
-	// failStop, once set, fails every later write (see ErrFailStop).
-	failStop atomic.Pointer[error]
+	ckptCancel context.CancelFunc
+	ckptDone   chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 
 	writes, failed, batches, maxBatch atomic.Uint64
 }
 
-// Start pins db's only connection — the writer pool, opened with
-// hooks.Init on every connection — and starts the committer on it. db must
-// allow exactly one open connection. Stop returns the connection to db.
-func Start(ctx context.Context, db *sql.DB, hooks *Hooks, opts Options) (_ *Committer, err error) {
-	log := opts.Log
+// Open opens the database cfg.Path — a writer pool of one connection and,
+// with cfg.Readers, a read pool of query_only connections — and starts the
+// committer on it. Close closes everything Open opened; a failed Open closes
+// what it opened before it returns.
+func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
+	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	prof := ncruces.Platform()
+	if cfg.Profile != nil {
+		prof = *cfg.Profile
+	}
+	pragmas := cfg.Pragmas
+	if pragmas == nil {
+		pragmas = ncruces.DefaultPragmas()
+	}
 	c := &Committer{
-		path:      opts.Path,
+		path:      cfg.Path,
 		log:       log,
-		hooks:     hooks,
+		id:        takeID(),
+		closeWait: cfg.CloseWait,
+		settings:  ncruces.Resolve(pragmas, prof),
 		reqs:      make(chan *request, maxBatch),
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
-		closeWait: opts.CloseWait,
-		readDB:    opts.ReadDB,
-		syncLevel: opts.SyncLevel,
-		slot:      nextSlot(),
 	}
 	if c.closeWait <= 0 {
 		c.closeWait = DefaultCloseWait
 	}
-	c.w, err = pin(ctx, db, hooks)
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", c.path, err)
-	}
+	c.wait = max(c.settings.BusyTimeout, minWait)
+	external := cfg.ExternalCheckpoints || c.settings.AutoCheckpoint == 0
+	c.hooks = newHooks(hooksConfig{
+		passivePages: c.settings.AutoCheckpoint,
+		external:     external,
+		busyTimeout:  c.settings.BusyTimeout,
+	}, log, cfg.Readers > 0)
 	defer func() {
 		if err != nil {
-			c.closeDBs()
-			c.w.unpin()
+			err = errors.Join(err, c.closeConns())
 		}
 	}()
-	if opts.SyncLevel != "" {
-		// Outside batches the connection keeps the configured level;
-		// batches switch it to NORMAL (see syncer.go).
-		c.w.level = opts.SyncLevel
+
+	c.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+		Path:      c.path,
+		Immediate: true,
+		Pragmas:   pragmas,
+		MaxConns:  1,
+		Profile:   &prof,
+		Logger:    log,
+		Init:      c.hooks.writerInit,
+	})
+	if err != nil {
+		return nil, err
 	}
-	onIOError := c.setFailStop
-	hooks.onIOError.Store(&onIOError)
+	if cfg.Readers > 0 {
+		c.readDB, err = ncruces.Open(ctx, ncruces.Config{
+			Path:      c.path,
+			QueryOnly: true,
+			NoCreate:  true,
+			Pragmas:   pragmas,
+			MaxConns:  cfg.Readers,
+			Profile:   &prof,
+			Logger:    log,
+			Init:      c.hooks.readerInit,
+			Term:      c.hooks.readerTerm,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if c.w, err = pin(ctx, c.writeDB, &c.hooks.writer, c.settings.Synchronous); err != nil {
+		return nil, c.errf("open", err)
+	}
+	if c.mode, err = c.journalMode(); err != nil {
+		return nil, c.errf("open", err)
+	}
+	if err := c.identify(); err != nil {
+		return nil, c.errf("open", err)
+	}
+	if c.mode == "wal" && (c.settings.Synchronous == "FULL" || c.settings.Synchronous == "EXTRA") {
+		c.syncLevel = c.settings.Synchronous
+		if c.syncer, err = startSync(c.files[1].path); err != nil {
+			return nil, c.errf("open", err)
+		}
+	}
+
 	c.lentDB = sql.OpenDB(&connector{c: c, mode: modeLent})
 	c.lentDB.SetMaxOpenConns(1)
-	c.lent, err = c.lentDB.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", c.path, err)
+	if c.lent, err = c.lentDB.Conn(ctx); err != nil {
+		return nil, c.errf("open", err)
 	}
 	c.leaseDB = c.NewDB()
-	if opts.SyncLevel != "" {
-		c.syncer, err = newSyncer(c, opts.WALPath)
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", c.path, err)
-		}
+	c.readers = c.readDB
+	if c.readDB == nil {
+		c.readers = c.NewDB()
 	}
 	if c.readDB != nil {
-		c.ckptWake, c.ckptDone = make(chan struct{}, 1), make(chan struct{})
-		offload := func() bool {
-			select {
-			case c.ckptWake <- struct{}{}:
-				return true
-			default:
-				return false
-			}
-		}
-		hooks.offload.Store(&offload)
-		go c.checkpointLoop()
+		var ckptCtx context.Context
+		ckptCtx, c.ckptCancel = context.WithCancel(context.Background())
+		c.ckptDone = make(chan struct{})
+		go c.checkpointer(ckptCtx)
 	}
 	go c.loop()
 	return c, nil
 }
 
-// checkpointLoop is the background checkpointer: it runs the PASSIVE
-// checkpoints the WAL hook hands it (see Hooks.walHook) on a connection of
-// the read pool, until Stop.
-func (c *Committer) checkpointLoop() {
+// journalMode returns the journal mode in force on the writer connection.
+func (c *Committer) journalMode() (mode string, err error) {
+	if err := c.w.lock(nil); err != nil {
+		return "", err
+	}
+	defer c.w.mu.Unlock()
+	defer recoverErr(&err)
+	st, _, err := c.w.raw.Prepare("PRAGMA journal_mode")
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if !st.Step() {
+		return "", fmt.Errorf("journal mode: %w", st.Err())
+	}
+	return strings.ToLower(st.ColumnText(0)), nil
+}
+
+// identify records the identity of the database file and, in WAL mode, of
+// its WAL, which it first makes SQLite create: a database made WAL by the
+// pragma has no WAL file until its first transaction.
+func (c *Committer) identify() error {
+	db, err := identify(c.path)
+	if err != nil {
+		return err
+	}
+	c.files = []fileID{db}
+	if c.mode != "wal" {
+		return nil
+	}
+	if err := c.w.control(ctlBegin); err != nil {
+		return err
+	}
+	if err := c.w.control(ctlRollback); err != nil {
+		return err
+	}
+	wal, err := identify(c.path + "-wal")
+	if err != nil {
+		return err
+	}
+	c.files = append(c.files, wal)
+	return nil
+}
+
+// checkFiles returns an error matching ErrMoved unless the database and its
+// WAL are still the files the committer opened (see identity.go).
+func (c *Committer) checkFiles() error {
+	for _, f := range c.files {
+		if err := f.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpointer is the background checkpointer: it runs the PASSIVE
+// checkpoints the WAL hook hands it (see hooks.walHook) on a connection of
+// the read pool, until ctx ends.
+func (c *Committer) checkpointer(ctx context.Context) {
 	defer close(c.ckptDone)
 	for {
 		select {
-		case <-c.ckptWake:
-		case <-c.quit:
+		case <-c.hooks.ckpt:
+		case <-ctx.Done():
 			return
 		}
-		sc, dc, err := c.readConn(context.Background())
+		sc, dc, err := c.readConn(ctx, "checkpoint")
 		if err != nil {
-			c.log.Warn("background checkpoint: no read connection", "db", c.path, "err", err)
+			if ctx.Err() == nil {
+				c.log.Warn("background checkpoint: no read connection", "db", c.path, "err", err)
+			}
 			continue
 		}
 		c.hooks.passiveInBackground(dc.Raw())
@@ -256,8 +351,12 @@ func (c *Committer) checkpointLoop() {
 
 // DB returns the committer's own pool whose statements and transactions
 // hold the writer connection exclusively, between batches (see the package
-// doc). Stop closes it.
+// doc); migrations run on it. Close closes it.
 func (c *Committer) DB() *sql.DB { return c.leaseDB }
+
+// ReadDB returns the read pool; on single-connection profiles, a pool like
+// DB. Close closes it.
+func (c *Committer) ReadDB() *sql.DB { return c.readers }
 
 // NewDB returns a new pool like DB, for one user: closing it closes that
 // pool only, never the writer connection. The caller closes it.
@@ -279,21 +378,34 @@ func (c *Committer) NewFront() *sql.DB {
 	return db
 }
 
+// JournalMode returns the journal mode in force, in lower case.
+func (c *Committer) JournalMode() string { return c.mode }
+
 // Stats counts the work of the committer.
 type Stats struct {
 	Writes   uint64 // requests (Write calls and front statements) whose work committed
 	Failed   uint64 // requests that returned an error
 	Batches  uint64 // transactions committed
 	MaxBatch uint64 // the largest batch
+
+	// Checkpoints counts the PASSIVE checkpoints run after commits,
+	// WALRestarts the RESTART checkpoints that completed, and
+	// CheckpointsSkipped those skipped or given up while readers held the
+	// WAL.
+	Checkpoints, WALRestarts, CheckpointsSkipped uint64
 }
 
 // Stats returns the committer's counters.
 func (c *Committer) Stats() Stats {
+	h := c.hooks
 	return Stats{
-		Writes:   c.writes.Load(),
-		Failed:   c.failed.Load(),
-		Batches:  c.batches.Load(),
-		MaxBatch: c.maxBatch.Load(),
+		Writes:             c.writes.Load(),
+		Failed:             c.failed.Load(),
+		Batches:            c.batches.Load(),
+		MaxBatch:           c.maxBatch.Load(),
+		Checkpoints:        h.checkpoints.Load(),
+		WALRestarts:        h.restarts.Load(),
+		CheckpointsSkipped: h.skipped.Load(),
 	}
 }
 
@@ -309,43 +421,103 @@ func (c *Committer) Prepares() int64 {
 // connections. For tests.
 func (c *Committer) ReaderPrepares() int64 { return c.hooks.readers.prepares.Load() }
 
-// Stop fails the queued requests with ErrClosed, lets a running batch
-// commit, waits up to Options.CloseWait for a leased connection and then
-// takes it back (rolling its transaction back), stops the syncer and returns
-// the connection to the writer pool. It is idempotent; later calls return
-// the first result.
-func (c *Committer) Stop() error {
-	c.stopOnce.Do(func() {
+// Close fails the queued requests with ErrClosed, lets a running batch
+// commit, waits up to Config.CloseWait for a leased connection and then
+// takes it back (rolling its transaction back), waits for the fsyncs under
+// way, and stops the background checkpointer; then it runs PRAGMA optimize
+// and, in WAL mode unless checkpoints are external, a TRUNCATE checkpoint
+// that waits for readers at most 50 ms, and closes the connections. It
+// returns every failure joined. It is idempotent; later calls return the
+// first result.
+func (c *Committer) Close() error {
+	c.closeOnce.Do(func() {
 		close(c.quit)
 		<-c.exited
-		if c.ckptDone != nil {
-			c.hooks.offload.Store(nil)
-			<-c.ckptDone
-		}
-		var errs []error
-		if c.syncer != nil {
-			c.syncer.stop()
-		}
-		c.closeDBs()
-		errs = append(errs, c.w.unpin(), c.leaked)
-		c.stopErr = errors.Join(errs...)
+		c.closeErr = errors.Join(c.leaked, c.closeConns())
 	})
-	return c.stopErr
+	return c.closeErr
 }
 
-// closeDBs closes the database/sql layers over the connection; none of
-// them closes the connection itself.
-func (c *Committer) closeDBs() {
-	// The lent *sql.Conn is not closed: Close would wait for a *sql.Row
-	// that a Write function never scanned. Closing its DB does not wait.
-	for _, db := range []*sql.DB{c.lentDB, c.leaseDB} {
-		if db != nil {
+// closeCheckpointWait bounds how long Close's TRUNCATE checkpoint waits for
+// readers: a reader that holds the WAL (a replicator, another process)
+// would otherwise hold Close for the whole busy timeout.
+const closeCheckpointWait = 50 * time.Millisecond
+
+// closeConns stops the background checkpointer and closes the pools and
+// the connections, in reverse order of opening, after the last work on the
+// writer: PRAGMA optimize and the TRUNCATE checkpoint. The loop has stopped,
+// or never started.
+func (c *Committer) closeConns() error {
+	var errs []error
+	if c.ckptCancel != nil {
+		c.ckptCancel()
+		<-c.ckptDone
+	}
+	for _, db := range []*sql.DB{c.readers, c.leaseDB, c.lentDB} {
+		// The lent *sql.Conn is not closed: Close would wait for a
+		// *sql.Row that a Write function never scanned. Closing its DB
+		// does not wait.
+		if db != nil && db != c.readDB {
 			db.Close()
 		}
 	}
+	if c.syncer != nil {
+		// Open failed after the stage started; the loop never ran.
+		close(c.syncer.in)
+		for range c.syncer.out {
+		}
+		c.syncer = nil
+	}
+	if c.w != nil {
+		errs = append(errs, c.lastWork(), c.w.unpin())
+	}
+	if c.readDB != nil {
+		errs = append(errs, c.readDB.Close())
+	}
+	if c.writeDB != nil {
+		errs = append(errs, c.writeDB.Close())
+	}
+	releaseID(c.id)
+	if err := errors.Join(errs...); err != nil {
+		return c.errf("close", err)
+	}
+	return nil
 }
 
-// stopped reports whether Stop has begun.
+// lastWork runs PRAGMA optimize and, in WAL mode unless an external
+// process checkpoints, a TRUNCATE checkpoint that waits for readers at most
+// closeCheckpointWait; one they keep from finishing is logged, and the WAL
+// is left for the next writer.
+func (c *Committer) lastWork() (err error) {
+	if err := c.w.lock(nil); err != nil {
+		return nil // Open failed before the connection was pinned
+	}
+	defer c.w.mu.Unlock()
+	defer recoverErr(&err)
+	raw := c.w.raw
+	if err := raw.Exec("PRAGMA optimize"); err != nil {
+		return fmt.Errorf("optimize: %w", err)
+	}
+	if c.mode != "wal" || c.hooks.cfg.external {
+		return nil
+	}
+	if err := raw.BusyTimeout(closeCheckpointWait); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer raw.BusyTimeout(c.settings.BusyTimeout)
+	nLog, nCkpt, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
+	if errors.Is(err, sqlite3.BUSY) {
+		c.log.Info("readers hold the WAL: the TRUNCATE checkpoint of Close was skipped",
+			"db", c.path, "wal_frames", nLog, "checkpointed", nCkpt)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint TRUNCATE: %w", err)
+	}
+	return nil
+}
+
+// stopped reports whether Close has begun.
 func (c *Committer) stopped() bool {
 	select {
 	case <-c.quit:
@@ -353,26 +525,4 @@ func (c *Committer) stopped() bool {
 	default:
 		return false
 	}
-}
-
-// failure returns the sticky fail-stop error, or nil.
-func (c *Committer) failure() error {
-	if p := c.failStop.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// setFailStop records the first durability failure; every later write
-// fails with it.
-func (c *Committer) setFailStop(cause error) {
-	err := fmt.Errorf("%w: %w", ErrFailStop, cause)
-	if c.failStop.CompareAndSwap(nil, &err) {
-		c.log.Error("writes stopped: an fsync or checkpoint failed; reopen the workspace", "db", c.path, "err", cause)
-	}
-}
-
-// errf wraps err with the operation and the database path.
-func (c *Committer) errf(op string, err error) error {
-	return fmt.Errorf("workspace: %s %s: %w", op, c.path, err)
 }

@@ -25,6 +25,7 @@ const (
 	ctlSavepoint
 	ctlRelease
 	ctlRollbackTo
+	ctlTempCount
 	numCtl
 )
 
@@ -35,23 +36,28 @@ var ctlSQL = [numCtl]string{
 	ctlSavepoint:  "SAVEPOINT litedir_write",
 	ctlRelease:    "RELEASE litedir_write",
 	ctlRollbackTo: "ROLLBACK TO litedir_write",
+	ctlTempCount:  "SELECT count(*) FROM temp.sqlite_schema",
 }
 
-// errDenied is what a statement that begins, commits or releases a
-// transaction or savepoint gets inside a batch: it would commit or lose
-// other callers' work behind their backs.
-var errDenied = fmt.Errorf("transaction control is not allowed in a batch (use DB or the front's BeginTx): %w", sqlite3.AUTH)
+// writerState is what the hooks of the writer connection record for it
+// (see Hooks.Init). The writer pool has one connection at a time, and
+// everything that runs on it holds wconn.mu, so mu guards this too.
+type writerState struct {
+	watch      prepWatch
+	rolledBack bool // a transaction ended in a rollback since the batch began
+}
 
 // wconn is the writer connection, pinned out of the writer pool for the
-// committer's life. Every use of the driver connection holds mu, whichever
-// goroutine it comes from (the loop, a lease holder, a nested call), and
-// turns a panic into an error before it can reach database/sql.
+// committer's life (or until the loop replaces it, see Committer.reset).
+// Every use of the driver connection holds mu, whichever goroutine it comes
+// from (the loop, a lease holder, a nested call), and turns a panic into an
+// error before it can reach database/sql.
 type wconn struct {
 	mu    sync.Mutex
 	sc    *sql.Conn // holds the pool's connection until unpin
 	dc    sqlite3driver.Conn
 	raw   *sqlite3.Conn
-	hooks *Hooks
+	state *writerState
 	ctl   [numCtl]*sqlite3.Stmt
 	cache stmtCache
 
@@ -62,13 +68,20 @@ type wconn struct {
 	// level is the synchronous level in force on the connection.
 	level string
 
+	// dirty is set when a statement that changes the session (see
+	// session.go) ran under a lease: the loop replaces the connection when
+	// the lease ends. tempUsed is set when one that makes or drops a
+	// temporary object ran in a batch: the batch checks, after the request,
+	// that none is left.
+	dirty, tempUsed bool
+
 	// dead is set by unpin: the connection is back in the pool.
 	dead bool
 }
 
 // lock takes mu for a call made under lease (nil for the committer's own
 // calls and for calls inside a batch), failing once the connection was
-// unpinned or the lease taken back by Stop.
+// unpinned or the lease taken back by Close.
 func (w *wconn) lock(lease *request) error {
 	w.mu.Lock()
 	switch {
@@ -84,17 +97,22 @@ func (w *wconn) lock(lease *request) error {
 
 // pin takes db's connection out of the pool and prepares the control
 // statements on it.
-func pin(ctx context.Context, db *sql.DB, hooks *Hooks) (_ *wconn, err error) {
+func pin(ctx context.Context, db *sql.DB, state *writerState, level string) (*wconn, error) {
+	w := &wconn{state: state}
+	if err := w.attach(ctx, db, level); err != nil {
+		return nil, errors.Join(err, w.detach(false))
+	}
+	return w, nil
+}
+
+// attach takes db's connection out of the pool and prepares the control
+// statements on it. The caller holds mu, or has w to itself.
+func (w *wconn) attach(ctx context.Context, db *sql.DB, level string) error {
 	sc, err := db.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	w := &wconn{sc: sc, hooks: hooks, level: "NORMAL"}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, w.unpin())
-		}
-	}()
+	w.sc, w.level = sc, level
 	// The driver connection is used outside Raw's callback for as long as
 	// the *sql.Conn is held: database/sql never touches a connection
 	// that is not released to the pool.
@@ -106,31 +124,27 @@ func pin(ctx context.Context, db *sql.DB, hooks *Hooks) (_ *wconn, err error) {
 		w.dc, w.raw = c, c.Raw()
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	for i, q := range ctlSQL {
 		st, _, err := w.raw.Prepare(q)
 		if err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", q, err)
+			return fmt.Errorf("prepare %s: %w", q, err)
 		}
 		w.ctl[i] = st
 	}
 	if w.checker, err = w.dc.PrepareContext(ctx, "SELECT NULL"); err != nil {
-		return nil, err
+		return err
 	}
 	w.cache.init(maxCachedStmts)
-	return w, nil
+	return nil
 }
 
-// unpin closes the statements, rolls back a transaction left open, and
-// returns the connection to the pool.
-func (w *wconn) unpin() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.dead {
-		return nil
-	}
-	w.dead = true
+// detach closes the statements, rolls back a transaction left open, and
+// returns the connection to the pool; discard closes it instead, so that
+// the pool opens a new one, with the configured pragmas, next time. The
+// caller holds mu, or has w to itself.
+func (w *wconn) detach(discard bool) error {
 	var errs []error
 	if w.raw != nil && !w.raw.GetAutocommit() {
 		errs = append(errs, w.raw.Exec("ROLLBACK"))
@@ -148,10 +162,45 @@ func (w *wconn) unpin() error {
 		w.checker.Close()
 	}
 	if w.sc != nil {
+		if discard {
+			// database/sql closes a connection whose Raw reports it bad.
+			w.sc.Raw(func(any) error { return driver.ErrBadConn })
+		}
 		errs = append(errs, w.sc.Close())
 		w.sc = nil
 	}
+	w.dc, w.raw = nil, nil
+	w.dirty, w.tempUsed = false, false
 	return errors.Join(errs...)
+}
+
+// unpin gives the connection back to the pool for good.
+func (w *wconn) unpin() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead {
+		return nil
+	}
+	w.dead = true
+	return w.detach(false)
+}
+
+// replace closes the connection and takes a new one from db: nothing of
+// the old one's session survives.
+func (w *wconn) replace(db *sql.DB, level string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead {
+		return ErrClosed
+	}
+	detached := w.detach(true)
+	// The pool opens the connection: its pragmas and hooks are the
+	// pool's, and the busy timeout bounds them.
+	if err := w.attach(context.Background(), db, level); err != nil {
+		w.dead = true
+		return errors.Join(detached, err)
+	}
+	return detached
 }
 
 // control runs a control statement.
@@ -165,14 +214,27 @@ func (w *wconn) control(k ctl) (err error) {
 }
 
 // begin begins a batch's transaction, at synchronous NORMAL when the syncer
-// takes over the fsyncs.
+// takes over the fsyncs, and forgets earlier rollbacks.
 func (w *wconn) begin(normal bool) (err error) {
 	if normal {
 		if err := w.setLevel("NORMAL"); err != nil {
 			return err
 		}
 	}
-	return w.control(ctlBegin)
+	if err := w.control(ctlBegin); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.state.rolledBack = false
+	w.mu.Unlock()
+	return nil
+}
+
+// rolledBack reports whether SQLite ended the batch's transaction by itself.
+func (w *wconn) rolledBack() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state.rolledBack
 }
 
 // setLevel sets PRAGMA synchronous, outside a transaction, when it differs.
@@ -212,16 +274,44 @@ func (w *wconn) autocommit() bool {
 	return w.dead || w.raw.GetAutocommit()
 }
 
-// deferredFKs returns the number of deferred foreign key violations of the
-// open transaction.
-func (w *wconn) deferredFKs() (n int64, err error) {
+// afterRequest reports what a batch request left on the connection that
+// fails it: deferred foreign key violations (which would fail the COMMIT of
+// everyone in the batch) or temporary objects (see session.go).
+func (w *wconn) afterRequest() (problem error, err error) {
 	if err := w.lock(nil); err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer w.mu.Unlock()
 	defer recoverErr(&err)
-	n, _, err = w.raw.Status(sqlite3.DBSTATUS_DEFERRED_FKS, false)
-	return n, err
+	n, _, err := w.raw.Status(sqlite3.DBSTATUS_DEFERRED_FKS, false)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d deferred foreign key violations: %w", n, sqlite3.CONSTRAINT_FOREIGNKEY), nil
+	}
+	if !w.tempUsed {
+		return nil, nil
+	}
+	w.tempUsed = false
+	st := w.ctl[ctlTempCount]
+	defer st.Reset()
+	if !st.Step() {
+		return nil, st.Err()
+	}
+	if st.ColumnInt64(0) > 0 {
+		return errTempLeft, nil
+	}
+	return nil, nil
+}
+
+// takeDirty reports, and forgets, whether a lease changed the session.
+func (w *wconn) takeDirty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.dirty
+	w.dirty = false
+	return d
 }
 
 // checkArgs checks and converts args as database/sql would, but here, so
@@ -254,26 +344,43 @@ func argName(nv *driver.NamedValue) string {
 	return fmt.Sprintf("$%d", nv.Ordinal)
 }
 
-// prepared returns the statement for query from the cache, or prepares it.
-// It reports errTail, with no statement, for text that holds more than one
-// statement. The caller holds mu and gives the statement back with put.
+// prepared returns the statement for query from the cache, or prepares it,
+// and notes what it may do to the connection: in a batch, a statement that
+// would change the session is refused; under a lease, it marks the
+// connection dirty. It reports errTail, with no statement, for text that
+// holds more than one statement. The caller holds mu and gives the
+// statement back with put.
 func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cached, error) {
 	st, err := w.cache.get(ctx, w.prepare, query)
 	if err != nil {
 		return nil, err
 	}
-	if inBatch && st.txControl {
+	if err := w.note(st.flags, inBatch); err != nil {
 		w.cache.put(st, true)
-		return nil, errDenied
+		return nil, err
 	}
 	return st, nil
 }
 
+// note records that a statement with flags f is about to run, or refuses it
+// in a batch.
+func (w *wconn) note(f stmtFlags, inBatch bool) error {
+	switch {
+	case !inBatch:
+		w.dirty = w.dirty || f&(flagSession|flagTemp) != 0
+	case refusedFor(f) != nil:
+		return refusedFor(f)
+	case f&flagTemp != 0:
+		w.tempUsed = true
+	}
+	return nil
+}
+
 // prepare prepares query on the writer connection for its statement cache,
-// noting whether the authorizer saw transaction control. It reports
-// errTail for text that holds more than one statement.
+// noting what the authorizer saw. It reports errTail for text that holds
+// more than one statement.
 func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
-	w.hooks.sawTxControl.Store(false)
+	w.state.watch.saw = 0
 	ds, err := w.dc.PrepareContext(ctx, query)
 	if err != nil {
 		if s, tail, perr := w.raw.Prepare(query); perr == nil {
@@ -284,7 +391,31 @@ func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
 		}
 		return nil, err
 	}
-	return &cached{ds: ds, txControl: w.hooks.sawTxControl.Load()}, nil
+	return &cached{ds: ds, flags: w.state.watch.saw}, nil
+}
+
+// execAll runs a text of several statements with no arguments through the
+// driver, which prepares and runs them one by one; in a batch, the
+// authorizer refuses the statements that would change the session as they
+// are prepared.
+func (w *wconn) execAll(ctx context.Context, query string, inBatch bool) (driver.Result, error) {
+	w.state.watch.saw = 0
+	if inBatch {
+		w.state.watch.deny = flagTxControl | flagSession
+		defer func() { w.state.watch.deny = 0 }()
+	}
+	res, err := w.dc.(driver.ExecerContext).ExecContext(ctx, query, nil)
+	saw := w.state.watch.saw
+	if err != nil && errors.Is(err, sqlite3.AUTH) {
+		if r := refusedFor(saw & (flagTxControl | flagSession)); r != nil && inBatch {
+			return nil, r
+		}
+	}
+	w.note(saw&flagTemp, inBatch)
+	if !inBatch {
+		w.note(saw, false)
+	}
+	return res, err
 }
 
 // validate prepares query (keeping it in the cache) to report a statement
@@ -295,11 +426,17 @@ func (w *wconn) validate(ctx context.Context, lease *request, query string, inBa
 	}
 	defer w.mu.Unlock()
 	defer recoverErr(&err)
-	st, err := w.prepared(ctx, query, inBatch)
+	st, err := w.cache.get(ctx, w.prepare, query)
+	if errors.Is(err, errTail) {
+		return nil // runs as a whole, with no arguments
+	}
 	if err != nil {
 		return err
 	}
 	w.cache.put(st, true)
+	if inBatch {
+		return refusedFor(st.flags)
+	}
 	return nil
 }
 
@@ -313,7 +450,7 @@ func checkCount(st *cached, args []driver.NamedValue) error {
 }
 
 // exec runs query once. inBatch says the call runs inside a batch, where
-// transaction control is denied.
+// statements that change the session are refused.
 func (w *wconn) exec(ctx context.Context, lease *request, query string, args []driver.NamedValue, inBatch bool) (_ driver.Result, err error) {
 	if err := w.lock(lease); err != nil {
 		return nil, err
@@ -322,8 +459,7 @@ func (w *wconn) exec(ctx context.Context, lease *request, query string, args []d
 	defer recoverErr(&err)
 	st, err := w.prepared(ctx, query, inBatch)
 	if errors.Is(err, errTail) && len(args) == 0 {
-		// Several statements with no arguments: the driver runs them all.
-		return w.dc.(driver.ExecerContext).ExecContext(ctx, query, nil)
+		return w.execAll(ctx, query, inBatch)
 	}
 	if err != nil {
 		return nil, err
@@ -372,7 +508,7 @@ func (w *wconn) query(ctx context.Context, lease *request, query string, args []
 	return &wrows{w: w, lease: lease, st: st, rows: rows, onPanic: onPanic}, nil
 }
 
-// queryAll runs query and reads all its rows into memory.
+// queryAll runs query in a batch and reads all its rows into memory.
 func (w *wconn) queryAll(ctx context.Context, query string, args []driver.NamedValue) (_ *bufRows, err error) {
 	rows, err := w.query(ctx, nil, query, args, true, nil)
 	if err != nil {

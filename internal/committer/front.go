@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 )
@@ -62,12 +63,10 @@ func (k *classCache) markWrite(query string) {
 
 // execRequest runs a front Exec in a batch.
 func (c *Committer) execRequest(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	r := newRequest(kindExec)
+	r := newRequest(ctx, kindExec)
 	r.query, r.args = query, args
-	if err := c.submit(ctx, "exec", r); err != nil {
-		return nil, err
-	}
-	return r.result, r.err
+	o := c.write("exec", r)
+	return o.result, o.err
 }
 
 // frontQuery runs a front query outside a transaction: on a reader if it
@@ -80,15 +79,13 @@ func (c *Committer) frontQuery(ctx context.Context, query string, args []driver.
 		}
 		c.classes.markWrite(query)
 	}
-	r := newRequest(kindQuery)
+	r := newRequest(ctx, kindQuery)
 	r.query, r.args = query, args
-	if err := c.submit(ctx, "query", r); err != nil {
-		return nil, err
+	o := c.write("query", r)
+	if o.err != nil {
+		return nil, o.err
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return r.rows, nil
+	return o.rows, nil
 }
 
 // readOnlyStmt is the driver's statement, which knows whether it writes.
@@ -146,11 +143,12 @@ type readStmt struct {
 // takeReadStmt takes a read connection and the statement of query on it,
 // prepared once per connection (see readerStmts). The caller releases it.
 func (c *Committer) takeReadStmt(ctx context.Context, query string) (rs readStmt, err error) {
-	sc, dc, err := c.readConn(ctx)
+	sc, dc, err := c.readConn(ctx, "query")
 	if err != nil {
-		return readStmt{}, c.errf("query", err)
+		return readStmt{}, err
 	}
-	rs = readStmt{sc: sc, cache: c.hooks.readers.cache(dc.Raw())}
+	rc := c.hooks.readers.conn(dc.Raw())
+	rs = readStmt{sc: sc, cache: &rc.cache}
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicError(p)
@@ -160,7 +158,7 @@ func (c *Committer) takeReadStmt(ctx context.Context, query string) (rs readStmt
 			rs = readStmt{}
 		}
 	}()
-	rs.st, err = rs.cache.get(ctx, c.hooks.readers.preparer(dc), query)
+	rs.st, err = rs.cache.get(ctx, c.hooks.readers.preparer(rc, dc), query)
 	return rs, err
 }
 
@@ -174,11 +172,22 @@ func (r readStmt) release(ok bool) error {
 	return r.sc.Close()
 }
 
-// readConn takes a connection of the read pool and its driver connection.
-func (c *Committer) readConn(ctx context.Context) (*sql.Conn, sqlite3driver.Conn, error) {
-	sc, err := c.readDB.Conn(ctx)
+// readConn takes a connection of the read pool and its driver connection,
+// waiting for one at most as long as a write waits for the writer: a
+// goroutine whose open Rows hold every read connection would otherwise
+// wait for itself.
+func (c *Committer) readConn(ctx context.Context, op string) (*sql.Conn, sqlite3driver.Conn, error) {
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, c.wait)
+	sc, err := c.readDB.Conn(wctx)
+	cancel()
 	if err != nil {
-		return nil, nil, err
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, &BusyError{Op: op, Path: c.path, Waited: time.Since(start), Holder: fmt.Sprintf(
+				"a read connection: all %d are in use (a goroutine that keeps Rows open while it starts another query can wait for itself)",
+				c.readDB.Stats().MaxOpenConnections)}
+		}
+		return nil, nil, c.errf(op, err)
 	}
 	var dc sqlite3driver.Conn
 	if err := sc.Raw(func(d any) error {
@@ -262,7 +271,8 @@ func readAll(rows driver.Rows) (*bufRows, error) {
 		}
 		for i, v := range dest {
 			if v, ok := v.([]byte); ok {
-				dest[i] = append([]byte(nil), v...)
+				// A copy, non-nil when v is: an empty BLOB stays one.
+				dest[i] = append(make([]byte, 0, len(v)), v...)
 			}
 		}
 		b.data = append(b.data, dest)

@@ -61,50 +61,43 @@ const (
 	maxBackoff = time.Second
 )
 
-// HooksConfig configures [NewHooks].
-type HooksConfig struct {
-	// PassivePages is the WAL size, in pages, past which a commit runs a
+// hooksConfig configures the hooks of a committer's connections.
+type hooksConfig struct {
+	// passivePages is the WAL size, in pages, past which a commit runs a
 	// PASSIVE checkpoint (the wal_autocheckpoint setting). Zero or less
 	// means none; the RESTART bound remains.
-	PassivePages int
+	passivePages int
 
-	// External means an external process checkpoints: the hook runs no
+	// external means an external process checkpoints: the hook runs no
 	// checkpoint at all.
-	External bool
+	external bool
 
-	// BusyTimeout is the connections' busy timeout, restored after a
+	// busyTimeout is the connections' busy timeout, restored after a
 	// RESTART attempt.
-	BusyTimeout time.Duration
-
-	// Log receives checkpoint failures. nil discards them.
-	Log *slog.Logger
+	busyTimeout time.Duration
 }
 
-// Hooks are what the writer pool's connections share with the committer.
-// Init installs them on every new connection: an authorizer that marks
-// transaction and savepoint statements (and denies them while batch work
-// runs), a rollback hook that tells the committer when SQLite ended a
-// transaction by itself, and the WAL hook that checkpoints.
-type Hooks struct {
-	cfg HooksConfig
+// hooks are what a committer's connections run beside their statements.
+// The writer connection gets an authorizer that watches what statements may
+// do to it (see session.go), a rollback hook that tells the batch when
+// SQLite ended its transaction by itself, and the WAL hook that
+// checkpoints; read connections get the authorizer and keep the front's
+// statements prepared (see readstmts.go).
+//
+// The hooks hold no pointer to the committer: what they learn that the loop
+// must act on — a checkpoint that failed with an I/O error — they leave in
+// ioErr and signal on wake; a PASSIVE checkpoint that belongs off the
+// writer's path they hand to the background checkpointer on ckpt.
+type hooks struct {
+	cfg hooksConfig
 	log *slog.Logger
 
-	inFn         atomic.Bool // batch work runs: a Write function or a front statement
-	rolledBack   atomic.Bool // a transaction ended in a rollback since the batch began
-	sawTxControl atomic.Bool // the last prepare saw transaction control
-
-	// readers keeps the front's statements prepared on read connections
-	// (see ReaderTerm).
+	writer  writerState // guarded by the wconn's mutex
 	readers readerStmts
 
-	// onIOError, set by Start, learns of a checkpoint that failed with an
-	// I/O error.
-	onIOError atomic.Pointer[func(error)]
-
-	// offload, set by Start where there is a read pool, hands a PASSIVE
-	// checkpoint to the committer's background checkpointer; it reports
-	// false when one is already under way.
-	offload atomic.Pointer[func() bool]
+	ioErr atomic.Pointer[error] // the first checkpoint I/O error
+	wake  chan struct{}         // capacity 1: ioErr was set
+	ckpt  chan struct{}         // capacity 1; nil without a background checkpointer
 
 	// Checkpoint policy state: the hook runs on the committing connection,
 	// which holds no lock then; mu orders the state between commits.
@@ -124,33 +117,23 @@ type Hooks struct {
 	checkpoints, restarts, skipped atomic.Uint64
 }
 
-// NewHooks returns the hooks for a writer pool.
-func NewHooks(cfg HooksConfig) *Hooks {
-	h := &Hooks{cfg: cfg, log: cfg.Log}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
+func newHooks(cfg hooksConfig, log *slog.Logger, background bool) *hooks {
+	h := &hooks{cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	if background {
+		h.ckpt = make(chan struct{}, 1)
 	}
 	return h
 }
 
-// Init installs the hooks on a new writer connection; it is the
-// connection's init callback (ncruces.Config.Init).
-func (h *Hooks) Init(c *sqlite3.Conn) error {
-	err := c.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, _, _, _, _ string) sqlite3.AuthorizerReturnCode {
-		if action == sqlite3.AUTH_TRANSACTION || action == sqlite3.AUTH_SAVEPOINT {
-			h.sawTxControl.Store(true)
-			if h.inFn.Load() {
-				return sqlite3.AUTH_DENY
-			}
-		}
-		return sqlite3.AUTH_OK
-	})
-	if err != nil {
+// writerInit installs the hooks on a new writer connection; it is the
+// writer pool's ncruces.Config.Init.
+func (h *hooks) writerInit(c *sqlite3.Conn) error {
+	if err := c.SetAuthorizer(h.writer.watch.authorizer()); err != nil {
 		return err
 	}
-	c.RollbackHook(func() { h.rolledBack.Store(true) })
+	c.RollbackHook(func() { h.writer.rolledBack = true })
 	c.WALHook(h.walHook)
-	if h.cfg.External {
+	if h.cfg.external {
 		// SQLite checkpoints (and deletes) the WAL when the last
 		// connection to a database closes: not in this mode.
 		if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
@@ -167,8 +150,8 @@ type CheckpointStats struct {
 	Skipped  uint64 // checkpoints skipped or given up because readers held the WAL
 }
 
-// Stats returns the WAL hook's counters.
-func (h *Hooks) Stats() CheckpointStats {
+// stats returns the WAL hook's counters.
+func (h *hooks) stats() CheckpointStats {
 	return CheckpointStats{Passive: h.checkpoints.Load(), Restarts: h.restarts.Load(), Skipped: h.skipped.Load()}
 }
 
@@ -176,8 +159,8 @@ func (h *Hooks) Stats() CheckpointStats {
 // once the write lock is released, on the committing connection. Its errors
 // are logged, not returned: SQLite would report them as the COMMIT's,
 // although the commit took place.
-func (h *Hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
-	if h.cfg.External {
+func (h *hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
+	if h.cfg.external {
 		return nil
 	}
 	h.mu.Lock()
@@ -190,19 +173,21 @@ func (h *Hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
 			return nil
 		}
 	}
-	if h.cfg.PassivePages <= 0 || pages < h.cfg.PassivePages {
+	if h.cfg.passivePages <= 0 || pages < h.cfg.passivePages {
 		return nil
 	}
 	if now.Before(h.passiveAfter) {
 		h.skipped.Add(1)
 		return nil
 	}
-	if f := h.offload.Load(); f != nil && h.readerHeld {
+	if h.ckpt != nil && h.readerHeld {
 		// A reader holds frames: when it moves on, the checkpoint that
 		// follows copies everything it held at once, which would stall
 		// the committer that runs this hook. Off its path instead.
-		if !(*f)() {
-			h.skipped.Add(1)
+		select {
+		case h.ckpt <- struct{}{}:
+		default:
+			h.skipped.Add(1) // one is under way
 		}
 		return nil
 	}
@@ -214,7 +199,7 @@ func (h *Hooks) walHook(c *sqlite3.Conn, schema string, pages int) error {
 // passiveInBackground runs a PASSIVE checkpoint on c, a connection of the
 // read pool, for the background checkpointer, and records its outcome as
 // the WAL hook does its own.
-func (h *Hooks) passiveInBackground(c *sqlite3.Conn) {
+func (h *hooks) passiveInBackground(c *sqlite3.Conn) {
 	nLog, nCkpt, err := c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -222,7 +207,7 @@ func (h *Hooks) passiveInBackground(c *sqlite3.Conn) {
 }
 
 // passiveDone records the outcome of a PASSIVE checkpoint. h.mu is held.
-func (h *Hooks) passiveDone(now time.Time, pages, nLog, nCkpt int, err error) {
+func (h *hooks) passiveDone(now time.Time, pages, nLog, nCkpt int, err error) {
 	if err != nil && !errors.Is(err, sqlite3.BUSY) {
 		h.failed(err, pages, "PASSIVE")
 		return
@@ -246,14 +231,14 @@ func (h *Hooks) passiveDone(now time.Time, pages, nLog, nCkpt int, err error) {
 
 // restart tries a RESTART checkpoint with a short wait for readers, and
 // reports whether it completed.
-func (h *Hooks) restart(c *sqlite3.Conn, schema string, now time.Time) bool {
+func (h *hooks) restart(c *sqlite3.Conn, schema string, now time.Time) bool {
 	wait := min(restartWait<<min(h.restartFails, 8), maxRestartWait)
 	if err := c.BusyTimeout(wait); err != nil {
 		h.failed(err, 0, "RESTART")
 		return false
 	}
 	_, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_RESTART)
-	if rerr := c.BusyTimeout(h.cfg.BusyTimeout); rerr != nil {
+	if rerr := c.BusyTimeout(h.cfg.busyTimeout); rerr != nil {
 		h.log.Warn("restoring the busy timeout after a checkpoint failed", "err", rerr)
 	}
 	switch {
@@ -275,12 +260,13 @@ func (h *Hooks) restart(c *sqlite3.Conn, schema string, now time.Time) bool {
 }
 
 // failed logs a checkpoint error; an I/O error stops all writes (see
-// ErrFailStop).
-func (h *Hooks) failed(err error, pages int, mode string) {
+// ErrFailStop): the loop learns of it through ioErr and wake.
+func (h *hooks) failed(err error, pages int, mode string) {
 	h.log.Warn("automatic checkpoint failed", "pages", pages, "mode", mode, "err", err)
-	if errors.Is(err, sqlite3.IOERR) {
-		if f := h.onIOError.Load(); f != nil {
-			(*f)(err)
+	if errors.Is(err, sqlite3.IOERR) && h.ioErr.CompareAndSwap(nil, &err) {
+		select {
+		case h.wake <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // The database/sql driver over the writer connection.
 //
-// DB, the front and the Querier are each a *sql.DB whose connector hands
+// The DB pools, the front and the Querier are each a *sql.DB whose connector hands
 // out pconns: cheap handles that own no SQLite connection. A pconn runs a
 // statement in one of three ways:
 //
@@ -92,13 +92,13 @@ func (p *pconn) enter(ctx context.Context, op string, routable bool) (inBatch, r
 	c := p.c
 	switch {
 	case p.mode == modeLent:
-		if !c.hooks.inFn.Load() {
+		if !c.inFn.Load() {
 			return false, false, ErrQuerierDone
 		}
 		return true, false, nil
 	case p.lease != nil:
 		return false, false, nil
-	case nested(c):
+	case c.nested():
 		return true, false, nil
 	case p.mode == modeFront && routable:
 		return false, true, nil
@@ -111,12 +111,13 @@ func (p *pconn) enter(ctx context.Context, op string, routable bool) (inBatch, r
 
 // acquire takes the lease: it waits for the running batch to commit.
 func (p *pconn) acquire(ctx context.Context, op string) error {
-	r := newRequest(kindLease)
-	if err := p.c.submit(ctx, op, r); err != nil {
+	r := newRequest(ctx, kindLease)
+	o, err := p.c.submit(op, r)
+	if err != nil {
 		return err
 	}
-	if r.err != nil {
-		return r.err
+	if o.err != nil {
+		return o.err
 	}
 	p.lease = r
 	return nil
@@ -143,8 +144,8 @@ func (p *pconn) notePanic(inBatch bool, err error) {
 	}
 	var pe *PanicError
 	if errors.As(err, &pe) {
-		if r := p.c.cur.Load(); r != nil {
-			r.stmtPanic.CompareAndSwap(nil, pe)
+		if st := p.c.cur.Load(); st != nil {
+			st.stmtPanic.CompareAndSwap(nil, pe)
 		}
 	}
 }
@@ -163,7 +164,7 @@ func (p *pconn) CheckNamedValue(*driver.NamedValue) error { return nil }
 func (p *pconn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	args, err := p.c.w.checkArgs(args)
 	if err != nil {
-		p.notePanic(p.mode == modeLent || nested(p.c), err)
+		p.notePanic(p.mode == modeLent || p.c.nested(), err)
 		return nil, err
 	}
 	inBatch, routed, err := p.enter(ctx, "exec", true)
@@ -184,7 +185,7 @@ func (p *pconn) ExecContext(ctx context.Context, query string, args []driver.Nam
 func (p *pconn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	args, err := p.c.w.checkArgs(args)
 	if err != nil {
-		p.notePanic(p.mode == modeLent || nested(p.c), err)
+		p.notePanic(p.mode == modeLent || p.c.nested(), err)
 		return nil, err
 	}
 	inBatch, routed, err := p.enter(ctx, "query", p.c.readDB != nil)
@@ -242,7 +243,7 @@ func (p *pconn) Begin() (driver.Tx, error) {
 // with ErrNestedWrite: the function's work is a savepoint of the batch, and
 // a transaction cannot begin inside another.
 func (p *pconn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if p.mode == modeLent || (p.lease == nil && nested(p.c)) {
+	if p.mode == modeLent || (p.lease == nil && p.c.nested()) {
 		return nil, p.c.errf("begin", ErrNestedWrite)
 	}
 	if p.lease == nil {
@@ -262,7 +263,7 @@ func (p *pconn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 // through (*sql.Conn).Raw; it takes the lease, which database/sql's release
 // of the connection gives back.
 func (p *pconn) Raw() *sqlite3.Conn {
-	if p.mode != modeLent && p.lease == nil && !nested(p.c) {
+	if p.mode != modeLent && p.lease == nil && !p.c.nested() {
 		if err := p.acquire(context.Background(), "raw"); err != nil {
 			return nil
 		}

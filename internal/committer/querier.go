@@ -31,7 +31,6 @@ var doneCtx = func() context.Context {
 // function, once database/sql has let go of its locks.
 type querier struct {
 	c    *Committer
-	r    *request
 	done atomic.Bool
 
 	mu   sync.Mutex // a function may use q from several goroutines
@@ -57,7 +56,7 @@ func (q *querier) usable() error {
 	switch {
 	case q.done.Load():
 		return ErrQuerierDone
-	case q.c.hooks.rolledBack.Load():
+	case q.c.w.rolledBack():
 		return q.c.errf("write", errTxEnded)
 	}
 	return nil
@@ -73,10 +72,6 @@ func repanic(err error) {
 		panic(pe.Value)
 	}
 }
-
-// The statements of a batch are not interrupted by their context: an
-// interrupted statement would roll back the transaction that other callers'
-// work shares.
 
 func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := q.usable(); err != nil {

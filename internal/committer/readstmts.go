@@ -12,44 +12,67 @@ import (
 // readerStmts keeps the front's read-only statements prepared on each
 // connection of the read pool, so that a query text is prepared once per
 // connection instead of once per call: preparing costs the Wasm engine
-// about three times what running a one-row SELECT by key does.
+// about three times what running a one-row SELECT by key does. It also
+// watches what each statement may do to its connection (see session.go):
+// a statement that would change it never runs on a read connection.
 //
-// A connection's cache is used only by the goroutine that holds the
-// connection (from the pool, until its rows are closed); mu guards the map
-// of caches. When a read connection closes, Hooks.ReaderTerm finalizes its
-// statements, which would otherwise keep SQLite from closing it.
+// A connection's state is used only by the goroutine that holds the
+// connection (from the pool, until its rows are closed); mu guards the map.
+// hooks.readerInit installs the watch on a new read connection; when one
+// closes, hooks.readerTerm finalizes its statements, which would otherwise
+// keep SQLite from closing it.
 type readerStmts struct {
 	mu       sync.Mutex
-	caches   map[*sqlite3.Conn]*stmtCache
+	conns    map[*sqlite3.Conn]*readerConn
 	prepares atomic.Int64 // statements prepared on read connections, for tests
 }
 
-// cache returns the statement cache of the read connection c.
-func (r *readerStmts) cache(c *sqlite3.Conn) *stmtCache {
+// readerConn is the state of one read connection.
+type readerConn struct {
+	watch prepWatch
+	cache stmtCache
+}
+
+// open registers a new read connection and returns its state.
+func (r *readerStmts) open(c *sqlite3.Conn) *readerConn {
+	rc := &readerConn{}
+	rc.cache.init(maxCachedStmts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sc := r.caches[c]
-	if sc == nil {
-		if r.caches == nil {
-			r.caches = make(map[*sqlite3.Conn]*stmtCache)
-		}
-		sc = &stmtCache{}
-		sc.init(maxCachedStmts)
-		r.caches[c] = sc
+	if r.conns == nil {
+		r.conns = make(map[*sqlite3.Conn]*readerConn)
 	}
-	return sc
+	r.conns[c] = rc
+	return rc
+}
+
+// conn returns the state of the read connection c.
+func (r *readerStmts) conn(c *sqlite3.Conn) *readerConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rc := r.conns[c]
+	if rc == nil {
+		// A connection opened without ReaderInit (OpenReadOnly's): no
+		// watch, so every statement is treated as one that writes.
+		rc = &readerConn{watch: prepWatch{saw: flagSession}}
+		rc.cache.init(maxCachedStmts)
+		r.conns[c] = rc
+	}
+	return rc
 }
 
 // preparer returns the preparer for the read connection dc.
-func (r *readerStmts) preparer(dc sqlite3driver.Conn) preparer {
+func (r *readerStmts) preparer(rc *readerConn, dc sqlite3driver.Conn) preparer {
 	return func(ctx context.Context, query string) (*cached, error) {
 		r.prepares.Add(1)
+		rc.watch.saw = 0
 		ds, err := dc.PrepareContext(ctx, query)
 		if err != nil {
 			return nil, err
 		}
 		ro, ok := ds.(readOnlyStmt)
-		return &cached{ds: ds, writes: !ok || !ro.ReadOnly()}, nil
+		f := rc.watch.saw
+		return &cached{ds: ds, flags: f, writes: !ok || !ro.ReadOnly() || f != 0}, nil
 	}
 }
 
@@ -57,17 +80,24 @@ func (r *readerStmts) preparer(dc sqlite3driver.Conn) preparer {
 // holds it then.
 func (r *readerStmts) closing(c *sqlite3.Conn) {
 	r.mu.Lock()
-	sc := r.caches[c]
-	delete(r.caches, c)
+	rc := r.conns[c]
+	delete(r.conns, c)
 	r.mu.Unlock()
-	if sc != nil {
-		sc.closeAll()
+	if rc != nil {
+		rc.cache.closeAll()
 	}
 }
 
-// ReaderTerm is the read pool's ncruces.Config.Term: it finalizes the
+// readerInit is the read pool's ncruces.Config.Init: it watches what the
+// statements prepared on a new read connection may do to it.
+func (h *hooks) readerInit(c *sqlite3.Conn) error {
+	rc := h.readers.open(c)
+	return c.SetAuthorizer(rc.watch.authorizer())
+}
+
+// readerTerm is the read pool's ncruces.Config.Term: it finalizes the
 // statements the front kept prepared on a read connection that closes.
-func (h *Hooks) ReaderTerm(c *sqlite3.Conn) error {
+func (h *hooks) readerTerm(c *sqlite3.Conn) error {
 	h.readers.closing(c)
 	return nil
 }

@@ -6,7 +6,23 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// Requests and their outcomes.
+//
+// A caller hands the committer a request and waits for its outcome, which
+// arrives on the request's own channel (capacity 1), sent once by deliver —
+// the way database/sql hands out a connection. The loop goroutine is the
+// only sender: settle delivers the outcomes of a batch (see batch.go),
+// reject those of requests that never ran.
+//
+// Between queued and delivered, a request is taken by the loop or withdrawn
+// by its caller, whichever comes first (a compare-and-swap on state): a
+// caller whose context ends, or whose wait outlasts the busy timeout, while
+// its request is still queued withdraws it, and the request never runs;
+// once taken, the caller waits for its outcome, whatever its context says,
+// since its work shares a transaction with others'.
 
 // kind is what a request asks of the committer.
 type kind uint8
@@ -18,61 +34,65 @@ const (
 	kindLease             // hold the connection exclusively between batches
 )
 
-// Request states: a request is claimed by the committer just before it runs,
-// or cancelled by its caller while it is still queued; the first to move it
-// out of queued wins.
 const (
 	reqQueued int32 = iota
-	reqClaimed
-	reqCancelled
+	reqTaken
+	reqWithdrawn
 )
 
-// request is one call waiting for the committer. The committer fills in the
-// result fields, then closes done; the caller reads them after done.
+// request is one call waiting for the committer. Its fields are set before
+// it is queued and not written after; the outcome travels on out.
 type request struct {
 	kind  kind
+	ctx   context.Context
 	fn    func(Querier) error // kindFn
 	query string              // kindExec, kindQuery
 	args  []driver.NamedValue // converted already (see wconn.checkArgs)
 	state atomic.Int32
-	done  chan struct{}
+	out   chan outcome // capacity 1
 
-	// Results.
+	// kindLease: the holder closes released when it is done (release); the
+	// loop sets revoked when Close took the connection back.
+	released    chan struct{}
+	releaseOnce sync.Once
+	revoked     atomic.Bool
+}
+
+// outcome is what a request came to.
+type outcome struct {
 	err      error
 	panicked bool
 	panicVal any
 	goexit   bool
 	result   driver.Result // kindExec
 	rows     *bufRows      // kindQuery
-
-	// stmtPanic is a panic recovered inside the driver while the function
-	// ran (in Rows.Next, say, where database/sql turns it into an error the
-	// function may drop): the function is then treated as having panicked.
-	stmtPanic atomic.Pointer[PanicError]
-
-	// kindLease: released is closed by the holder when it is done; revoked
-	// is set by Stop when it took the connection back.
-	released    chan struct{}
-	releaseOnce sync.Once
-	revoked     atomic.Bool
 }
 
-// release ends a lease; it may be called more than once.
-func (r *request) release() { r.releaseOnce.Do(func() { close(r.released) }) }
+// ok reports whether the request's own work succeeded.
+func (o *outcome) ok() bool { return o.err == nil && !o.panicked && !o.goexit }
 
-func newRequest(k kind) *request {
-	r := &request{kind: k, done: make(chan struct{})}
+func newRequest(ctx context.Context, k kind) *request {
+	r := &request{kind: k, ctx: ctx, out: make(chan outcome, 1)}
 	if k == kindLease {
 		r.released = make(chan struct{})
 	}
 	return r
 }
 
-func (r *request) claim() bool { return r.state.CompareAndSwap(reqQueued, reqClaimed) }
+// take moves r from queued to taken, for the loop; false means its caller
+// withdrew it.
+func (r *request) take() bool { return r.state.CompareAndSwap(reqQueued, reqTaken) }
 
-// ok reports whether the request's own work succeeded (its batch may still
-// fail to commit).
-func (r *request) ok() bool { return r.err == nil && !r.panicked && !r.goexit }
+// withdraw moves r from queued to withdrawn, for its caller; false means the
+// loop took it, and its outcome will come.
+func (r *request) withdraw() bool { return r.state.CompareAndSwap(reqQueued, reqWithdrawn) }
+
+// deliver sends r's outcome. Only the loop calls it, once per taken
+// request.
+func deliver(r *request, o outcome) { r.out <- o }
+
+// release ends a lease; it may be called more than once.
+func (r *request) release() { r.releaseOnce.Do(func() { close(r.released) }) }
 
 // testHookQueued, when set by a test, runs after a request is queued.
 var testHookQueued atomic.Pointer[func()]
@@ -84,42 +104,55 @@ func SetTestHookQueued(f func()) (restore func()) {
 	return func() { testHookQueued.Store(nil) }
 }
 
-// submit queues r and waits for its outcome. A ctx done before r is claimed
-// returns ctx.Err() and r never runs; once claimed, submit waits for the
-// outcome whatever ctx says, since r's work shares a transaction with
-// others.
-func (c *Committer) submit(ctx context.Context, op string, r *request) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// submit queues r and waits for its outcome. It returns an error, and r
+// never runs, when r's context ends, the committer closes, or the busy
+// timeout passes before the loop takes r; once taken, it waits for the
+// outcome.
+func (c *Committer) submit(op string, r *request) (outcome, error) {
+	if err := r.ctx.Err(); err != nil {
+		return outcome{}, err
 	}
-	if err := c.failure(); err != nil && r.kind != kindLease {
-		return c.errf(op, err)
-	}
+	start := time.Now()
+	busy := time.NewTimer(c.wait)
+	defer busy.Stop()
 	select {
 	case c.reqs <- r:
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-r.ctx.Done():
+		return outcome{}, r.ctx.Err()
 	case <-c.quit:
-		return c.errf(op, ErrClosed)
+		return outcome{}, c.errf(op, ErrClosed)
+	case <-busy.C:
+		return outcome{}, c.busyError(op, start)
 	}
 	if hook := testHookQueued.Load(); hook != nil {
 		(*hook)()
 	}
+	var err error
 	select {
-	case <-r.done:
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqCancelled) {
-			return ctx.Err()
-		}
-		<-r.done
+	case o := <-r.out:
+		return o, nil
+	case <-r.ctx.Done():
+		err = r.ctx.Err()
+	case <-busy.C:
+		err = c.busyError(op, start)
 	case <-c.exited:
 		// Queued after the loop drained the queue for the last time.
-		if r.state.CompareAndSwap(reqQueued, reqCancelled) {
-			return c.errf(op, ErrClosed)
-		}
-		<-r.done
+		err = c.errf(op, ErrClosed)
 	}
-	return nil
+	if r.withdraw() {
+		return outcome{}, err
+	}
+	return <-r.out, nil
+}
+
+// write submits a request of a batch and returns its outcome; a request that
+// never ran has its error in the outcome.
+func (c *Committer) write(op string, r *request) outcome {
+	o, err := c.submit(op, r)
+	if err != nil {
+		o.err = err
+	}
+	return o
 }
 
 // Write runs fn in a savepoint of a batch and returns once the batch has
@@ -130,19 +163,17 @@ func (c *Committer) Write(ctx context.Context, fn func(Querier) error) error {
 	if fn == nil {
 		return c.errf("write", errNilFunc)
 	}
-	if nested(c) {
+	if c.nested() {
 		return c.errf("write", ErrNestedWrite)
 	}
-	r := newRequest(kindFn)
+	r := newRequest(ctx, kindFn)
 	r.fn = fn
-	if err := c.submit(ctx, "write", r); err != nil {
-		return err
-	}
+	o := c.write("write", r)
 	switch {
-	case r.panicked:
-		panic(r.panicVal)
-	case r.goexit:
+	case o.panicked:
+		panic(o.panicVal)
+	case o.goexit:
 		runtime.Goexit()
 	}
-	return r.err
+	return o.err
 }

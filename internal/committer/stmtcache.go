@@ -24,12 +24,13 @@ type cached struct {
 	busy  bool // in use, by a call or by open rows
 	temp  bool // not in the cache: closed when put back
 
-	// txControl marks a statement that begins or ends a transaction or a
-	// savepoint (the authorizer saw it when it was prepared).
-	txControl bool
+	// flags are what the authorizer saw the statement may do to its
+	// connection when it was prepared (see session.go).
+	flags stmtFlags
 
-	// writes marks a statement that writes (not sqlite3_stmt_readonly),
-	// for the read connections' caches, which keep only those that read.
+	// writes marks a statement that a read connection must not run: one
+	// that writes (not sqlite3_stmt_readonly) or changes the session. The
+	// read connections' caches keep only those that read.
 	writes bool
 
 	elem *list.Element
@@ -51,7 +52,7 @@ func (c *stmtCache) init(max int) {
 }
 
 // preparer prepares query for a stmtCache on its connection: it returns the
-// statement with what it knows of it (ds, txControl, writes) set.
+// statement with what it knows of it (ds, flags, writes) set.
 type preparer func(ctx context.Context, query string) (*cached, error)
 
 // get returns a statement for query, marked busy, prepared with prepare if
