@@ -12,6 +12,12 @@ func SetTestHookQueued(t interface{ Cleanup(func()) }, f func()) {
 	t.Cleanup(committer.SetTestHookQueued(f))
 }
 
+// SetTestHookCheckpointer makes the background checkpointer call f before
+// each checkpoint, until the test ends.
+func SetTestHookCheckpointer(t interface{ Cleanup(func()) }, f func()) {
+	t.Cleanup(committer.SetTestHookCheckpointer(f))
+}
+
 // WriterPrepares returns how many statements the writer connection has
 // prepared for its cache.
 func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }

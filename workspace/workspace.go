@@ -488,7 +488,9 @@ func (closedConnector) Driver() driver.Driver { return closedDriver{} }
 // never calls for a DB made by sql.OpenDB.
 type closedDriver struct{}
 
-func (closedDriver) Open(string) (driver.Conn, error) { return closedConnector{}.Connect(context.Background()) }
+func (closedDriver) Open(string) (driver.Conn, error) {
+	return closedConnector{}.Connect(context.Background())
+}
 
 // MigrateTo applies the migrations of fsys up to and including version,
 // as Open applies them all: serialized with every other migration of the

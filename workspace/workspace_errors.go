@@ -59,6 +59,25 @@ var (
 	// ErrPanicked is matched by every *PanicError.
 	ErrPanicked = committer.ErrPanicked
 
+	// ErrMoved is returned to every Write and front statement of a batch
+	// when, just before its COMMIT, the database file or its WAL at their
+	// paths are no longer the files the workspace opened — moved, replaced
+	// or deleted, or the whole directory with them. The batch is rolled
+	// back instead of committed into a file nobody would find again. It is
+	// checked before every batch: writes resume if the files come back.
+	ErrMoved = committer.ErrMoved
+
+	// ErrRefused is matched by the error of a statement that would change
+	// the writer connection for the callers after it, where it is shared:
+	// transaction control, a pragma that sets a connection setting,
+	// ATTACH or DETACH, run in a Write function, as a front statement
+	// outside a transaction, or from a Write function through DB or SQL;
+	// and a temporary table, view, index or trigger that such a request
+	// leaves behind (its work is rolled back). Under DB, or in a transaction
+	// of the front, they run, and the writer connection is replaced when
+	// it is let go.
+	ErrRefused = committer.ErrRefused
+
 	// ErrExists is returned, inside a *fs.PathError, by Backup when the
 	// destination already exists.
 	ErrExists = errors.New("workspace: backup destination exists")
@@ -79,3 +98,13 @@ var (
 // return, so the panic cannot be re-raised through it. (Write re-raises
 // such panics in its caller instead.)
 type PanicError = committer.PanicError
+
+// BusyError is returned, matching ncruces.ErrBusy, by a Write, a front
+// statement or a statement of DB that waited for the writer connection, or
+// a front query that waited for a read connection, longer than the busy
+// timeout (at least a second): as SQLite's own writers do, it gives up
+// rather than wait forever, and says what held the connection. A goroutine
+// that holds a transaction of DB or the front and runs a statement outside
+// it, or that keeps Rows open on every read connection and starts another
+// query, would otherwise wait for itself.
+type BusyError = committer.BusyError

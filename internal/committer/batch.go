@@ -44,6 +44,15 @@ type fnState struct {
 	stmtPanic atomic.Pointer[PanicError]
 }
 
+// Test hooks, set by this package's tests only, while no committer runs:
+// testHookRan runs after a request's own work, before its savepoint is
+// released; testHookCommit runs before COMMIT, and an error from it is
+// taken as COMMIT's failure, COMMIT not run.
+var (
+	testHookRan    func(*request)
+	testHookCommit func() error
+)
+
 // runBatch runs first and whatever else is queued, up to the limits, in one
 // transaction, and settles it: now, or when the sync stage has made it
 // durable.
@@ -127,6 +136,9 @@ func (c *Committer) run(b *batch, r *request) error {
 	}
 	if o.err != nil && r.kind != kindFn {
 		o.err = c.errf("exec", o.err)
+	}
+	if testHookRan != nil {
+		testHookRan(r)
 	}
 	if w.rolledBack() {
 		if o.err != nil {
@@ -214,7 +226,14 @@ func (c *Committer) commit(b *batch) {
 		c.abort(b, err)
 		return
 	}
-	if err := c.w.control(ctlCommit); err != nil {
+	var err error
+	if testHookCommit != nil {
+		err = testHookCommit()
+	}
+	if err == nil {
+		err = c.w.control(ctlCommit)
+	}
+	if err != nil {
 		// Nothing of the batch is durable; SQLite keeps the transaction
 		// open after some COMMIT failures, so roll it back.
 		c.w.rollback()

@@ -337,6 +337,9 @@ func (c *Committer) checkpointer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		if hook := testHookCheckpointer.Load(); hook != nil {
+			(*hook)()
+		}
 		sc, dc, err := c.readConn(ctx, "checkpoint")
 		if err != nil {
 			if ctx.Err() == nil {
@@ -347,6 +350,18 @@ func (c *Committer) checkpointer(ctx context.Context) {
 		c.hooks.passiveInBackground(dc.Raw())
 		sc.Close()
 	}
+}
+
+// testHookCheckpointer, when set by a test, runs when the background
+// checkpointer has a checkpoint to run, before it takes a read connection.
+var testHookCheckpointer atomic.Pointer[func()]
+
+// SetTestHookCheckpointer makes the background checkpointer call f before
+// each checkpoint it runs, until the returned function is called. For
+// tests.
+func SetTestHookCheckpointer(f func()) (restore func()) {
+	testHookCheckpointer.Store(&f)
+	return func() { testHookCheckpointer.Store(nil) }
 }
 
 // DB returns the committer's own pool whose statements and transactions

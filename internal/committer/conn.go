@@ -75,6 +75,9 @@ type wconn struct {
 	// that none is left.
 	dirty, tempUsed bool
 
+	// inBatch says whether the statement being prepared is for a batch.
+	inBatch bool
+
 	// dead is set by unpin: the connection is back in the pool.
 	dead bool
 }
@@ -163,10 +166,12 @@ func (w *wconn) detach(discard bool) error {
 	}
 	if w.sc != nil {
 		if discard {
-			// database/sql closes a connection whose Raw reports it bad.
+			// database/sql closes a connection, and the *sql.Conn, when
+			// Raw reports it bad.
 			w.sc.Raw(func(any) error { return driver.ErrBadConn })
+		} else {
+			errs = append(errs, w.sc.Close())
 		}
-		errs = append(errs, w.sc.Close())
 		w.sc = nil
 	}
 	w.dc, w.raw = nil, nil
@@ -351,6 +356,7 @@ func argName(nv *driver.NamedValue) string {
 // holds more than one statement. The caller holds mu and gives the
 // statement back with put.
 func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cached, error) {
+	w.inBatch = inBatch
 	st, err := w.cache.get(ctx, w.prepare, query)
 	if err != nil {
 		return nil, err
@@ -377,12 +383,18 @@ func (w *wconn) note(f stmtFlags, inBatch bool) error {
 }
 
 // prepare prepares query on the writer connection for its statement cache,
-// noting what the authorizer saw. It reports errTail for text that holds
-// more than one statement.
+// noting what the authorizer saw; in a batch (w.inBatch), the authorizer
+// refuses what would change the session, which SQLite would otherwise do
+// while it prepares. It reports errTail for text that holds more than one
+// statement.
 func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
-	w.state.watch.saw = 0
-	ds, err := w.dc.PrepareContext(ctx, query)
+	ds, saw, err := w.watched(ctx, query)
 	if err != nil {
+		if r := refusedFor(saw); r != nil && errors.Is(err, sqlite3.AUTH) {
+			return nil, r
+		}
+		// A second prepare, to tell a text of several statements, as
+		// the driver does not: its authorizer denies what the first did.
 		if s, tail, perr := w.raw.Prepare(query); perr == nil {
 			s.Close()
 			if strings.TrimSpace(tail) != "" {
@@ -391,7 +403,23 @@ func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
 		}
 		return nil, err
 	}
-	return &cached{ds: ds, flags: w.state.watch.saw}, nil
+	return &cached{ds: ds, flags: saw}, nil
+}
+
+// watched prepares query through the driver, with the authorizer watching
+// (and, in a batch, refusing), and returns what it saw.
+func (w *wconn) watched(ctx context.Context, query string) (driver.Stmt, stmtFlags, error) {
+	watch := &w.state.watch
+	watch.saw = 0
+	if w.inBatch {
+		watch.deny = flagTxControl | flagSession
+		defer func() { watch.deny = 0 }()
+	}
+	ds, err := w.dc.PrepareContext(ctx, query)
+	if !w.inBatch && watch.saw&flagSession != 0 {
+		w.dirty = true // changed already, by the prepare
+	}
+	return ds, watch.saw, err
 }
 
 // execAll runs a text of several statements with no arguments through the
@@ -399,20 +427,22 @@ func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
 // authorizer refuses the statements that would change the session as they
 // are prepared.
 func (w *wconn) execAll(ctx context.Context, query string, inBatch bool) (driver.Result, error) {
-	w.state.watch.saw = 0
+	watch := &w.state.watch
+	watch.saw = 0
 	if inBatch {
-		w.state.watch.deny = flagTxControl | flagSession
-		defer func() { w.state.watch.deny = 0 }()
+		watch.deny = flagTxControl | flagSession
+		defer func() { watch.deny = 0 }()
 	}
 	res, err := w.dc.(driver.ExecerContext).ExecContext(ctx, query, nil)
-	saw := w.state.watch.saw
+	saw := watch.saw
 	if err != nil && errors.Is(err, sqlite3.AUTH) {
 		if r := refusedFor(saw & (flagTxControl | flagSession)); r != nil && inBatch {
 			return nil, r
 		}
 	}
-	w.note(saw&flagTemp, inBatch)
-	if !inBatch {
+	if inBatch {
+		w.note(saw&flagTemp, true)
+	} else {
 		w.note(saw, false)
 	}
 	return res, err
@@ -426,6 +456,7 @@ func (w *wconn) validate(ctx context.Context, lease *request, query string, inBa
 	}
 	defer w.mu.Unlock()
 	defer recoverErr(&err)
+	w.inBatch = inBatch
 	st, err := w.cache.get(ctx, w.prepare, query)
 	if errors.Is(err, errTail) {
 		return nil // runs as a whole, with no arguments
@@ -595,8 +626,10 @@ func (w *wconn) beginTx(ctx context.Context, lease *request, opts driver.TxOptio
 	return err
 }
 
-// endTx commits or rolls back a lease holder's transaction.
-func (w *wconn) endTx(lease *request, commit bool) (err error) {
+// endTx commits or rolls back a lease holder's transaction. The driver
+// sets query_only for a read-only one and clears it as the transaction
+// ends; where SQLite ended it already, endTx clears it.
+func (w *wconn) endTx(lease *request, commit, readOnly bool) (err error) {
 	if err := w.lock(lease); err != nil {
 		return err
 	}
@@ -607,6 +640,9 @@ func (w *wconn) endTx(lease *request, commit bool) (err error) {
 		return tx.Commit()
 	}
 	if w.raw.GetAutocommit() {
+		if readOnly {
+			return w.raw.Exec("PRAGMA query_only=off")
+		}
 		return nil
 	}
 	return tx.Rollback()

@@ -106,9 +106,10 @@ func markedID() (uint64, bool) {
 		}
 	}
 	// The chain below markFn: at most 64 bit frames and markEnter.
-	n := runtime.Callers(skip+at+1, buf[:])
+	var chain [65]uintptr
+	n := runtime.Callers(skip+at+1, chain[:])
 	var id uint64
-	for _, pc := range buf[:n] {
+	for _, pc := range chain[:n] {
 		switch pc {
 		case markPCs.bit0:
 			id <<= 1

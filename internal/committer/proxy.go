@@ -73,6 +73,7 @@ type pconn struct {
 	mode  mode
 	lease *request // the lease held, or nil
 	inTx  bool     // a transaction begun with BeginTx is open
+	txRO  bool     // ... and it is read-only
 }
 
 var (
@@ -255,15 +256,19 @@ func (p *pconn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 		p.release()
 		return nil, err
 	}
-	p.inTx = true
+	p.inTx, p.txRO = true, opts.ReadOnly
 	return ptx{p}, nil
 }
 
 // Raw returns the SQLite connection, for code that reaches the driver
 // through (*sql.Conn).Raw; it takes the lease, which database/sql's release
-// of the connection gives back.
+// of the connection gives back. It returns nil when it cannot have the
+// connection: the committer closed, or Close took the lease back.
 func (p *pconn) Raw() *sqlite3.Conn {
-	if p.mode != modeLent && p.lease == nil && !p.c.nested() {
+	switch {
+	case p.lease != nil && p.lease.revoked.Load():
+		return nil
+	case p.mode != modeLent && p.lease == nil && !p.c.nested():
 		if err := p.acquire(context.Background(), "raw"); err != nil {
 			return nil
 		}
@@ -294,7 +299,7 @@ func (p *pconn) Close() error {
 	}
 	var err error
 	if !p.lease.revoked.Load() && !p.c.w.autocommit() {
-		err = p.c.w.endTx(p.lease, false)
+		err = p.c.w.endTx(p.lease, false, p.txRO)
 	}
 	p.inTx = false
 	p.lease.release()
@@ -307,12 +312,12 @@ type ptx struct{ p *pconn }
 
 func (t ptx) Commit() error {
 	t.p.inTx = false
-	return t.p.c.w.endTx(t.p.lease, true)
+	return t.p.c.w.endTx(t.p.lease, true, t.p.txRO)
 }
 
 func (t ptx) Rollback() error {
 	t.p.inTx = false
-	return t.p.c.w.endTx(t.p.lease, false)
+	return t.p.c.w.endTx(t.p.lease, false, t.p.txRO)
 }
 
 // pstmt is a prepared statement of a pconn, run by its text.

@@ -65,9 +65,17 @@ func (r *readerStmts) conn(c *sqlite3.Conn) *readerConn {
 func (r *readerStmts) preparer(rc *readerConn, dc sqlite3driver.Conn) preparer {
 	return func(ctx context.Context, query string) (*cached, error) {
 		r.prepares.Add(1)
+		// What would change the connection is denied as it is prepared,
+		// which is when SQLite applies most settings: it is refused in a
+		// batch too, so it is refused here.
 		rc.watch.saw = 0
+		rc.watch.deny = flagTxControl | flagSession
 		ds, err := dc.PrepareContext(ctx, query)
+		rc.watch.deny = 0
 		if err != nil {
+			if r := refusedFor(rc.watch.saw); r != nil {
+				return nil, r
+			}
 			return nil, err
 		}
 		ro, ok := ds.(readOnlyStmt)

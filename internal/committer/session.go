@@ -27,6 +27,12 @@ import (
 //     the connection with a new one, opened with the configured pragmas,
 //     when the lease ends: nothing of that state survives it.
 //
+// SQLite applies most pragma settings while it prepares the statement, not
+// when it runs it: preparing PRAGMA query_only=1 sets the flag. So the
+// authorizer denies such actions during the prepare itself where they are
+// refused (prepWatch.deny), and a statement that changes a setting is never
+// kept in a statement cache: run again, a cached one would change nothing.
+//
 // The front's queries run on read connections only when they read and
 // change nothing of the connection; the rest join a batch, where the rules
 // above apply, so a read connection goes back to its pool in autocommit

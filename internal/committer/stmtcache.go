@@ -71,7 +71,9 @@ func (c *stmtCache) get(ctx context.Context, prepare preparer, query string) (*c
 		return nil, err
 	}
 	n.query, n.busy = query, true
-	if e != nil || !c.makeRoom() {
+	// A statement that changes a setting did so when it was prepared;
+	// kept and run again, it would change nothing.
+	if e != nil || n.flags&flagSession != 0 || !c.makeRoom() {
 		n.temp = true
 		return n, nil
 	}
