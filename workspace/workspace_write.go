@@ -37,16 +37,27 @@ type Querier = committer.Querier
 // durable as under FULL, and the fsync is off the writer's path. After an
 // fsync fails, every later Write fails with an error matching ErrFailStop.
 //
-// A ctx that is done before fn starts means fn never runs and Write returns
-// ctx.Err(). Once fn has started, Write waits for the batch's outcome. The
-// statements fn runs are not interrupted by its ctx: an interrupted statement
-// would roll back the transaction that other callers' work shares.
+// A ctx that is done before the writer takes the call means fn never runs
+// and Write returns ctx.Err(). Once taken, Write waits for the batch's
+// outcome and reports it as it happened. The statements fn runs are not
+// interrupted by its ctx: an interrupted statement would roll back the
+// transaction that other callers' work shares. A call not taken within the
+// busy timeout (at least a second) fails with a *BusyError naming what held
+// the writer connection; fn never ran.
+//
+// Before the COMMIT, the batch checks that the database file and its WAL
+// are still at their paths; if they were moved, replaced or deleted, it is
+// rolled back and Write returns an error matching ErrMoved. Statements in
+// fn that would change the writer connection for later callers (transaction
+// control, PRAGMA settings, ATTACH, DETACH) fail with ErrRefused, and so
+// does fn when it leaves a temporary object behind.
 //
 // fn runs on the workspace's committer goroutine and must not keep q after
 // it returns, call runtime.Goexit, or wait for another goroutine's Write. A
 // Write called from inside fn returns ErrNestedWrite instead of deadlocking;
-// statements fn runs through [Workspace.SQL] or [Workspace.DB] join fn's own
-// savepoint, and a transaction begun there returns ErrNestedWrite.
+// statements fn runs through [Workspace.SQL] or [Workspace.DB] of the same
+// workspace join fn's own savepoint, and a transaction begun there returns
+// ErrNestedWrite. Calls into another workspace queue there as any other.
 func (w *Workspace) Write(ctx context.Context, fn func(q Querier) error) error {
 	if err := w.check("write"); err != nil {
 		return err
@@ -123,13 +134,20 @@ func (w *Workspace) WriteStats() WriteStats {
 //   - A caller reads its own writes: an Exec returns after its commit.
 //   - From inside a Write function, the front's statements join the
 //     function's savepoint; BeginTx there returns ErrNestedWrite.
+//   - Transaction control, PRAGMA settings, ATTACH and DETACH outside a
+//     transaction fail with ErrRefused: they would change a connection other
+//     callers share (run them in a transaction of BeginTx, or on DB).
+//   - A statement waits for a connection at most the busy timeout (at least
+//     a second), then fails with a *BusyError, so that a goroutine that
+//     waits for a connection it holds itself gets an error, not a hang.
 //   - A panic in a driver.Valuer or in the engine during a front statement
 //     is returned as an error matching ErrPanicked (a *PanicError); the
 //     engine running out of memory as one matching ncruces.ErrNoMem.
 //
 // Each handle has its own front, closed by the handle's Close; closing it
 // yourself closes that front only, never the workspace's pools. For a
-// read-only handle it is the read-only pool.
+// read-only handle it is the read-only pool. After Close, SQL returns a pool
+// whose every call fails with ErrClosed.
 func (w *Workspace) SQL() *sql.DB {
 	if w.e.committer == nil {
 		return w.orClosed(w.e.roDB)
