@@ -62,8 +62,9 @@ type wconn struct {
 	cache stmtCache
 
 	// checker is a driver statement kept for its CheckNamedValue, which
-	// accepts the value types the driver binds natively.
-	checker driver.Stmt
+	// accepts the value types the driver binds natively; set by pin, read
+	// by any goroutine, never written again.
+	checker driver.NamedValueChecker
 
 	// level is the synchronous level in force on the connection.
 	level string
@@ -105,6 +106,14 @@ func pin(ctx context.Context, db *sql.DB, state *writerState, level string) (*wc
 	if err := w.attach(ctx, db, level); err != nil {
 		return nil, errors.Join(err, w.detach(false))
 	}
+	// The checker is used for its Go method only, by any goroutine, for
+	// the committer's life: its SQLite statement is closed at once.
+	checker, err := w.dc.PrepareContext(ctx, "SELECT NULL")
+	if err != nil {
+		return nil, errors.Join(err, w.detach(false))
+	}
+	checker.Close()
+	w.checker = checker.(driver.NamedValueChecker)
 	return w, nil
 }
 
@@ -136,9 +145,6 @@ func (w *wconn) attach(ctx context.Context, db *sql.DB, level string) error {
 		}
 		w.ctl[i] = st
 	}
-	if w.checker, err = w.dc.PrepareContext(ctx, "SELECT NULL"); err != nil {
-		return err
-	}
 	w.cache.init(maxCachedStmts)
 	return nil
 }
@@ -158,11 +164,6 @@ func (w *wconn) detach(discard bool) error {
 			st.Close()
 			w.ctl[i] = nil
 		}
-	}
-	if w.checker != nil {
-		// Kept: checkArgs may still read it, and its CheckNamedValue uses
-		// no engine state.
-		w.checker.Close()
 	}
 	if w.sc != nil {
 		if discard {
@@ -324,7 +325,7 @@ func (w *wconn) takeDirty() bool {
 // panic becomes a *PanicError.
 func (w *wconn) checkArgs(args []driver.NamedValue) (_ []driver.NamedValue, err error) {
 	defer recoverErr(&err)
-	checker := w.checker.(driver.NamedValueChecker)
+	checker := w.checker
 	for i := range args {
 		nv := &args[i]
 		switch err := checker.CheckNamedValue(nv); {
