@@ -191,12 +191,12 @@ func TestOutcomeDeliveredOnce(t *testing.T) {
 func TestDoneOnlyAfterCommit(t *testing.T) {
 	c := open(t)
 	atCommit, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	setHook(t, &testHookCommit, func() error {
-		select {
-		case atCommit <- struct{}{}:
+		once.Do(func() {
+			atCommit <- struct{}{}
 			<-proceed
-		default:
-		}
+		})
 		return nil
 	})
 	done := make(chan error, 1)
