@@ -228,10 +228,13 @@ func TestFailedCommitFailsEveryCaller(t *testing.T) {
 		// The first request waits for the others to queue behind it.
 		once.Do(func() { <-release })
 	})
-	fail := true
+	// Every COMMIT fails until the four Writes have failed: however the
+	// loop grouped them (a slow machine may end the first batch at its
+	// time limit), every caller of each batch must fail.
+	var failing atomic.Bool
+	failing.Store(true)
 	setHook(t, &testHookCommit, func() error {
-		if fail {
-			fail = false
+		if failing.Load() {
 			return ioErr
 		}
 		return nil
@@ -251,6 +254,7 @@ func TestFailedCommitFailsEveryCaller(t *testing.T) {
 			t.Errorf("Write in the batch whose COMMIT failed: %v, want ErrBatchAborted wrapping EIO", err)
 		}
 	}
+	failing.Store(false)
 	var n int
 	if err := c.ReadDB().QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d rows (%v) after a failed COMMIT, want 0", n, err)
