@@ -295,3 +295,32 @@ func BenchmarkReadUnderWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(writes.Load()-written)/b.Elapsed().Seconds(), "writes/s")
 }
+
+// BenchmarkOneStatement measures a write of one statement, the one-row
+// INSERT of a message, four ways: through Write and through the front, as
+// ExecContext and as sqlc's QueryRowContext with RETURNING. Write and the
+// front should cost the same for it, and RETURNING about what Exec does.
+func BenchmarkOneStatement(b *testing.B) {
+	for _, sync := range []string{"NORMAL", "FULL"} {
+		for _, way := range []string{"write-exec", "front-exec", "write-returning", "front-returning"} {
+			b.Run(fmt.Sprintf("sync=%s/%s", sync, way), func(b *testing.B) {
+				ws := benchWorkspace(b, sync)
+				ctx, front := context.Background(), ws.SQL()
+				one := func(q workspace.Querier, i int64) error {
+					if strings.HasSuffix(way, "exec") {
+						_, err := q.ExecContext(ctx, insertMessage, i%benchSessions+1, benchBody)
+						return err
+					}
+					return returningWrite(ctx, q, i)
+				}
+				parallel(b, 16, func(i int64) error {
+					if strings.HasPrefix(way, "front") {
+						return one(front, i)
+					}
+					return ws.Write(ctx, func(q workspace.Querier) error { return one(q, i) })
+				})
+				b.ReportMetric(ws.WriteStats().MeanBatch(), "rows/batch")
+			})
+		}
+	}
+}

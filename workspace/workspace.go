@@ -438,7 +438,9 @@ func (w *Workspace) check(op string) error {
 // until the transaction ends, and only the pool connection that ran it can
 // end it. When a statement changed the connection's session (a pragma
 // setting, ATTACH, a temporary table), the writer connection is replaced by
-// a new one when DB lets go of it, so the change never reaches a Write.
+// a new one when DB lets go of it, so the change never reaches a Write. A
+// statement waits for the writer connection at most the busy timeout (at
+// least a second), then fails with a *BusyError naming what held it.
 //
 // From inside a Write function, DB's statements join the function's
 // savepoint and BeginTx returns ErrNestedWrite. Each handle has its own
