@@ -11,7 +11,8 @@ import "encoding/binary"
 func (r *Reader) readFreelist() {
 	h := r.header
 	if !h.magicOK {
-		return // the note about the header says it
+		r.scanFreelist()
+		return
 	}
 	if h.freeTrunk == 0 {
 		if h.freeCount != 0 {
@@ -22,7 +23,8 @@ func (r *Reader) readFreelist() {
 	seen := map[uint32]bool{}
 	var pages []uint32
 	fail := func(why string) {
-		r.notef("the freelist cannot be followed (%s): free pages are judged as orphans", why)
+		r.notef("the freelist cannot be followed (%s)", why)
+		r.scanFreelist()
 	}
 	buf := make([]byte, r.pageSize)
 	maxLeaves := uint32(r.usable/4 - 2)
@@ -68,4 +70,53 @@ func (r *Reader) readFreelist() {
 		r.role[p] = roleFree
 	}
 	r.stats.PagesFree = len(pages)
+}
+
+// scanFreelist looks for the freelist's trunk pages when the header cannot
+// lead to them: pages that start with a page number in range (or 0) and a
+// count of leaves, followed by that many distinct page numbers in range.
+// No b-tree page reads so (its first byte, the page type, makes a page
+// number beyond any file under 2^24 pages), nor a page of text. The leaves
+// they list are taken as free: their rows were deleted, and must not come
+// back as orphans.
+func (r *Reader) scanFreelist() {
+	buf := make([]byte, r.pageSize)
+	maxLeaves := uint32(r.usable/4 - 2)
+	var free []uint32
+	for p := uint32(2); p <= r.nPages; p++ {
+		if r.role[p] != roleNone || !r.readPage(p, buf) {
+			continue
+		}
+		next, n := binary.BigEndian.Uint32(buf), binary.BigEndian.Uint32(buf[4:])
+		if (next != 0 && (next < 2 || next > r.nPages)) || n == 0 || n > maxLeaves {
+			continue
+		}
+		leaves := make([]uint32, 0, n)
+		seen := map[uint32]bool{p: true}
+		for i := range n {
+			leaf := binary.BigEndian.Uint32(buf[8+4*i:])
+			if leaf < 2 || leaf > r.nPages || seen[leaf] {
+				leaves = nil
+				break
+			}
+			seen[leaf] = true
+			leaves = append(leaves, leaf)
+		}
+		if leaves == nil {
+			continue
+		}
+		free = append(free, p)
+		free = append(free, leaves...)
+	}
+	marked := 0
+	for _, p := range free {
+		if r.role[p] == roleNone {
+			r.role[p] = roleFree
+			marked++
+		}
+	}
+	if marked > 0 {
+		r.stats.PagesFree += marked
+		r.notef("%d free pages found by scanning for freelist trunk pages", marked)
+	}
 }

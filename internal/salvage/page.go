@@ -223,3 +223,38 @@ func (p *page) cell(i int) (cell, error) {
 	}
 	return c, nil
 }
+
+// overlapping marks the cells of an unsound page that overlap another cell,
+// or the page's header and cell pointers: where a damaged pointer or size
+// makes two cells share bytes, neither can be trusted. A sound page has
+// none (nil).
+func (p *page) overlapping() map[int]bool {
+	if p.problem == "" {
+		return nil
+	}
+	type span struct{ i, from, to int }
+	hdrLen := 8
+	if !p.leaf() {
+		hdrLen = 12
+	}
+	ptrEnd := p.hdr + hdrLen + 2*len(p.cells)
+	var spans []span
+	out := map[int]bool{}
+	for i, off := range p.cells {
+		size, ok := p.cellSize(off)
+		if !ok {
+			continue
+		}
+		if off < ptrEnd {
+			out[i] = true
+		}
+		spans = append(spans, span{i, off, off + size})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	for j := 1; j < len(spans); j++ {
+		for k := j - 1; k >= 0 && spans[k].to > spans[j].from; k-- {
+			out[spans[j].i], out[spans[k].i] = true, true
+		}
+	}
+	return out
+}

@@ -24,8 +24,10 @@ func (e *brokenError) Error() string {
 // meets a claimed page, ends early or runs on past its payload is broken,
 // and then payload returns what it read with a *brokenError.
 //
-// The result aliases c.local when the payload is all local.
+// The result aliases c.local when the payload is all local. r.chain holds
+// the overflow pages read, until the next call.
 func (r *Reader) payload(c cell) ([]byte, error) {
+	r.chain = r.chain[:0]
 	if c.overflow == 0 {
 		return c.local, nil
 	}
@@ -67,6 +69,7 @@ func (r *Reader) payload(c cell) ([]byte, error) {
 		}
 		r.role[pgno] = roleOverflow
 		r.claimLog = append(r.claimLog, pgno)
+		r.chain = append(r.chain, pgno)
 		out = append(out, buf[4:4+take]...)
 		need -= take
 		pgno = next

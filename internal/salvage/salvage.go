@@ -83,6 +83,7 @@ type Reader struct {
 
 	role     []role   // what each page was found to be, by page number
 	claimLog []uint32 // overflow pages claimed while an orphan is judged (see Reader.orphan)
+	chain    []uint32 // the overflow pages of the last payload read
 
 	schemaTree  *tree  // sqlite_schema's, once Schema has run
 	pendingLost []Lost // lost rows of the schema, given to the Sink of Tables

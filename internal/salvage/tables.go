@@ -97,11 +97,15 @@ func strictAccepts(typ string, k Kind) bool {
 
 // Row is a row salvaged into its table.
 type Row struct {
-	Table  *Table
-	RowID  int64   // the rowid (rowid tables)
-	Values []Value // the record's fields; they alias the reader's memory only during the Sink call
-	Page   uint32  // the leaf it was read from
-	Orphan bool    // read from an orphaned leaf, attributed to Table by its shape
+	Table    *Table
+	RowID    int64    // the rowid (rowid tables)
+	Values   []Value  // the record's fields; they alias the reader's memory only during the Sink call
+	Page     uint32   // the leaf it was read from
+	Overflow []uint32 // the overflow pages its payload was read from, in order
+	// CellStart and CellEnd are the bytes of its cell on the leaf (rows of
+	// the b-tree only).
+	CellStart, CellEnd int
+	Orphan             bool // read from an orphaned leaf, attributed to Table by its shape
 }
 
 // Lost is a row, or what could be read of one, that cannot be given to a
@@ -200,6 +204,7 @@ type collector struct {
 
 func (c *collector) Row(row Row) error {
 	row.Values = cloneValues(row.Values)
+	row.Overflow = slices.Clone(row.Overflow)
 	c.rows = append(c.rows, row)
 	return nil
 }
@@ -338,9 +343,10 @@ func dedupeOrphans(rows []Row, c *collector) []Row {
 
 // orphanRow is a row read from an orphaned leaf.
 type orphanRow struct {
-	cell  int
-	rowid int64
-	vals  []Value
+	cell     int
+	rowid    int64
+	vals     []Value
+	overflow []uint32
 }
 
 // orphans reads the table leaves that no tree reached and that are not
@@ -398,29 +404,38 @@ func (r *Reader) orphan(pgno uint32, p *page, trees []*tree, c *collector, final
 				Values: cloneValues(rawValues(payload, cl.payload, r.enc))})
 			continue
 		}
-		rows = append(rows, orphanRow{cell: i, rowid: cl.rowid, vals: cloneValues(vals)})
+		rows = append(rows, orphanRow{cell: i, rowid: cl.rowid, vals: cloneValues(vals), overflow: slices.Clone(r.chain)})
 	}
 	if len(rows) == 0 && len(bad) == 0 {
 		r.restoreClaims()
 		return nil
 	}
+	// A record with fewer fields than a table has columns fits it only as
+	// a row written before columns were added: a table that fits every
+	// record whole is taken first, and only when none does are such tables
+	// considered.
 	var fit, shapeOnly []*tree
-	for _, tr := range trees {
-		if !shapeFits(tr.t, rows) {
-			continue
+	for _, whole := range []bool{true, false} {
+		for _, tr := range trees {
+			if !shapeFits(tr.t, rows, whole) {
+				continue
+			}
+			inHoles := true
+			for _, row := range rows {
+				inHoles = inHoles && tr.inHoles(row.rowid)
+			}
+			if !inHoles {
+				shapeOnly = append(shapeOnly, tr)
+				continue
+			}
+			if tr.t.Check != nil && !checkFits(tr.t, rows) {
+				continue
+			}
+			fit = append(fit, tr)
 		}
-		inHoles := true
-		for _, row := range rows {
-			inHoles = inHoles && tr.inHoles(row.rowid)
+		if len(fit) > 0 || len(shapeOnly) > 0 {
+			break
 		}
-		if !inHoles {
-			shapeOnly = append(shapeOnly, tr)
-			continue
-		}
-		if tr.t.Check != nil && !checkFits(tr.t, rows) {
-			continue
-		}
-		fit = append(fit, tr)
 	}
 	if !final && len(fit) != 1 {
 		r.restoreClaims()
@@ -436,7 +451,7 @@ func (r *Reader) orphan(pgno uint32, p *page, trees []*tree, c *collector, final
 				r.stats.RowsStale++ // the b-tree's version wins
 				continue
 			}
-			c.rows = append(c.rows, Row{Table: tr.t, RowID: row.rowid, Values: row.vals, Page: pgno, Orphan: true})
+			c.rows = append(c.rows, Row{Table: tr.t, RowID: row.rowid, Values: row.vals, Page: pgno, Overflow: row.overflow, Orphan: true})
 		}
 		for i := range bad {
 			bad[i].Table = tr.t.Name
@@ -463,9 +478,11 @@ func (r *Reader) orphan(pgno uint32, p *page, trees []*tree, c *collector, final
 	return nil
 }
 
-func shapeFits(t *Table, rows []orphanRow) bool {
+// shapeFits reports whether every row fits t (with whole, every row has a
+// field for each of t's columns).
+func shapeFits(t *Table, rows []orphanRow, whole bool) bool {
 	for _, row := range rows {
-		if t.fits(row.rowid, row.vals) != nil {
+		if (whole && len(row.vals) != len(t.Columns)) || t.fits(row.rowid, row.vals) != nil {
 			return false
 		}
 	}

@@ -165,6 +165,7 @@ func (w *walker) cells(pgno uint32, p *page) error { return w.cellsIn(pgno, p, a
 func (w *walker) cellsIn(pgno uint32, p *page, k keyRange) error {
 	r, t := w.r, w.tr.t
 	prev, first := int64(0), true
+	overlapping := p.overlapping()
 	for i := range p.cells {
 		c, err := p.cell(i)
 		if err != nil {
@@ -192,6 +193,12 @@ func (w *walker) cellsIn(pgno uint32, p *page, k keyRange) error {
 			}
 			continue
 		}
+		if overlapping[i] {
+			if err := lost("cell overlaps another on a damaged page", vals); err != nil {
+				return err
+			}
+			continue
+		}
 		if hasRowID {
 			if !k.holds(c.rowid) || (!first && c.rowid <= prev) {
 				if err := lost(fmt.Sprintf("rowid %d out of the b-tree's order", c.rowid), vals); err != nil {
@@ -208,7 +215,9 @@ func (w *walker) cellsIn(pgno uint32, p *page, k keyRange) error {
 			continue
 		}
 		w.tr.rows++
-		if err := w.sink.Row(Row{Table: t, RowID: c.rowid, Values: vals, Page: pgno}); err != nil {
+		size, _ := p.cellSize(p.cells[i])
+		if err := w.sink.Row(Row{Table: t, RowID: c.rowid, Values: vals, Page: pgno, Overflow: r.chain,
+			CellStart: p.cells[i], CellEnd: p.cells[i] + size}); err != nil {
 			return err
 		}
 	}
