@@ -142,13 +142,13 @@ func (r *RecoverReport) Err() error {
 	}
 	var parts []string
 	if r.LostAndFound > 0 {
-		parts = append(parts, fmt.Sprintf("%d rows in %s", r.LostAndFound, r.LostAndFoundTable))
+		parts = append(parts, fmt.Sprintf("%d row(s) in %s", r.LostAndFound, r.LostAndFoundTable))
 	}
 	if r.PagesDamaged > 0 {
-		parts = append(parts, fmt.Sprintf("%d damaged pages", r.PagesDamaged))
+		parts = append(parts, fmt.Sprintf("%d damaged page(s)", r.PagesDamaged))
 	}
 	if r.CellsDamaged > 0 {
-		parts = append(parts, fmt.Sprintf("%d unreadable cells", r.CellsDamaged))
+		parts = append(parts, fmt.Sprintf("%d unreadable cell(s)", r.CellsDamaged))
 	}
 	if !r.SchemaComplete {
 		parts = append(parts, "the schema was damaged")

@@ -207,15 +207,25 @@ func (rc *recovery) describeTables(entries []salvage.SchemaEntry) error {
 		rc.add(t)
 	}
 	// SQLite's statistics, which ANALYZE and PRAGMA optimize make anew: read
-	// so that their pages are accounted for, not copied.
-	for name, cols := range map[string]int{"sqlite_stat1": 3, "sqlite_stat4": 6} {
-		if root := roots[name]; root != 0 && rc.byName[name] == nil {
-			st := &salvage.Table{Name: name, Root: root}
-			for i := range cols {
-				st.Columns = append(st.Columns, salvage.Column{Name: "c" + strconv.Itoa(i)})
+	// so that their pages are accounted for, not copied. Where the schema is
+	// lost, sqlite_stat1's rows (table, index, statistics as text) are
+	// recognized on orphaned pages.
+	if rc.byName["sqlite_stat1"] == nil {
+		st := &salvage.Table{Name: "sqlite_stat1", Root: roots["sqlite_stat1"], Columns: []salvage.Column{{Name: "tbl"}, {Name: "idx"}, {Name: "stat"}}}
+		st.Check = func(_ int64, vals []salvage.Value) error {
+			if len(vals) != 3 || vals[0].Kind != salvage.Text || (vals[1].Kind != salvage.Text && vals[1].Kind != salvage.Null) || vals[2].Kind != salvage.Text {
+				return errors.New("not a statistics row")
 			}
-			rc.add(&recTable{name: name, salvage: st, skip: true, aliasIdx: -1})
+			return nil
 		}
+		rc.add(&recTable{name: st.Name, salvage: st, skip: true, aliasIdx: -1})
+	}
+	if root := roots["sqlite_stat4"]; root != 0 && rc.byName["sqlite_stat4"] == nil {
+		st := &salvage.Table{Name: "sqlite_stat4", Root: root}
+		for i := range 6 {
+			st.Columns = append(st.Columns, salvage.Column{Name: "c" + strconv.Itoa(i)})
+		}
+		rc.add(&recTable{name: st.Name, salvage: st, skip: true, aliasIdx: -1})
 	}
 	return nil
 }
