@@ -521,8 +521,8 @@ func (rc *recovery) run(in salvage.Input) (*RecoverReport, error) {
 	report.Skipped = rc.skipped
 	for _, res := range results {
 		t := rc.byName[res.Table.Name]
-		if t == nil || t.internal {
-			continue
+		if t == nil || t.internal || t.skip {
+			continue // their rows are counted in Skipped
 		}
 		report.Tables = append(report.Tables, TableRecovery{
 			Name: t.name, Rows: t.counts.rows, FromOrphans: t.counts.orphans, Lost: t.counts.lost,
