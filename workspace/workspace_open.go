@@ -95,7 +95,8 @@ func (e *entry) open(ctx context.Context) (err error) {
 		BusyTimeout:  c.settings.BusyTimeout,
 		Log:          c.logger,
 	})
-	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+	// openWriter may quarantine a damaged database (Options.OnCorrupt).
+	e.writeDB, err = e.openWriter(ctx, ncruces.Config{
 		Path:      e.dbPath,
 		Immediate: true,
 		Pragmas:   c.pragmas,
