@@ -394,10 +394,21 @@ type recoverConfig struct {
 	logger     *slog.Logger
 }
 
+// recoverPragmas are the new workspace's while it is filled: foreign keys
+// off (they are checked after), no fsync (the file is synced once, at the
+// end), a rollback journal (the rows are written once, not to the WAL and
+// then again by a checkpoint; a new database's new pages need no journal),
+// and a larger page cache. The next Open of the workspace sets its own.
+var recoverPragmas = []ncruces.Pragma{
+	{Name: "foreign_keys", Value: "OFF"},
+	{Name: "synchronous", Value: "OFF"},
+	{Name: "journal_mode", Value: "DELETE"},
+	{Name: "cache_size", Value: "-65536"},
+}
+
 // recoverInto salvages in into a new workspace in the empty directory dir,
-// closes it and syncs its database file. The workspace is opened with
-// foreign keys off (rows are checked after) and without fsyncs, which the
-// final sync replaces.
+// closes it and syncs its database file, which is then complete in itself
+// (rollback journal mode, no -wal beside it).
 func recoverInto(ctx context.Context, in salvage.Input, dir string, c recoverConfig) (_ *RecoverReport, err error) {
 	start := time.Now()
 	logger := c.logger
@@ -409,7 +420,7 @@ func recoverInto(ctx context.Context, in salvage.Input, dir string, c recoverCon
 		Migrations: c.migrations,
 		Program:    c.program,
 		Logger:     logger,
-		Pragmas:    []ncruces.Pragma{{Name: "foreign_keys", Value: "OFF"}, {Name: "synchronous", Value: "OFF"}},
+		Pragmas:    recoverPragmas,
 	})
 	if err != nil {
 		return nil, err
@@ -489,12 +500,21 @@ func (rc *recovery) run(in salvage.Input) (*RecoverReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	indexes, err := rc.dropIndexes()
+	if err != nil {
+		return nil, err
+	}
 	results, err := r.Tables(ctx, tables, rc)
 	if err != nil {
 		return nil, err
 	}
 	if err := rc.mergeSequences(); err != nil {
 		return nil, err
+	}
+	for _, q := range indexes {
+		if _, err := rc.tx.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("rebuild index: %w", err)
+		}
 	}
 	for _, sql := range triggers {
 		if _, err := rc.tx.ExecContext(ctx, sql); err != nil {
