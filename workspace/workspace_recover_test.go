@@ -551,15 +551,28 @@ func TestRecoverRefuses(t *testing.T) {
 }
 
 // sqlite3Recover returns the sqlite3 shell to compare with: $LITEDIR_SQLITE3,
-// or sqlite3 on the PATH, if it is 3.46 or later; or "" and why not.
+// or sqlite3 on the PATH, if it is 3.46 or later; or "" and why not. A
+// $LITEDIR_SQLITE3 (set by .ci/run) that is not such a shell fails t.
 func sqlite3Recover(t *testing.T) (string, string) {
 	path := os.Getenv("LITEDIR_SQLITE3")
+	if path != "" {
+		if _, why := sqlite3Version(path); why != "" {
+			t.Fatalf("LITEDIR_SQLITE3: %s", why)
+		}
+		return path, ""
+	}
 	if path == "" {
 		var err error
 		if path, err = exec.LookPath("sqlite3"); err != nil {
 			return "", "no sqlite3 on the PATH and LITEDIR_SQLITE3 is not set (.ci/sqlite3 builds one)"
 		}
 	}
+	return sqlite3Version(path)
+}
+
+// sqlite3Version returns path if it is a sqlite3 shell 3.46 or later, and
+// else "" and why not.
+func sqlite3Version(path string) (string, string) {
 	out, err := exec.Command(path, "--version").Output()
 	if err != nil {
 		return "", fmt.Sprintf("%s --version: %v", path, err)
