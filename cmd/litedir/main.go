@@ -30,7 +30,8 @@
 // work while another process owns the workspace, and never change a byte of
 // it; migrate, checkpoint, vacuum and sql -write take the lock like any
 // program opening the workspace, and lock takes it and holds it. No command
-// but migrate and lock creates a workspace.
+// but migrate, lock and recover (whose DST is a new workspace) creates a
+// workspace.
 //
 // Flags may come before or after the arguments; "--" ends them.
 //
