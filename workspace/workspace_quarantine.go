@@ -335,15 +335,7 @@ func cleanRecovered(recovered, q string) error {
 // quickCheckOK reports whether PRAGMA quick_check, on a connection of its
 // own, finds the database at path sound.
 func quickCheckOK(ctx context.Context, path string, c *config) bool {
-	db, err := ncruces.Open(ctx, ncruces.Config{
-		Path:     path,
-		ReadOnly: true,
-		NoCreate: true,
-		Pragmas:  busyTimeoutOnly(c.settings),
-		MaxConns: 1,
-		Profile:  &c.profile,
-		Logger:   c.logger,
-	})
+	db, err := openAsIs(ctx, path, c)
 	if err != nil {
 		return false
 	}

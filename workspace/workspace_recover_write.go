@@ -475,28 +475,8 @@ func (rc *recovery) lostAndFound(n int) error {
 // recovered rows fires none, and returns their statements, with the damaged
 // file's, to create once the rows are in.
 func (rc *recovery) dropTriggers() ([]string, error) {
-	rows, err := rc.tx.QueryContext(rc.ctx, `SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND sql IS NOT NULL`)
-	if err != nil {
-		return nil, err
-	}
-	var names, sqls []string
-	for rows.Next() {
-		var name, q string
-		if err := rows.Scan(&name, &q); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names, sqls = append(names, name), append(sqls, q)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		if _, err := rc.tx.ExecContext(rc.ctx, "DROP TRIGGER main."+quote(name)); err != nil {
-			return nil, err
-		}
-	}
-	return append(sqls, rc.triggers...), nil
+	sqls, err := rc.dropSchema("trigger", func(string) bool { return true })
+	return append(sqls, rc.triggers...), err
 }
 
 // dropIndexes drops the new workspace's indexes that no constraint needs
@@ -505,7 +485,15 @@ func (rc *recovery) dropTriggers() ([]string, error) {
 // up to date row by row. UNIQUE indexes stay, so that a row that breaks
 // one goes to lost_and_found.
 func (rc *recovery) dropIndexes() ([]string, error) {
-	rows, err := rc.tx.QueryContext(rc.ctx, `SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL`)
+	return rc.dropSchema("index", func(q string) bool {
+		return !strings.Contains(strings.ToUpper(strings.Join(strings.Fields(q), " ")), "CREATE UNIQUE INDEX")
+	})
+}
+
+// dropSchema drops the new workspace's objects of type typ (trigger,
+// index) whose statement drop accepts, and returns their statements.
+func (rc *recovery) dropSchema(typ string, drop func(sql string) bool) ([]string, error) {
+	rows, err := rc.tx.QueryContext(rc.ctx, `SELECT name, sql FROM sqlite_schema WHERE type = ? AND sql IS NOT NULL`, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +504,7 @@ func (rc *recovery) dropIndexes() ([]string, error) {
 			rows.Close()
 			return nil, err
 		}
-		if !strings.Contains(strings.ToUpper(strings.Join(strings.Fields(q), " ")), "CREATE UNIQUE INDEX") {
+		if drop(q) {
 			names, sqls = append(names, name), append(sqls, q)
 		}
 	}
@@ -524,7 +512,7 @@ func (rc *recovery) dropIndexes() ([]string, error) {
 		return nil, err
 	}
 	for _, name := range names {
-		if _, err := rc.tx.ExecContext(rc.ctx, "DROP INDEX main."+quote(name)); err != nil {
+		if _, err := rc.tx.ExecContext(rc.ctx, "DROP "+strings.ToUpper(typ)+" main."+quote(name)); err != nil {
 			return nil, err
 		}
 	}
