@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -570,26 +569,6 @@ func (rc *recovery) tableStatements() ([]string, error) {
 			return nil, err
 		}
 		out = append(out, q)
-	}
-	return out, rows.Err()
-}
-
-// foreignKeyCheck lists the rows whose foreign keys point nowhere.
-func foreignKeyCheck(ctx context.Context, tx *sql.Tx) ([]ForeignKeyViolation, error) {
-	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ForeignKeyViolation
-	for rows.Next() {
-		var v ForeignKeyViolation
-		var rowid sql.NullInt64
-		if err := rows.Scan(&v.Table, &rowid, &v.Parent, &v.Index); err != nil {
-			return nil, err
-		}
-		v.RowID = rowid.Int64
-		out = append(out, v)
 	}
 	return out, rows.Err()
 }
