@@ -399,6 +399,24 @@ func TestRecoverCorpus(t *testing.T) {
 					}
 				}
 			}
+			// Messages whose session was lost are kept, and reported.
+			orphans := 0
+			for _, line := range got["messages"] {
+				session := strings.TrimPrefix(strings.Split(line, "|")[1], "int64:")
+				id, _ := strconv.ParseInt(session, 10, 64)
+				if _, ok := got["sessions"][id]; !ok {
+					orphans++
+				}
+			}
+			reported := 0
+			for _, v := range report.ForeignKeys {
+				if v.Table == "messages" {
+					reported++
+				}
+			}
+			if reported != orphans {
+				t.Errorf("%d messages kept without their session, %d reported", orphans, reported)
+			}
 			if undetectable > 0 {
 				t.Logf("%d rows recovered with a changed byte inside a value", undetectable)
 			}

@@ -180,6 +180,7 @@ func (r *Reader) Schema(ctx context.Context) (entries []SchemaEntry, complete bo
 		return nil, false, err
 	}
 	slices.Sort(tr.rowids)
+	tr.sortHoles()
 	r.schemaTree = tr
 	if !tr.intact() {
 		r.notef("the schema's b-tree is damaged: schema entries are looked for on orphaned pages")
@@ -265,6 +266,7 @@ func (r *Reader) Tables(ctx context.Context, tables []*Table, sink Sink) ([]Tabl
 			return nil, err
 		}
 		slices.Sort(tr.rowids)
+		tr.sortHoles()
 	}
 	var rowTrees []*tree
 	for _, tr := range trees {

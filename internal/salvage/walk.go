@@ -30,13 +30,40 @@ type tree struct {
 func (tr *tree) intact() bool { return len(tr.holes) == 0 }
 
 // inHoles reports whether rowid lies in a subtree that could not be read.
+// The holes are sorted and merged (see sortHoles).
 func (tr *tree) inHoles(rowid int64) bool {
-	for _, h := range tr.holes {
-		if h.holds(rowid) {
-			return true
+	// The first hole that ends at or after rowid is the only one that can
+	// hold it.
+	i, _ := slices.BinarySearchFunc(tr.holes, rowid, func(h keyRange, r int64) int {
+		if h.hi < r {
+			return -1
 		}
+		return 1
+	})
+	return i < len(tr.holes) && tr.holes[i].holds(rowid)
+}
+
+// sortHoles sorts the holes and merges those that overlap or touch, so
+// that inHoles is a binary search however many subtrees were lost.
+func (tr *tree) sortHoles() {
+	slices.SortFunc(tr.holes, func(a, b keyRange) int {
+		switch {
+		case a.lo < b.lo:
+			return -1
+		case a.lo > b.lo:
+			return 1
+		}
+		return 0
+	})
+	merged := tr.holes[:0]
+	for _, h := range tr.holes {
+		if n := len(merged); n > 0 && h.lo <= merged[n-1].hi {
+			merged[n-1].hi = max(merged[n-1].hi, h.hi)
+			continue
+		}
+		merged = append(merged, h)
 	}
-	return false
+	tr.holes = merged
 }
 
 // hasRowID reports whether the b-tree held rowid (after the walk).
