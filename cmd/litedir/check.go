@@ -38,15 +38,18 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "check", checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON))
+	err = checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON)
+	code := report(stderr, "check", err)
+	if errors.Is(err, ncruces.ErrNotADatabase) || errors.Is(err, ncruces.ErrCorrupt) {
+		// A database SQLite cannot even check: say how to salvage it.
+		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(pos[0], *name))
+	}
+	return code
 }
 
 // checkWorkspace checks the workspace name in dir and prints the findings.
 func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, full, asJSON bool) (err error) {
 	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "", 0)
-	if errors.Is(err, ncruces.ErrNotADatabase) || errors.Is(err, ncruces.ErrCorrupt) {
-		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(dir, name))
-	}
 	if err != nil {
 		return err
 	}

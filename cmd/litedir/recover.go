@@ -136,7 +136,11 @@ func writeRecover(w io.Writer, r *workspace.RecoverReport) error {
 		f.add("note", "%s", n)
 	}
 	f.add("time", "%s", r.Duration.Round(1e6))
-	f.add("result", "%s", yesNo(r.Lossless(), "nothing lost", "some rows could not be recovered"))
+	if err := r.Err(); err != nil {
+		f.add("result", "rows may be missing: %s", strings.TrimPrefix(err.Error(), workspace.ErrDataLost.Error()+": "))
+	} else {
+		f.add("result", "nothing lost")
+	}
 	return f.write(w)
 }
 
