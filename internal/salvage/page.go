@@ -251,9 +251,16 @@ func (p *page) overlapping() map[int]bool {
 		spans = append(spans, span{i, off, off + size})
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
-	for j := 1; j < len(spans); j++ {
-		for k := j - 1; k >= 0 && spans[k].to > spans[j].from; k-- {
-			out[spans[j].i], out[spans[k].i] = true, true
+	// One sweep: a span overlaps the spans before it when it starts before
+	// the furthest end so far; it and the span with that end are marked.
+	// (Linear after the sort, however many pointers a damaged page repeats.)
+	far := -1
+	for j, sp := range spans {
+		if far >= 0 && sp.from < spans[far].to {
+			out[sp.i], out[spans[far].i] = true, true
+		}
+		if far < 0 || sp.to > spans[far].to {
+			far = j
 		}
 	}
 	return out

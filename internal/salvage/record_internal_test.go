@@ -107,3 +107,25 @@ func TestWALCommits(t *testing.T) {
 		t.Errorf("torn: got size %d, %d frames; want 3, 2", w.dbSize, w.frames)
 	}
 }
+
+// TestOverlappingIsLinear: a damaged page whose pointers all name one cell
+// marks them all, without comparing every pair.
+func TestOverlappingIsLinear(t *testing.T) {
+	const usable = 65536
+	data := make([]byte, usable)
+	data[0] = typeTableLeaf
+	n := (usable - 8 - 16) / 2
+	binary.BigEndian.PutUint16(data[3:], uint16(n))
+	binary.BigEndian.PutUint16(data[5:], usable-16)
+	for i := range n {
+		binary.BigEndian.PutUint16(data[8+2*i:], usable-16)
+	}
+	copy(data[usable-16:], []byte{3, 1, 2, 0, 1})
+	p, err := parsePage(data, 0, usable, false)
+	if err != nil || p.problem == "" {
+		t.Fatalf("parsePage: %v, problem %q; want an unsound page", err, p.problem)
+	}
+	if got := len(p.overlapping()); got != n {
+		t.Errorf("%d cells marked overlapping, want all %d", got, n)
+	}
+}
