@@ -226,7 +226,7 @@ func Recover(ctx context.Context, src, dst string, opts *RecoverOptions) (*Recov
 		}
 		if owner.State() == lock.StateHeld {
 			locked := &lock.LockedError{Dir: srcDir.dir, Path: lock.Path(srcDir.dir, opts.Name), Owner: owner}
-			return fail(fmt.Errorf("%w (Force reads a snapshot)", locked))
+			return fail(fmt.Errorf("%w (RecoverOptions.Force reads a snapshot)", locked))
 		}
 	}
 

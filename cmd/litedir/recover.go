@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -80,6 +82,9 @@ func recoverWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, n
 		opts.Migrations = fsys
 	}
 	r, err := workspace.Recover(ctx, dir, dst, opts)
+	if errors.Is(err, lock.ErrLocked) {
+		return fmt.Errorf("%w; litedir recover -force reads a snapshot", err)
+	}
 	if err != nil {
 		return err
 	}
