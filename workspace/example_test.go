@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/migrations"
@@ -129,4 +130,54 @@ func ExampleWorkspace_SQL() {
 	}
 	fmt.Println("messages:", n)
 	// Output: messages: 1
+}
+
+func ExampleRecover() {
+	ctx := context.Background()
+	root, err := os.MkdirTemp("", "litedir-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	damaged := filepath.Join(root, "data")
+
+	// A workspace whose first page, the header and the schema, is lost.
+	ws, err := workspace.Open(ctx, damaged, &workspace.Options{Migrations: migrations.Builtin})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = ws.DB().ExecContext(ctx, `INSERT INTO sessions(id, title) VALUES (1, 'refactor');
+		INSERT INTO messages(session_id, role, body) VALUES (1, 'user', 'hello')`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := ws.Close(); err != nil {
+		log.Fatal(err)
+	}
+	b, err := os.ReadFile(ws.Path())
+	if err != nil {
+		log.Fatal(err)
+	}
+	clear(b[:4096])
+	if err := os.WriteFile(ws.Path(), b, 0o600); err != nil {
+		log.Fatal(err)
+	}
+
+	// Schema-aware: the migrations say what the tables look like.
+	report, err := workspace.Recover(ctx, damaged, filepath.Join(root, "recovered"), &workspace.RecoverOptions{
+		Migrations: migrations.Builtin,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, t := range report.Tables {
+		if t.Rows > 0 {
+			fmt.Printf("%s: %d rows (%d from pages no b-tree reached)\n", t.Name, t.Rows, t.FromOrphans)
+		}
+	}
+	fmt.Println("lost:", report.Err() != nil, "- the schema page itself is gone")
+	// Output:
+	// messages: 1 rows (1 from pages no b-tree reached)
+	// sessions: 1 rows (1 from pages no b-tree reached)
+	// lost: true - the schema page itself is gone
 }

@@ -184,6 +184,16 @@ type Options struct {
 	// refused or an engine cache that could not be used. Zero means they
 	// are discarded.
 	Logger *slog.Logger
+
+	// OnCorrupt says what Open does when SQLite reports the database as not
+	// a database or corrupt, on opening it or reading its schema.
+	// RecoverOnCorrupt moves the damaged files, under the lock, to
+	// <dir>/quarantine/<UTC time>/, recovers them (see Recover) into a
+	// fresh database in their place, applies the migrations, logs what was
+	// lost and reports it in Status.LastRecovery: the program starts again
+	// without anyone deleting a file. It needs the exclusive lock. Zero
+	// (FailOnCorrupt) means Open fails with the error and touches nothing.
+	OnCorrupt CorruptPolicy
 }
 
 // config is Options with the defaults filled in and the input validated.
@@ -203,6 +213,7 @@ type config struct {
 	externalCheckpoints bool
 	closeWait           time.Duration
 	settings            ncruces.Settings // what pragmas come to on profile
+	onCorrupt           CorruptPolicy
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -226,6 +237,7 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 
 		externalCheckpoints: o.ExternalCheckpoints,
 		closeWait:           o.CloseWait,
+		onCorrupt:           o.OnCorrupt,
 	}
 	if err := CheckName(c.name); err != nil {
 		return c, err
@@ -252,6 +264,9 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	}
 	if c.lockWait < 0 {
 		return c, fmt.Errorf("%w: LockWait = %v", ErrInvalidOptions, c.lockWait)
+	}
+	if c.onCorrupt != FailOnCorrupt && c.onCorrupt != RecoverOnCorrupt {
+		return c, fmt.Errorf("%w: OnCorrupt = %v", ErrInvalidOptions, c.onCorrupt)
 	}
 	if c.readers == 0 {
 		c.readers = max(2, runtime.GOMAXPROCS(0))

@@ -308,16 +308,7 @@ func placeNoClobber(tmp, dst string) error {
 // verifyBackup opens the copy read-only and runs PRAGMA quick_check and
 // PRAGMA foreign_key_check on it.
 func verifyBackup(ctx context.Context, path string, c *config) (err error) {
-	db, err := ncruces.Open(ctx, ncruces.Config{
-		Path:     path,
-		ReadOnly: true,
-		NoCreate: true,
-		// Only the busy timeout: the copy is read as it is, not converted.
-		Pragmas:  busyTimeoutOnly(c.settings),
-		MaxConns: 1,
-		Profile:  &c.profile,
-		Logger:   c.logger,
-	})
+	db, err := openAsIs(ctx, path, c)
 	if err != nil {
 		return fmt.Errorf("verify copy: %w", err)
 	}
@@ -327,6 +318,20 @@ func verifyBackup(ctx context.Context, path string, c *config) (err error) {
 		return fmt.Errorf("verify copy: %w", err)
 	}
 	return r.Err()
+}
+
+// openAsIs opens the database file path read-only, one connection, with
+// only the busy timeout: the file is read as it is, not converted.
+func openAsIs(ctx context.Context, path string, c *config) (*sql.DB, error) {
+	return ncruces.Open(ctx, ncruces.Config{
+		Path:     path,
+		ReadOnly: true,
+		NoCreate: true,
+		Pragmas:  busyTimeoutOnly(c.settings),
+		MaxConns: 1,
+		Profile:  &c.profile,
+		Logger:   c.logger,
+	})
 }
 
 // busyTimeoutOnly returns the one pragma that sets the workspace's busy

@@ -114,11 +114,19 @@ func check(ctx context.Context, db *sql.DB, full bool) (*CheckReport, error) {
 		return nil, err
 	}
 
-	rows, err = conn.QueryContext(ctx, "PRAGMA foreign_key_check")
+	r.ForeignKeys, err = foreignKeyCheck(ctx, conn)
+	return r, err
+}
+
+// foreignKeyCheck runs PRAGMA foreign_key_check in tx: the rows whose
+// foreign keys point nowhere.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) ([]ForeignKeyViolation, error) {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var out []ForeignKeyViolation
 	for rows.Next() {
 		var v ForeignKeyViolation
 		var rowid sql.NullInt64
@@ -126,7 +134,7 @@ func check(ctx context.Context, db *sql.DB, full bool) (*CheckReport, error) {
 			return nil, err
 		}
 		v.RowID = rowid.Int64
-		r.ForeignKeys = append(r.ForeignKeys, v)
+		out = append(out, v)
 	}
-	return r, rows.Err()
+	return out, rows.Err()
 }

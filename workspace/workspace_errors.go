@@ -90,6 +90,15 @@ var (
 	// ErrCheckFailed is returned by CheckReport.Err when a check found
 	// problems.
 	ErrCheckFailed = errors.New("workspace: check failed")
+
+	// ErrDataLost is returned by RecoverReport.Err when a recovery could not
+	// recover every row: some are in lost_and_found, or pages of a table
+	// were damaged.
+	ErrDataLost = errors.New("workspace: rows could not be recovered")
+
+	// ErrNotRecoverable is returned by Recover when the damaged file holds
+	// no SQLite page at all: there is nothing to recover.
+	ErrNotRecoverable = errors.New("workspace: no SQLite pages to recover")
 )
 
 // PanicError is a panic recovered in a statement that SQL or DB ran — in a

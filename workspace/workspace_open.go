@@ -87,7 +87,8 @@ func (e *entry) open(ctx context.Context) (err error) {
 		}
 	}
 
-	e.committer, err = committer.Open(ctx, committer.Config{
+	// openCommitter may quarantine a damaged database (Options.OnCorrupt).
+	e.committer, err = e.openCommitter(ctx, committer.Config{
 		Path:                e.dbPath,
 		Pragmas:             c.pragmas,
 		Profile:             &c.profile,

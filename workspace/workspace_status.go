@@ -55,6 +55,11 @@ type Status struct {
 	Profile ncruces.Profile // what this platform's driver can do
 	Engine  ncruces.Engine  // the engine cache and versions
 	Writes  WriteStats      // the group committer's counters
+
+	// LastRecovery is the record of the latest quarantine-on-open (see
+	// Options.OnCorrupt), read from <dir>/quarantine; nil when there was
+	// none.
+	LastRecovery *Recovery
 }
 
 // Status reports the state of the workspace.
@@ -103,6 +108,7 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 	if s.Schema, err = e.schema(ctx, e.config.migrations); err != nil {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
 	}
+	s.LastRecovery = lastRecovery(e.id.dir, e.config.name)
 	return s, nil
 }
 

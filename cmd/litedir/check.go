@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -20,6 +21,8 @@ It opens the database read-only and takes no lock, so it works while another
 process owns the workspace.
 
 Exit status 4 means the check found problems; 1 means it could not run.
+When the database is damaged, check prints the litedir recover command that
+salvages its rows into a new workspace.
 With -json the findings are printed as one JSON object (see README.md).
 
 Example:
@@ -35,7 +38,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "check", checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON))
+	err = checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON)
+	code := report(stderr, "check", err)
+	if errors.Is(err, ncruces.ErrNotADatabase) || errors.Is(err, ncruces.ErrCorrupt) {
+		// A database SQLite cannot even check: say how to salvage it.
+		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(pos[0], *name))
+	}
+	return code
 }
 
 // checkWorkspace checks the workspace name in dir and prints the findings.
@@ -51,12 +60,19 @@ func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name str
 	}
 
 	if asJSON {
-		err = writeJSON(stdout, newCheckJSON(ws.Path(), r))
+		c := newCheckJSON(ws.Path(), r)
+		if len(r.Problems) > 0 {
+			c.Recover = recoverCommand(dir, name)
+		}
+		err = writeJSON(stdout, c)
 	} else {
 		err = writeCheck(stdout, r)
 	}
 	if err != nil || r.OK() {
 		return err
+	}
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(dir, name))
 	}
 	// The findings are on stdout; stderr gets the summary, and the error
 	// matches workspace.ErrCheckFailed for exit status 4.
@@ -87,6 +103,9 @@ type checkJSON struct {
 	OK          bool             `json:"ok"`
 	Problems    []string         `json:"problems"`
 	ForeignKeys []foreignKeyJSON `json:"foreign_keys"`
+	// Recover is the litedir recover command to run, when the database is
+	// damaged (not for foreign keys alone).
+	Recover string `json:"recover,omitempty"`
 }
 
 // foreignKeyJSON is a row of PRAGMA foreign_key_check.

@@ -17,7 +17,7 @@ const (
 	exitError       = 1 // a runtime error
 	exitUsage       = 2 // bad flags or arguments
 	exitLocked      = 3 // the workspace is locked by another process
-	exitCheckFailed = 4 // check found problems
+	exitCheckFailed = 4 // check found problems; recover could not recover every row
 )
 
 // exitCode maps an error to the exit status that tells a script what
@@ -36,7 +36,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, lock.ErrLocked):
 		return exitLocked
-	case errors.Is(err, workspace.ErrCheckFailed):
+	case errors.Is(err, workspace.ErrCheckFailed), errors.Is(err, workspace.ErrDataLost):
 		return exitCheckFailed
 	default:
 		return exitError

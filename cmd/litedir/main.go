@@ -11,6 +11,7 @@
 //	status      show a workspace's files, schema, lock owner and engine
 //	check       verify a workspace's database (exit status 4 on problems)
 //	backup      write a consistent copy of a workspace's database
+//	recover     salvage a damaged workspace into a new one
 //	sql         run SQL on a workspace, read-only unless -write
 //	migrate     apply migrations to a workspace, or list them
 //	checkpoint  copy the WAL into the database file
@@ -29,14 +30,15 @@
 // work while another process owns the workspace, and never change a byte of
 // it; migrate, checkpoint, vacuum and sql -write take the lock like any
 // program opening the workspace, and lock takes it and holds it. No command
-// but migrate and lock creates a workspace.
+// but migrate, lock and recover (whose DST is a new workspace) creates a
+// workspace.
 //
 // Flags may come before or after the arguments; "--" ends them.
 //
 // # Exit status
 //
 // 0 success (and -h), 1 error, 2 usage error, 3 workspace locked by another
-// process, 4 check found problems. Errors are printed on stderr as
+// process, 4 check found problems (recover: rows could not be recovered). Errors are printed on stderr as
 // "litedir <command>: ...", naming the operation and the path.
 //
 // # Environment
@@ -79,6 +81,7 @@ var commands = []command{
 	{"status", "show a workspace's files, schema, lock owner and engine", runStatus},
 	{"check", "verify a workspace's database (exit status 4 on problems)", runCheck},
 	{"backup", "write a consistent copy of a workspace's database", runBackup},
+	{"recover", "salvage a damaged workspace into a new one (exit status 4 if rows were lost)", runRecover},
 	{"sql", "run SQL on a workspace, read-only unless -write", runSQL},
 	{"migrate", "apply migrations to a workspace, or list them", runMigrate},
 	{"checkpoint", "copy the WAL into the database file", runCheckpoint},

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,7 @@ func TestScripts(t *testing.T) {
 			"waitmatch": cmdWaitMatch,
 			"sqlite":    cmdSQLite,
 			"sums":      cmdSums,
+			"zeropage":  cmdZeroPage,
 		},
 	})
 }
@@ -260,4 +262,28 @@ func cmdSums(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		fmt.Fprintf(ts.Stdout(), "%s %d %x\n", e.Name(), len(b), sha256.Sum256(b))
 	}
+}
+
+// cmdZeroPage implements "zeropage FILE PGNO": overwrite page PGNO of the
+// database FILE with zeros, at the page size its header names, as a disk
+// that lost a block would.
+func cmdZeroPage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zeropage FILE PGNO")
+	}
+	path := ts.MkAbs(args[0])
+	pgno, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	size := int(binary.BigEndian.Uint16(b[16:]))
+	if size == 1 {
+		size = 65536
+	}
+	from := (pgno - 1) * size
+	if pgno < 1 || from+size > len(b) {
+		ts.Fatalf("zeropage: %s has no page %d", path, pgno)
+	}
+	clear(b[from : from+size])
+	ts.Check(os.WriteFile(path, b, 0o600))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
@@ -98,6 +99,10 @@ func writeStatus(w io.Writer, st *workspace.Status, source string) error {
 	f.add("schema", "%s", schemaLine(st.Schema, source))
 	f.add("lock file", "%s", st.LockPath)
 	f.addOwner(st.Owner)
+	if r := st.LastRecovery; r != nil {
+		f.add("last recovery", "%s: %s; damaged files in %s", r.At.Format(time.RFC3339),
+			yesNo(r.Report.Lossless(), "nothing lost", fmt.Sprintf("%d rows in %s", r.Report.LostAndFound, r.Report.LostAndFoundTable)), r.Quarantine)
+	}
 	f.addPlatform(st.Profile)
 	f.addEngine(st.Engine)
 	return f.write(w)
@@ -138,6 +143,17 @@ type statusJSON struct {
 	LockState       string       `json:"lock_state"` // see lock.Owner.State
 	Platform        platformJSON `json:"platform"`
 	Engine          engineJSON   `json:"engine"`
+	// LastRecovery is the latest quarantine-on-open; null when none.
+	LastRecovery *lastRecoveryJSON `json:"last_recovery"`
+}
+
+// lastRecoveryJSON is a quarantine-on-open: when, why, where the damaged
+// files are, and the recovery's report.
+type lastRecoveryJSON struct {
+	At         time.Time   `json:"at"`
+	Cause      string      `json:"cause"`
+	Quarantine string      `json:"quarantine"`
+	Report     recoverJSON `json:"report"`
 }
 
 // schemaJSON is the schema state. Latest and Pending are there only with
@@ -174,5 +190,13 @@ func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 		LockState:       string(st.Owner.State()),
 		Platform:        newPlatformJSON(st.Profile),
 		Engine:          newEngineJSON(st.Engine),
+		LastRecovery:    newLastRecoveryJSON(st.LastRecovery),
 	}
+}
+
+func newLastRecoveryJSON(r *workspace.Recovery) *lastRecoveryJSON {
+	if r == nil || r.Report == nil {
+		return nil
+	}
+	return &lastRecoveryJSON{At: r.At, Cause: r.Cause, Quarantine: r.Quarantine, Report: newRecoverJSON(r.Report)}
 }
