@@ -163,6 +163,9 @@ func (e *entry) acquire(ctx context.Context) (*lock.Lock, error) {
 		Wait:    c.lockWait,
 		Program: c.program,
 		Meta:    c.meta,
+		// Where the platform has no locks at all (plan9, js, wasip1), its
+		// profile implies the in-process lock: Status says so.
+		AllowInProcess: !lock.Supported,
 		Contended: func(locked *lock.LockedError) {
 			e.heldBy = locked
 			close(e.contended)
@@ -272,10 +275,11 @@ func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migratio
 	}
 	if e.config.sharing == lock.Shared && !e.config.skipLock {
 		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
-			Name:    e.config.name + migrateSuffix,
-			Wait:    max(e.config.lockWait, migrateLockWait),
-			Program: e.config.program,
-			Meta:    e.config.meta,
+			Name:           e.config.name + migrateSuffix,
+			Wait:           max(e.config.lockWait, migrateLockWait),
+			Program:        e.config.program,
+			Meta:           e.config.meta,
+			AllowInProcess: !lock.Supported,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
