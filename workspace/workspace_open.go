@@ -80,13 +80,14 @@ func (e *entry) open(ctx context.Context) (err error) {
 	case c.skipLock:
 		c.logger.Warn("workspace opened without the directory lock", "dir", e.id.dir)
 	default:
-		if !lock.Supported {
-			c.logger.Warn("this platform has no inter-process file locks; the lock excludes this process only", "dir", e.id.dir)
-		}
 		e.lock, err = e.acquire(ctx)
 		if err != nil {
-			return err
+			return e.lockError(err)
 		}
+	}
+	// The filesystem decides part of the profile (workspace_filesystem.go).
+	if err := e.adaptProfile(); err != nil {
+		return err
 	}
 
 	e.hooks = committer.NewHooks(committer.HooksConfig{
@@ -95,12 +96,11 @@ func (e *entry) open(ctx context.Context) (err error) {
 		BusyTimeout:  c.settings.BusyTimeout,
 		Log:          c.logger,
 	})
-	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+	e.writeDB, err = e.openPool(ctx, ncruces.Config{
 		Path:      e.dbPath,
 		Immediate: true,
 		Pragmas:   c.pragmas,
 		MaxConns:  1,
-		Profile:   &c.profile,
 		Logger:    c.logger,
 		Init:      e.hooks.Init,
 	})
@@ -164,8 +164,9 @@ func (e *entry) acquire(ctx context.Context) (*lock.Lock, error) {
 		Program: c.program,
 		Meta:    c.meta,
 		// Where the platform has no locks at all (plan9, js, wasip1), its
-		// profile implies the in-process lock: Status says so.
-		AllowInProcess: !lock.Supported,
+		// profile implies the in-process lock; elsewhere the caller accepts
+		// it. Status says so.
+		AllowInProcess: c.inProcessLock || !lock.Supported,
 		Contended: func(locked *lock.LockedError) {
 			e.heldBy = locked
 			close(e.contended)
@@ -229,13 +230,15 @@ func (e *entry) lockedError(ctxErr error) error {
 // openReadOnly opens the read-only pool of [OpenReadOnly].
 func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	c := &e.config
-	e.writeDB, err = ncruces.Open(ctx, ncruces.Config{
+	if err := e.adaptProfile(); err != nil {
+		return err
+	}
+	e.writeDB, err = e.openPool(ctx, ncruces.Config{
 		Path:     e.dbPath,
 		ReadOnly: true,
 		NoCreate: true,
 		Pragmas:  c.pragmas,
 		MaxConns: max(1, c.readers),
-		Profile:  &c.profile,
 		Logger:   c.logger,
 	})
 	if err != nil {
@@ -279,7 +282,7 @@ func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migratio
 			Wait:           max(e.config.lockWait, migrateLockWait),
 			Program:        e.config.program,
 			Meta:           e.config.meta,
-			AllowInProcess: !lock.Supported,
+			AllowInProcess: e.config.inProcessLock || !lock.Supported,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
