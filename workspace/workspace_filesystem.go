@@ -115,11 +115,15 @@ func (e *entry) fallback(err error) (ncruces.Profile, bool) {
 	}
 	switch {
 	case !p.LockingExclusive && !p.NoLock && (ncruces.IsSharedMemoryError(err) || ncruces.IsLockingError(err)):
-		return p.Exclusive(fmt.Sprintf("SQLite could not share the WAL index through the filesystem %s (%v): one connection in EXCLUSIVE locking mode, which shares none", p.Filesystem, err)), true
+		return p.Exclusive(fmt.Sprintf("SQLite could not share the WAL index through the filesystem %s: one connection in EXCLUSIVE locking mode, which shares none", p.Filesystem)), true
 	case !p.NoLock && ncruces.IsLockingError(err) && e.lock != nil:
 		// SQLite's locks are refused outright; the directory lock, taken already, is what
 		// keeps other processes out, as on the platforms without SQLite locks.
-		return p.NoLocking(fmt.Sprintf("the filesystem %s refuses SQLite's locks (%v): nolock=1, a rollback journal and one connection; only the directory lock keeps other processes out", p.Filesystem, err)), true
+		who := "only the directory lock keeps other processes out"
+		if e.lock.InProcess() {
+			who = "and the directory lock excludes only this process: nothing keeps other processes out"
+		}
+		return p.NoLocking(fmt.Sprintf("the filesystem %s refuses SQLite's locks: nolock=1, a rollback journal and one connection; %s", p.Filesystem, who)), true
 	}
 	return p, false
 }
