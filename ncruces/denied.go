@@ -18,18 +18,19 @@ var ErrDenied = errors.New("ncruces: denied by a sandbox policy")
 // system refused to create (or open) one of the files SQLite needs beside it
 // — its -wal, -shm or -journal — although the directory's permissions allow
 // it: a sandbox policy (Landlock, seccomp, an AppArmor or SELinux profile, a
-// container's mount) is the likely cause. Open changed nothing on disk. It
-// matches [ErrDenied], and SQLite's own error (ErrReadOnly or ErrCantOpen, and
-// the system's EACCES or EPERM when SQLite passed it on) through Unwrap.
+// container's mount) is the likely cause. An [Open] that fails so has
+// changed nothing on disk. It matches [ErrDenied], and the error it wraps:
+// SQLite's own (ErrReadOnly or ErrCantOpen, and the system's EACCES or EPERM
+// when SQLite passed it on), or the lock's that was denied.
 type DeniedError struct {
-	Op   string // "create" or "open"
+	Op   string // "create", "open", or "lock" (the workspace's directory lock)
 	Path string // the file
 	Err  error  // what Open failed with
 }
 
 // Error names the file, the operation and the likely cause.
 func (e *DeniedError) Error() string {
-	return fmt.Sprintf("ncruces: %s %s: denied although the directory's permissions allow it; a sandbox policy (Landlock, seccomp, AppArmor, SELinux, a container) is the likely cause; nothing was changed: %v",
+	return fmt.Sprintf("ncruces: %s %s: denied although the permissions allow it; a sandbox policy (Landlock, seccomp, AppArmor, SELinux, a container) is the likely cause: %v",
 		e.Op, e.Path, e.Err)
 }
 
