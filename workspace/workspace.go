@@ -323,12 +323,8 @@ func (c *config) useProfile(p ncruces.Profile) error {
 		// between processes: one of them would hold the database for as
 		// long as it is open (locking_mode=EXCLUSIVE), or none would lock
 		// it at all (nolock=1) and they could corrupt it.
-		where := p.GOOS + "/" + p.GOARCH
-		if !p.Filesystem.Local() || p.FilesystemMode == ncruces.FilesystemNetwork {
-			where = "the filesystem " + p.Filesystem.String()
-		}
 		return fmt.Errorf("%w: Sharing %v needs SQLite's locks and shared memory across processes, which are not to be had on %s",
-			ErrInvalidOptions, c.sharing, where)
+			ErrInvalidOptions, c.sharing, profilePlace(p))
 	}
 	c.profile = p
 	c.readers = c.askReaders
@@ -427,10 +423,12 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 // no lock, never creates a file, never migrates, and works while another
 // process owns the workspace. Its DB and ReadDB return the same read-only
 // pool; Write and Checkpoint return errors matching ncruces.ErrReadOnly.
-// Where the platform profile sets ncruces.Profile.LockingExclusive (Windows,
-// and CPUs without WAL shared memory), an owner's connection holds the
-// database file for as long as the owner has it open: OpenReadOnly then
-// fails with an error matching ncruces.ErrBusy, after the busy timeout.
+// Where the profile sets ncruces.Profile.LockingExclusive (Windows, CPUs
+// without WAL shared memory, network and FUSE filesystems), an owner's
+// connection holds the database file for as long as the owner has it open:
+// OpenReadOnly then fails with an error matching ncruces.ErrBusy, at once
+// when the owner record names a running process of this host, after the
+// busy timeout otherwise.
 //
 // Only Name, Migrations (for Status), Readers, Pragmas and Logger of opts
 // are used.

@@ -173,6 +173,33 @@ func (e *entry) lockError(err error) error {
 	return err
 }
 
+// heldExclusively returns an error matching ncruces.ErrBusy, at once, when a read-only
+// handle with a single-connection profile (a network filesystem's, Windows') could only wait
+// out the busy timeout: the owner record names a process of this host that runs, and such an
+// owner's connection holds the database for as long as it is open. A stale record, or one of
+// another host, is left for SQLite to judge.
+func (e *entry) heldExclusively() error {
+	c := &e.config
+	if !c.profile.LockingExclusive {
+		return nil
+	}
+	o, err := lock.ReadOwner(e.id.dir, c.name)
+	if err != nil || o.State() != lock.StateHeld {
+		return nil
+	}
+	return fmt.Errorf("%s holds %s in EXCLUSIVE locking mode, the profile of %s: other processes can read it once that one closes it: %w",
+		o, e.dbPath, profilePlace(c.profile), ncruces.ErrBusy)
+}
+
+// profilePlace names what made p a single-connection profile: the filesystem, or the
+// platform.
+func profilePlace(p ncruces.Profile) string {
+	if !p.Filesystem.Local() || p.FilesystemMode == ncruces.FilesystemNetwork {
+		return "the filesystem " + p.Filesystem.String()
+	}
+	return p.GOOS + "/" + p.GOARCH
+}
+
 // walFormat reports whether the database file at path is in WAL format: bytes 18 and 19 of
 // its header, the file format versions, are 2.
 func walFormat(path string) bool {

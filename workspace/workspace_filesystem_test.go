@@ -87,6 +87,15 @@ func TestFilesystemMode(t *testing.T) {
 			if !errors.Is(err, ncruces.ErrBusy) {
 				t.Errorf("a second connection beside the isolated workspace: got %v, want ErrBusy", err)
 			}
+			// OpenReadOnly tells at once, from the owner record, instead of waiting out the
+			// busy timeout.
+			ro, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Filesystem: tt.opt})
+			if err == nil {
+				ro.Close()
+			}
+			if !errors.Is(err, ncruces.ErrBusy) || !strings.Contains(err.Error(), "holds") || !strings.Contains(err.Error(), "EXCLUSIVE locking mode") {
+				t.Errorf("OpenReadOnly beside the isolated workspace: got %v, want ErrBusy naming the holder", err)
+			}
 		})
 	}
 }

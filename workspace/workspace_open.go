@@ -233,6 +233,9 @@ func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	if err := e.adaptProfile(); err != nil {
 		return err
 	}
+	if err := e.heldExclusively(); err != nil {
+		return err
+	}
 	e.writeDB, err = e.openPool(ctx, ncruces.Config{
 		Path:     e.dbPath,
 		ReadOnly: true,
