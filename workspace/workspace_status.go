@@ -61,8 +61,8 @@ type Status struct {
 	// about it, on this workspace's filesystem (Profile.Filesystem): its
 	// Notes say why it differs from the platform's.
 	Profile ncruces.Profile
-	Engine  ncruces.Engine  // the engine cache and versions
-	Writes  WriteStats      // the group committer's counters
+	Engine  ncruces.Engine // the engine cache and versions
+	Writes  WriteStats     // the group committer's counters
 }
 
 // Status reports the state of the workspace.
