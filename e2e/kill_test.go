@@ -31,6 +31,10 @@ type writerConfig struct {
 	// on ws.DB(), the writer pool that Write batches on too.
 	DBEvery int
 
+	// InProcessLock accepts an in-process directory lock where the
+	// filesystem cannot lock files (workspace.Options.InProcessLock).
+	InProcessLock bool
+
 	// Checkpoint adds a goroutine that runs checkpoints back to back
 	// (FULL, RESTART, TRUNCATE in turn), saying "checkpoint start" before
 	// each and "checkpoint done" after it.
@@ -54,9 +58,10 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	defer cancel()
 	p := testproc.NewParent()
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
-		Program:    "e2e-writer",
-		Migrations: migrations.Builtin,
-		Pragmas:    cfg.Pragmas,
+		Program:       "e2e-writer",
+		Migrations:    migrations.Builtin,
+		Pragmas:       cfg.Pragmas,
+		InProcessLock: cfg.InProcessLock,
 	})
 	if err != nil {
 		p.Fail(t, "open: %v", err)
