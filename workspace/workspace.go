@@ -44,6 +44,17 @@
 // processes may open it at once; SQLite's own locking then arbitrates writes
 // and exactly one process applies migrations. [OpenReadOnly] takes no lock
 // and works while another process owns the workspace.
+//
+// # Filesystems
+//
+// Open detects the workspace's filesystem. On a network or FUSE filesystem
+// (NFS, SMB, 9p, sshfs...) the workspace uses one connection in EXCLUSIVE
+// locking mode, so that no WAL index is ever shared through it; when SQLite
+// refuses a profile for the filesystem's sake, Open falls back to a safer
+// one and logs why; a directory whose lock file cannot be locked is refused
+// with [ErrFilesystem] unless [Options.InProcessLock] accepts a lock that
+// excludes only this process. [Options.Filesystem] overrides the detection,
+// and [Status] reports what the workspace got.
 package workspace
 
 import (
