@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -166,7 +165,7 @@ func runSandboxed(t *testing.T, cfg sandboxConfig) {
 	p.Say("restricted")
 
 	ctx := t.Context()
-	var log lockedBuffer
+	var log testproc.Buffer
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{Migrations: migrations.Builtin, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	var denied *ncruces.DeniedError
 	switch {
@@ -249,22 +248,4 @@ func denyCreatingFiles(dir string) error {
 		return fmt.Errorf("landlock_restrict_self: %w", errno)
 	}
 	return nil
-}
-
-// lockedBuffer collects a logger's output, which several goroutines may write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

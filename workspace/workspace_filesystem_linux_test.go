@@ -3,17 +3,16 @@
 package workspace_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/internal/testfuse"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -67,7 +66,7 @@ func TestFUSEFallback(t *testing.T) {
 			ctx := testdir.Context(t)
 			mnt, _ := testfuse.Mount(t, tt.policy)
 			dir := filepath.Join(mnt, "ws")
-			var log syncBuffer
+			var log testproc.Buffer
 			opts := tt.opts
 			opts.Logger = slog.New(slog.NewTextHandler(&log, nil))
 			opts.Migrations = schema(1)
@@ -147,22 +146,4 @@ func TestFUSEWithoutLocksRefused(t *testing.T) {
 	if !errors.Is(err, workspace.ErrFilesystem) || !strings.Contains(err.Error(), "SkipLock") {
 		t.Errorf("Open with SkipLock: got %v, want ErrFilesystem naming SkipLock", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger that several goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
