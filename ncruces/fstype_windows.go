@@ -3,6 +3,7 @@
 package ncruces
 
 import (
+	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/windows"
@@ -14,6 +15,11 @@ import (
 // GetVolumeInformationW names the file system. A UNC path is a network path whatever its drive
 // type says.
 func statFilesystem(path string) (Filesystem, error) {
+	// GetVolumePathNameW works on the path's text alone: a path that does not exist would
+	// get its volume's answer.
+	if _, err := os.Stat(path); err != nil {
+		return Filesystem{}, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Filesystem{}, fsPathError("statfs", path, err)
