@@ -31,6 +31,10 @@ type writerConfig struct {
 	// on ws.DB(), the writer pool that Write batches on too.
 	DBEvery int
 
+	// InProcessLock accepts an in-process directory lock where the
+	// filesystem cannot lock files (workspace.Options.InProcessLock).
+	InProcessLock bool
+
 	// Checkpoint adds a goroutine that runs checkpoints back to back
 	// (FULL, RESTART, TRUNCATE in turn), saying "checkpoint start" before
 	// each and "checkpoint done" after it.
@@ -54,9 +58,10 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	defer cancel()
 	p := testproc.NewParent()
 	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
-		Program:    "e2e-writer",
-		Migrations: migrations.Builtin,
-		Pragmas:    cfg.Pragmas,
+		Program:       "e2e-writer",
+		Migrations:    migrations.Builtin,
+		Pragmas:       cfg.Pragmas,
+		InProcessLock: cfg.InProcessLock,
 	})
 	if err != nil {
 		p.Fail(t, "open: %v", err)
@@ -129,6 +134,72 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	}
 }
 
+// killAfterAcks reads the acks of the writer child c until there are killAfter, kills it,
+// reads the acks still in the pipe, reaps it (it must have been killed, not have exited), and
+// returns every body it acknowledged.
+func killAfterAcks(t *testing.T, ctx context.Context, c *testproc.Child, killAfter int) map[string]bool {
+	t.Helper()
+	acked := make(map[string]bool)
+	record := func(line string) {
+		body, ok := strings.CutPrefix(line, "ack ")
+		if !ok {
+			t.Errorf("writer said %q", line)
+			return
+		}
+		if acked[body] {
+			t.Errorf("%s acknowledged twice", body)
+		}
+		acked[body] = true
+	}
+	for len(acked) < killAfter {
+		line, ok := c.Next(ctx)
+		if !ok {
+			t.Fatalf("writer ended after %d acks (%v)\n%s", len(acked), c.Wait(ctx), c.Output())
+		}
+		record(line)
+	}
+	c.Kill()
+	for {
+		line, ok := c.Next(ctx)
+		if !ok {
+			break
+		}
+		record(line)
+	}
+	if err := c.Wait(ctx); err == nil {
+		t.Fatalf("writer exited cleanly before it was killed\n%s", c.Output())
+	}
+	return acked
+}
+
+// mustHaveAcked checks the workspace after a writer child was killed: it passes
+// integrity_check and foreign_key_check, every session's count matches its messages, and every
+// message body in acked is there exactly once. It returns the bodies stored and how often.
+func mustHaveAcked(t *testing.T, ctx context.Context, ws *workspace.Workspace, acked map[string]bool) map[string]int {
+	t.Helper()
+	mustCheck(t, ctx, ws)
+	mustConsistentCounts(t, ctx, ws)
+	stored := bodies(t, ctx, ws)
+	missing := 0
+	for body := range acked {
+		if stored[body] == 0 {
+			if missing < 10 {
+				t.Errorf("%s: acknowledged, but not in the database", body)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("acknowledged messages lost: got %d, want 0 (of %d)", missing, len(acked))
+	}
+	for body, n := range stored {
+		if n != 1 {
+			t.Errorf("%s: got %d copies, want 1", body, n)
+		}
+	}
+	return stored
+}
+
 // addMessageDB is addMessage on ws.DB() rather than through Write: a
 // transaction of its own on the writer pool, as a program that needs
 // something Write does not offer would run it.
@@ -183,37 +254,7 @@ func TestKillDuringWrites(t *testing.T) {
 				t.Fatalf("got %q, want %q\n%s", line, fmt.Sprintf("synchronous %d", tt.wantSynchronous), c.Output())
 			}
 			c.WaitFor(ctx, readyLine)
-
-			acked := make(map[string]bool)
-			record := func(line string) {
-				body, ok := strings.CutPrefix(line, "ack ")
-				if !ok {
-					t.Errorf("writer said %q", line)
-					return
-				}
-				if acked[body] {
-					t.Errorf("%s acknowledged twice", body)
-				}
-				acked[body] = true
-			}
-			for len(acked) < killAfter {
-				line, ok := c.Next(ctx)
-				if !ok {
-					t.Fatalf("writer ended after %d acks (%v)\n%s", len(acked), c.Wait(ctx), c.Output())
-				}
-				record(line)
-			}
-			c.Kill()
-			for {
-				line, ok := c.Next(ctx)
-				if !ok {
-					break
-				}
-				record(line)
-			}
-			if err := c.Wait(ctx); err == nil {
-				t.Fatalf("writer exited cleanly before it was killed\n%s", c.Output())
-			}
+			acked := killAfterAcks(t, ctx, c, killAfter)
 			// The killed writer never checkpointed its WAL away: the Open
 			// below has to recover the database from it.
 			if info, err := os.Stat(dbPath(dir) + "-wal"); err != nil || info.Size() == 0 {
@@ -221,26 +262,7 @@ func TestKillDuringWrites(t *testing.T) {
 			}
 
 			ws := mustOpen(t, ctx, dir, &workspace.Options{Migrations: migrations.Builtin})
-			mustCheck(t, ctx, ws)
-			mustConsistentCounts(t, ctx, ws)
-			stored := bodies(t, ctx, ws)
-			missing := 0
-			for body := range acked {
-				if stored[body] == 0 {
-					if missing < 10 {
-						t.Errorf("%s: acknowledged, but not in the database", body)
-					}
-					missing++
-				}
-			}
-			if missing > 0 {
-				t.Errorf("acknowledged messages lost: got %d, want 0 (of %d)", missing, len(acked))
-			}
-			for body, n := range stored {
-				if n != 1 {
-					t.Errorf("%s: got %d copies, want 1", body, n)
-				}
-			}
+			stored := mustHaveAcked(t, ctx, ws, acked)
 			t.Logf("%d messages acknowledged, %d committed", len(acked), len(stored))
 		})
 	}

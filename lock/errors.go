@@ -21,7 +21,22 @@ var (
 	// ErrInvalidOptions reports [Options] that Acquire cannot use (a lock name that is not a
 	// plain file name, an unknown mode). The wrapping error says which.
 	ErrInvalidOptions = errors.New("lock: invalid options")
+
+	// ErrUnsupported reports a lock file that cannot be locked at all: the platform has no
+	// advisory locks ([Supported] is false), or the filesystem that holds the file refuses
+	// them (ENOSYS, EOPNOTSUPP or ENOLCK from a FUSE or network filesystem). It also matches
+	// [errors.ErrUnsupported], and the error that wraps it holds the system's answer, if any.
+	// [Options.AllowInProcess] accepts a lock that excludes only this process's holders
+	// instead.
+	ErrUnsupported error = unsupportedErr{}
 )
+
+// unsupportedErr is the type of ErrUnsupported, which matches errors.ErrUnsupported too.
+type unsupportedErr struct{}
+
+func (unsupportedErr) Error() string { return "lock: file locks are not supported here" }
+
+func (unsupportedErr) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // LockedError reports that the directory is held by someone else. It matches [ErrLocked].
 type LockedError struct {

@@ -1,3 +1,7 @@
+// The examples take real locks, which plan9, js and wasip1 do not have (see ErrUnsupported).
+
+//go:build unix || windows
+
 package lock_test
 
 import (

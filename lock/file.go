@@ -67,22 +67,3 @@ func pathError(op, path string, err error) error {
 	}
 	return &fs.PathError{Op: op, Path: path, Err: err}
 }
-
-// takeLock locks f, the open lock file at path, in mode m without blocking.
-// On contention it returns a *busy error describing the holder, read through
-// f; the caller closes f on any error.
-func takeLock(f *os.File, path string, m Mode) error {
-	err := sysLock(f, m)
-	switch {
-	case err == nil:
-		return nil
-	case !errors.Is(err, errWouldBlock):
-		return &fs.PathError{Op: "lock", Path: path, Err: err}
-	case m == Exclusive && sysHeldShared(f):
-		// Shared holders write no record, and a stale record may still be
-		// there until the first of them clears it: ask the lock itself who
-		// holds it.
-		return &busy{shared: true}
-	}
-	return &busy{owner: readOwnerFrom(f)}
-}

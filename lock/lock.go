@@ -40,11 +40,27 @@
 //
 // # Platforms
 //
-// On Linux, the BSDs, macOS and illumos the lock is flock(2); on AIX and Solaris it is an
-// fcntl(2) record lock, kept in an in-process table because those locks belong to the process;
-// on Windows it is LockFileEx on a byte far beyond the owner record, so contenders can still read
-// the record. On plan9, js and wasip1 there are no inter-process locks ([Supported] is false): the
-// lock then only excludes other Acquire calls in the same process.
+// On Linux, the BSDs, macOS and illumos the lock is flock(2) (filelock_unix.go); on AIX and
+// Solaris it is an fcntl(2) record lock (filelock_fcntl.go), kept in an in-process table because
+// those locks belong to the process; on Windows it is LockFileEx on a byte far beyond the owner
+// record (filelock_windows.go), so contenders can still read the record. On plan9, js and wasip1
+// there are no advisory locks ([Supported] is false, filelock_other.go).
+//
+// # Where nothing can be locked
+//
+// Where the platform has no advisory locks, or the filesystem that holds the lock file refuses
+// them (a FUSE filesystem that answers ENOSYS, NFS without a lock manager), Acquire fails with
+// an error matching [ErrUnsupported] (and [errors.ErrUnsupported]) rather than pretend: no
+// lock that excludes another process can be had there. A caller that knows no other process
+// opens the directory may set [Options.AllowInProcess]: Acquire then holds a lock that excludes
+// only the other Acquire calls of this process, says so ([Lock.InProcess]), and records it in
+// the owner record ([Owner.InProcess]).
+//
+// What a lock that was granted means across machines is the filesystem's business: on a local
+// filesystem it excludes every process of the host; on a network filesystem it reaches as far
+// as the filesystem forwards locks (NFS forwards them to its server; FUSE filesystems such as
+// sshfs that do not implement locks leave them to the local kernel, so they exclude the
+// processes of this host only).
 //
 // # Lifetime
 //
@@ -68,7 +84,9 @@ import (
 )
 
 // Supported reports whether this platform has inter-process advisory locks. Where it is false
-// (plan9, js, wasip1), Acquire only excludes other Acquire calls in the same process.
+// (plan9, js, wasip1), Acquire fails with ErrUnsupported unless [Options.AllowInProcess] is
+// set, and then excludes only other Acquire calls in the same process. Where it is true, a
+// filesystem without locks can still refuse them (see ErrUnsupported).
 const Supported = supported
 
 // DefaultName is the default base name of the lock file, which is "<name>.lock".
@@ -123,6 +141,13 @@ type Options struct {
 	// Meta is caller metadata stored in the owner record, e.g. an address other processes can
 	// attach to. Nil means none. Acquire copies the map.
 	Meta map[string]string
+
+	// AllowInProcess accepts, where the lock file cannot be locked at all (the platform has no
+	// advisory locks, or its filesystem refuses them: the error would match ErrUnsupported), a
+	// lock that excludes only the other Acquire calls of this process; [Lock.InProcess] then
+	// reports true. Other processes are not kept out: set it only when nothing else opens the
+	// directory. The zero value fails with ErrUnsupported instead.
+	AllowInProcess bool
 }
 
 // Backoff bounds for Options.Wait: short enough that a released lock is picked up quickly,
@@ -144,8 +169,9 @@ type Lock struct {
 	mode  Mode
 	owner Owner // zero for Shared
 
-	mu sync.Mutex
-	h  held // nil once released
+	mu        sync.Mutex
+	h         *holder // nil once released
+	inProcess bool
 }
 
 // live keeps every held Lock reachable. An *os.File that becomes unreachable is closed by the
@@ -186,7 +212,7 @@ func Acquire(ctx context.Context, dir string, opts Options) (*Lock, error) {
 	if opts.Mode != Exclusive && opts.Mode != Shared {
 		return nil, &fs.PathError{Op: "lock", Path: path, Err: fmt.Errorf("%w: unknown mode %v", ErrInvalidOptions, opts.Mode)}
 	}
-	a := attempt{dir: dir, path: path, mode: opts.Mode}
+	a := attempt{dir: dir, path: path, mode: opts.Mode, allowInProcess: opts.AllowInProcess}
 	if a.mode == Exclusive {
 		// Encode once now so that bad metadata fails before anything is touched; try encodes
 		// again with the time the lock was actually acquired.
@@ -295,14 +321,15 @@ func checkDir(dir string) error {
 
 // attempt is one Acquire call: everything needed to try the lock again while waiting.
 type attempt struct {
-	dir, path string
-	mode      Mode
-	owner     Owner // for Exclusive; StartedAt is set when the lock is taken
+	dir, path      string
+	mode           Mode
+	allowInProcess bool
+	owner          Owner // for Exclusive; StartedAt is set when the lock is taken
 }
 
 // try takes the lock once without blocking, returning a *LockedError on contention.
 func (a *attempt) try() (*Lock, error) {
-	h, err := tryLock(a.path, a.mode)
+	h, err := tryLock(a.path, a.mode, a.allowInProcess)
 	if err != nil {
 		var b *busy
 		if errors.As(err, &b) {
@@ -318,11 +345,12 @@ func (a *attempt) try() (*Lock, error) {
 	if a.mode == Exclusive {
 		owner = a.owner.clone()
 		owner.StartedAt = time.Now().UTC() // UTC drops the monotonic reading: the record reads back equal
+		owner.InProcess = h.inProcess()
 	}
 	if err := a.prepare(h.file(), owner); err != nil {
 		return nil, errors.Join(err, h.unlock())
 	}
-	l := &Lock{dir: a.dir, path: a.path, mode: a.mode, owner: owner, h: h}
+	l := &Lock{dir: a.dir, path: a.path, mode: a.mode, owner: owner, h: h, inProcess: h.inProcess()}
 	live.Lock()
 	if live.locks == nil {
 		live.locks = make(map[*Lock]struct{})
@@ -443,10 +471,6 @@ func (l *Lock) Mode() Mode { return l.mode }
 // Owner returns the owner record this holder wrote, or the zero Owner for a Shared lock.
 func (l *Lock) Owner() Owner { return l.owner.clone() }
 
-// held is a lock taken by the platform layer (fd.go or table.go).
-type held interface {
-	// file returns the open lock file, for the owner record.
-	file() *os.File
-	// unlock releases the operating-system lock, then closes the file. It is called once.
-	unlock() error
-}
+// InProcess reports whether the lock excludes only the other Acquire calls of this process:
+// the lock file could not be locked, and [Options.AllowInProcess] accepted that.
+func (l *Lock) InProcess() bool { return l.inProcess }

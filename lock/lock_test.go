@@ -19,10 +19,18 @@ import (
 	"github.com/litedir/litedir/internal/testdir"
 )
 
+// acquire is Acquire for the tests of the lock's behaviour: where the platform has no locks
+// (Supported is false) it accepts the in-process lock, so that those tests run there too, on
+// the in-process table alone. TestUnsupported checks Acquire itself there.
+func acquire(ctx context.Context, dir string, opts Options) (*Lock, error) {
+	opts.AllowInProcess = opts.AllowInProcess || !Supported
+	return Acquire(ctx, dir, opts)
+}
+
 // mustAcquire acquires the lock of dir with opts and releases it when the test ends.
 func mustAcquire(t *testing.T, dir string, opts Options) *Lock {
 	t.Helper()
-	l, err := Acquire(t.Context(), dir, opts)
+	l, err := acquire(t.Context(), dir, opts)
 	if err != nil {
 		t.Fatalf("Acquire(%q, %+v): got %v, want nil", dir, opts, err)
 	}
@@ -205,7 +213,7 @@ func TestInProcess(t *testing.T) {
 		t.Run(tt.first.String()+"/"+tt.second.String(), func(t *testing.T) {
 			dir := testdir.New(t)
 			first := mustAcquire(t, dir, Options{Mode: tt.first, Program: "first"})
-			second, err := Acquire(t.Context(), dir, Options{Mode: tt.second, Program: "second"})
+			second, err := acquire(t.Context(), dir, Options{Mode: tt.second, Program: "second"})
 			if !tt.wantLocked {
 				if err != nil {
 					t.Fatalf("second Acquire: got %v, want nil", err)
@@ -238,7 +246,7 @@ func TestSharedHoldersInProcess(t *testing.T) {
 	a := mustAcquire(t, dir, Options{Mode: Shared})
 	b := mustAcquire(t, dir, Options{Mode: Shared})
 	mustRelease(t, a)
-	_, err := Acquire(t.Context(), dir, Options{})
+	_, err := acquire(t.Context(), dir, Options{})
 	wantLocked(t, err, dir, Exclusive)
 	mustRelease(t, b)
 	mustAcquire(t, dir, Options{})
@@ -267,7 +275,7 @@ func TestOptionsName(t *testing.T) {
 				t.Errorf("CheckName: got %v, want valid %v (or ErrInvalidOptions)", err, tt.valid)
 			}
 			dir := testdir.New(t)
-			l, err := Acquire(t.Context(), dir, Options{Name: tt.name})
+			l, err := acquire(t.Context(), dir, Options{Name: tt.name})
 			if tt.valid {
 				if err != nil {
 					t.Fatalf("Acquire: got %v, want nil", err)
@@ -296,7 +304,7 @@ func TestOptionsName(t *testing.T) {
 
 func TestInvalidMode(t *testing.T) {
 	dir := testdir.New(t)
-	_, err := Acquire(t.Context(), dir, Options{Mode: Mode(2)})
+	_, err := acquire(t.Context(), dir, Options{Mode: Mode(2)})
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("Acquire: got %v, want ErrInvalidOptions", err)
 	}
@@ -309,7 +317,7 @@ func TestBadDir(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		parent := testdir.New(t)
 		dir := filepath.Join(parent, "missing")
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Acquire: got %v, want fs.ErrNotExist", err)
 		}
@@ -323,7 +331,7 @@ func TestBadDir(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		dir := filepath.Join(testdir.New(t), "file")
 		mustWriteFile(t, dir, []byte("data"))
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		if !errors.Is(err, syscall.ENOTDIR) {
 			t.Errorf("Acquire: got %v, want ENOTDIR", err)
 		}
@@ -339,7 +347,7 @@ func TestBadDir(t *testing.T) {
 		if err := os.Mkdir(Path(dir, ""), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		if !errors.Is(err, ErrNotRegular) {
 			t.Errorf("Acquire: got %v, want ErrNotRegular", err)
 		}
@@ -364,7 +372,7 @@ func TestSymlink(t *testing.T) {
 		mustSymlink(t, target, Path(dir, ""))
 
 		for _, mode := range []Mode{Exclusive, Shared} {
-			_, err := Acquire(t.Context(), dir, Options{Mode: mode})
+			_, err := acquire(t.Context(), dir, Options{Mode: mode})
 			if !errors.Is(err, ErrSymlink) {
 				t.Errorf("Acquire(%v): got %v, want ErrSymlink", mode, err)
 			}
@@ -383,7 +391,7 @@ func TestSymlink(t *testing.T) {
 		dir, other := testdir.New(t), testdir.New(t)
 		target := filepath.Join(other, "created")
 		mustSymlink(t, target, Path(dir, ""))
-		if _, err := Acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrSymlink) {
+		if _, err := acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrSymlink) {
 			t.Errorf("Acquire: got %v, want ErrSymlink", err)
 		}
 		if got := testdir.Names(t, other); len(got) != 0 {
@@ -484,7 +492,7 @@ func TestReadOwnerOfHolderInProcess(t *testing.T) {
 		if got := mustReadOwner(t, dir); !sameOwner(got, l.Owner()) {
 			t.Fatalf("ReadOwner: got %+v, want %+v", got, l.Owner())
 		}
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		wantLocked(t, err, dir, Exclusive)
 	}
 }
@@ -493,7 +501,7 @@ func TestContextDone(t *testing.T) {
 	dir := testdir.New(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := Acquire(ctx, dir, Options{})
+	_, err := acquire(ctx, dir, Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire: got %v, want context.Canceled", err)
 	}
@@ -510,7 +518,7 @@ func TestWaitInProcess(t *testing.T) {
 	var got *Lock
 	go func() {
 		var err error
-		got, err = Acquire(t.Context(), dir, Options{Wait: time.Minute, Program: "waiter"})
+		got, err = acquire(t.Context(), dir, Options{Wait: time.Minute, Program: "waiter"})
 		done <- err
 	}()
 	waitSignal(t, waiting, "waiter to wait")
@@ -539,7 +547,7 @@ func TestContended(t *testing.T) {
 
 	holder := mustAcquire(t, dir, Options{Program: "holder"})
 	defer mustRelease(t, holder)
-	if _, err := Acquire(t.Context(), dir, Options{Contended: contended}); !errors.Is(err, ErrLocked) {
+	if _, err := acquire(t.Context(), dir, Options{Contended: contended}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Acquire without Wait: got %v, want ErrLocked", err)
 	}
 	if len(calls) != 0 {
@@ -547,7 +555,7 @@ func TestContended(t *testing.T) {
 	}
 
 	waiting := hookWait(t)
-	_, err := Acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond, Contended: func(l *LockedError) {
+	_, err := acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond, Contended: func(l *LockedError) {
 		select {
 		case <-waiting:
 			t.Error("Contended was called after Acquire began to wait")
@@ -610,7 +618,7 @@ func waitResult(t *testing.T, done <-chan error) error {
 // given, as Path names it, and not the default one.
 func TestReadOwnerName(t *testing.T) {
 	dir := testdir.New(t)
-	l, err := Acquire(t.Context(), dir, Options{Name: "app", Program: "named"})
+	l, err := acquire(t.Context(), dir, Options{Name: "app", Program: "named"})
 	if err != nil {
 		t.Fatal(err)
 	}

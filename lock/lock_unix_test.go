@@ -30,7 +30,7 @@ func TestFIFO(t *testing.T) {
 	if err := unix.Mkfifo(Path(dir, ""), 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	if _, err := Acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrNotRegular) {
+	if _, err := acquire(t.Context(), dir, Options{}); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Acquire: got %v, want ErrNotRegular", err)
 	}
 	if _, err := ReadOwner(dir, ""); !errors.Is(err, ErrNotRegular) {

@@ -24,12 +24,17 @@ type Owner struct {
 	Program   string            `json:"program"`        // Options.Program of the holder
 	StartedAt time.Time         `json:"started_at"`     // when the holder acquired the lock
 	Meta      map[string]string `json:"meta,omitempty"` // Options.Meta of the holder
+
+	// InProcess reports that the holder's lock excludes only the holder's own process: the
+	// lock file could not be locked, and the holder accepted that (Options.AllowInProcess).
+	// Another process is not kept out by it.
+	InProcess bool `json:"in_process,omitempty"`
 }
 
 // IsZero reports whether o holds no information at all, as for a free directory, a shared
 // holder, or an unreadable record.
 func (o Owner) IsZero() bool {
-	return o.PID == 0 && o.Host == "" && o.Program == "" && o.StartedAt.IsZero() && len(o.Meta) == 0
+	return o.PID == 0 && o.Host == "" && o.Program == "" && o.StartedAt.IsZero() && len(o.Meta) == 0 && !o.InProcess
 }
 
 // String describes the holder for error messages, e.g.
@@ -57,6 +62,9 @@ func (o Owner) String() string {
 	}
 	if !o.StartedAt.IsZero() {
 		detail = append(detail, "started "+o.StartedAt.UTC().Format(time.RFC3339))
+	}
+	if o.InProcess {
+		detail = append(detail, "locked in its own process only")
 	}
 	if len(detail) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(detail, ", "))
@@ -124,6 +132,7 @@ func parseOwner(b []byte) Owner {
 	field("host", &o.Host)
 	field("program", &o.Program)
 	field("started_at", &o.StartedAt)
+	field("in_process", &o.InProcess)
 	var meta map[string]json.RawMessage
 	field("meta", &meta)
 	for k, m := range meta {
@@ -143,6 +152,8 @@ func zeroField(v any) {
 	switch p := v.(type) {
 	case *int:
 		*p = 0
+	case *bool:
+		*p = false
 	case *string:
 		*p = ""
 	case *time.Time:

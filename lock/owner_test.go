@@ -120,7 +120,7 @@ func TestEncodeOwnerTooLarge(t *testing.T) {
 		t.Fatal("encodeOwner of an oversized record: got nil, want error")
 	}
 	dir := testdir.New(t)
-	_, err = Acquire(t.Context(), dir, Options{Meta: map[string]string{"big": strings.Repeat("x", maxRecord)}})
+	_, err = acquire(t.Context(), dir, Options{Meta: map[string]string{"big": strings.Repeat("x", maxRecord)}})
 	if got := testdir.Names(t, dir); err == nil || len(got) != 0 {
 		t.Errorf("Acquire with oversized Meta: got %v and entries %q, want ErrInvalidOptions and none", err, got)
 	}

@@ -42,7 +42,7 @@ func runHolder(t *testing.T) bool {
 	if !testproc.IsChild(t, &cfg) {
 		return false
 	}
-	l, err := Acquire(t.Context(), cfg.Dir, Options{Mode: cfg.Mode, Program: cfg.Program, Meta: cfg.Meta})
+	l, err := acquire(t.Context(), cfg.Dir, Options{Mode: cfg.Mode, Program: cfg.Program, Meta: cfg.Meta})
 	if err != nil {
 		t.Fatalf("child Acquire: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestAcrossProcesses(t *testing.T) {
 				t.Errorf("ReadOwner of shared holder: got %+v, want zero", rec)
 			}
 
-			l, err := Acquire(t.Context(), dir, Options{Mode: parent})
+			l, err := acquire(t.Context(), dir, Options{Mode: parent})
 			if !tt.wantLocked {
 				if err != nil {
 					t.Fatalf("Acquire: got %v, want nil", err)
@@ -152,7 +152,7 @@ func TestWait(t *testing.T) {
 		var l *Lock
 		go func() {
 			var err error
-			l, err = Acquire(t.Context(), dir, Options{Wait: 10 * time.Minute})
+			l, err = acquire(t.Context(), dir, Options{Wait: 10 * time.Minute})
 			done <- err
 		}()
 		waitSignal(t, waiting, "Acquire waiting")
@@ -168,7 +168,7 @@ func TestWait(t *testing.T) {
 	t.Run("elapsed", func(t *testing.T) {
 		dir := testdir.New(t)
 		h := startHolder(t, holderConfig{Dir: dir, Program: "holder/1.0"})
-		_, err := Acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond})
+		_, err := acquire(t.Context(), dir, Options{Wait: 20 * time.Millisecond})
 		if le := wantLocked(t, err, dir, Exclusive); le.Owner.PID != h.Pid() {
 			t.Errorf("LockedError.Owner.PID: got %d, want %d", le.Owner.PID, h.Pid())
 		}
@@ -181,7 +181,7 @@ func TestWait(t *testing.T) {
 		// Cancel once Acquire waits; the hour-long Wait leaves only the context to end it.
 		testHookWait = cancel
 		t.Cleanup(func() { testHookWait = nil })
-		_, err := Acquire(ctx, dir, Options{Wait: time.Hour})
+		_, err := acquire(ctx, dir, Options{Wait: time.Hour})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("errors.Is(%v, context.Canceled): got false, want true", err)
 		}
@@ -198,7 +198,7 @@ func TestWait(t *testing.T) {
 		// times the time, until Acquire has waited.
 		for timeout := 20 * time.Millisecond; ; timeout *= 10 {
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
-			_, err := Acquire(ctx, dir, Options{Wait: time.Hour})
+			_, err := acquire(ctx, dir, Options{Wait: time.Hour})
 			cancel()
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Acquire with a %v deadline: got %v, want context.DeadlineExceeded", timeout, err)
@@ -241,7 +241,7 @@ func TestKilledHolder(t *testing.T) {
 			}
 			// The child holds the lock in the mode asked: an exclusive Acquire is refused,
 			// and told whether shared holders refused it.
-			_, err := Acquire(t.Context(), dir, Options{})
+			_, err := acquire(t.Context(), dir, Options{})
 			if le := wantLocked(t, err, dir, Exclusive); le.HeldShared != (mode == Shared) {
 				t.Fatalf("LockedError.HeldShared while a %v holder lives: got %v, want %v", mode, le.HeldShared, mode == Shared)
 			}

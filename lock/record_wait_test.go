@@ -35,7 +35,7 @@ func TestLockedErrorAwaitsRecord(t *testing.T) {
 			once.Do(func() { mustWriteFile(t, path, record) })
 		}
 		t.Cleanup(func() { testHookRecord = nil })
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		var le *LockedError
 		if !errors.As(err, &le) {
 			t.Fatalf("got %v, want a *LockedError", err)
@@ -49,7 +49,7 @@ func TestLockedErrorAwaitsRecord(t *testing.T) {
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Acquire(t.Context(), dir, Options{})
+		_, err := acquire(t.Context(), dir, Options{})
 		var le *LockedError
 		if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
 			t.Fatalf("got %v, want a *LockedError", err)

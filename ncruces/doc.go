@@ -51,6 +51,19 @@
 // journal; on darwin, F_FULLFSYNC for SQLite's syncs); [Open] applies it.
 // Building with the sqlite3_flock tag on Linux is refused at compile time.
 //
+// # Filesystems
+//
+// The filesystem counts too: WAL's shared memory and locks are not coherent
+// between processes on a network or FUSE filesystem. [DetectFilesystem] tells
+// local, network and FUSE filesystems apart (statfs on Linux, f_fstypename
+// and MNT_LOCAL on macOS and the BSDs, the drive type on Windows), and
+// [Profile.OnFilesystem] gives a database on one that is not local the
+// single-connection profile, unless a [FilesystemMode] says otherwise.
+// [IsSharedMemoryError] and [IsLockingError] recognize SQLite's refusals of a
+// filesystem, and [Profile.Exclusive] and [Profile.NoLocking] are the safer
+// profiles to fall back to; a companion file that a sandbox keeps SQLite
+// from creating is a [*DeniedError].
+//
 // # Files on disk
 //
 // Databases are opened through the "litedir" VFS, the driver's default VFS

@@ -96,3 +96,26 @@ var ErrInvalidConfig = errors.New("ncruces: invalid config")
 // of a few hundred megabytes can exhaust it where native SQLite would not.
 // The connection stays usable after it.
 var ErrNoMem error = sqlite3.NOMEM
+
+// IsSharedMemoryError reports whether err says that SQLite could not share a
+// WAL index through the database's filesystem: SQLITE_PROTOCOL (a lock on the
+// index kept failing, "locking protocol" on NFS), or SQLITE_IOERR_SHMOPEN,
+// SQLITE_IOERR_SHMSIZE, SQLITE_IOERR_SHMMAP or SQLITE_IOERR_SHMLOCK (the -shm
+// file could not be opened, grown, mapped or locked). The profile of
+// [Profile.Exclusive] needs no shared memory.
+func IsSharedMemoryError(err error) bool {
+	return errors.Is(err, sqlite3.PROTOCOL) ||
+		errors.Is(err, sqlite3.IOERR_SHMOPEN) || errors.Is(err, sqlite3.IOERR_SHMSIZE) ||
+		errors.Is(err, sqlite3.IOERR_SHMMAP) || errors.Is(err, sqlite3.IOERR_SHMLOCK)
+}
+
+// IsLockingError reports whether err says that the database's filesystem
+// refused SQLite's file locks: SQLITE_IOERR_LOCK, SQLITE_IOERR_RDLOCK,
+// SQLITE_IOERR_UNLOCK or SQLITE_IOERR_CHECKRESERVEDLOCK, which the driver
+// reports when a lock fails with anything but "held elsewhere" (ENOSYS,
+// EOPNOTSUPP from a FUSE filesystem). Contention is SQLITE_BUSY instead. The
+// profile of [Profile.NoLocking] takes no lock.
+func IsLockingError(err error) bool {
+	return errors.Is(err, sqlite3.IOERR_LOCK) || errors.Is(err, sqlite3.IOERR_RDLOCK) ||
+		errors.Is(err, sqlite3.IOERR_UNLOCK) || errors.Is(err, sqlite3.IOERR_CHECKRESERVEDLOCK)
+}

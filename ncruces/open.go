@@ -106,7 +106,9 @@ type Config struct {
 // Open logs a warning and goes on; PRAGMA journal_mode tells the truth.
 //
 // Errors are [*fs.PathError] values with Op "ncruces: open" and cfg.Path,
-// wrapping the driver's error, which [ErrBusy] and the other classes match.
+// wrapping the driver's error, which [ErrBusy] and the other classes match;
+// a file SQLite needs that a sandbox keeps it from creating is a
+// [*DeniedError] in the chain.
 // On error, everything Open opened is closed. The caller closes the returned
 // DB.
 func Open(ctx context.Context, cfg Config) (*sql.DB, error) {
@@ -204,7 +206,8 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 
 	mode, err := checkConn(ctx, db)
 	if err != nil {
-		return nil, fail(readOnlyFSError(cfg.Path, err))
+		err = readOnlyFSError(cfg.Path, err)
+		return nil, fail(deniedError(cfg.Path, wantJournalMode(pragmas), prof.LockingExclusive, err))
 	}
 	if want := wantJournalMode(pragmas); want != "" && mode != want {
 		logger.Warn("ncruces: SQLite did not grant the journal mode; WAL needs shared memory and a local file system",

@@ -1,7 +1,9 @@
 package ncruces
 
 import (
+	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/ncruces/go-sqlite3/vfs"
 )
@@ -82,9 +84,76 @@ type Profile struct {
 	// explicitly win. See [Config].Pragmas.
 	FullFsync bool
 
+	// Filesystem is the filesystem of the database the profile is for, as
+	// [Profile.OnFilesystem] was given it; zero in the profile of
+	// [Platform], which is for no database in particular.
+	Filesystem Filesystem
+
+	// FilesystemMode is the mode OnFilesystem applied.
+	FilesystemMode FilesystemMode
+
 	// Notes are human-readable reasons for every adjustment, for status
-	// output and the CLI. Empty on fully capable platforms.
+	// output and the CLI. Empty on fully capable platforms and filesystems.
 	Notes []string
+}
+
+// OnFilesystem returns the profile p for a database on the filesystem f,
+// with mode deciding how f counts:
+//
+//   - FilesystemAuto: on a filesystem that is not [Filesystem.Local]
+//     (network, FUSE), the single-connection profile of [Profile.Exclusive]:
+//     EXCLUSIVE locking mode keeps the WAL index in heap memory, so no -shm
+//     is shared through the filesystem, and the connection holds the
+//     database for as long as it is open. On a local filesystem, p as it is.
+//   - FilesystemNetwork: the single-connection profile on any filesystem.
+//   - FilesystemLocal: p as it is on any filesystem; on one that is not
+//     local, a note names the risk.
+//
+// A profile that already uses one connection keeps its mode (a rollback
+// journal without locks stays so). p itself is not changed.
+func (p Profile) OnFilesystem(f Filesystem, mode FilesystemMode) Profile {
+	p.Notes = slices.Clone(p.Notes)
+	p.Filesystem, p.FilesystemMode = f, mode
+	switch {
+	case mode == FilesystemNetwork:
+		return p.Exclusive(fmt.Sprintf("filesystem mode network (the database is on %s): EXCLUSIVE locking mode and one connection, no WAL index shared through the filesystem; other processes cannot read while the database is open", f))
+	case mode == FilesystemAuto && !f.Local():
+		return p.Exclusive(fmt.Sprintf("the database is on a %s filesystem (%s), whose shared memory and locks SQLite's WAL cannot trust: EXCLUSIVE locking mode and one connection, no WAL index shared through it; other processes cannot read while the database is open", f.Kind, f.Type))
+	case mode == FilesystemLocal && !f.Local():
+		p.Notes = append(p.Notes, fmt.Sprintf("filesystem mode local on a %s filesystem (%s): WAL's index is shared through it; processes on two hosts, or a filesystem that does not keep one host's mappings and locks coherent, can corrupt the database", f.Kind, f.Type))
+	}
+	return p
+}
+
+// Exclusive returns p with one connection in EXCLUSIVE locking mode, the
+// profile that shares no WAL index through the filesystem, and note among
+// its Notes. A profile without locks (NoLock) or already exclusive is
+// returned as it is.
+func (p Profile) Exclusive(note string) Profile {
+	if p.NoLock || p.LockingExclusive {
+		return p
+	}
+	p.LockingExclusive = true
+	p.SingleConnection = true
+	p.Notes = append(slices.Clone(p.Notes), note)
+	return p
+}
+
+// NoLocking returns p without SQLite's file locks (nolock=1), a rollback
+// journal and one connection, and note among its Notes: the profile for a
+// filesystem that refuses SQLite's locks, where only the workspace's
+// directory lock keeps other processes out. SQLite cannot open a database
+// in WAL format without locks (SQLITE_CANTOPEN).
+func (p Profile) NoLocking(note string) Profile {
+	if p.NoLock {
+		return p
+	}
+	p.NoLock = true
+	p.SingleConnection = true
+	p.LockingExclusive = false
+	p.JournalMode = "delete"
+	p.Notes = append(slices.Clone(p.Notes), note)
+	return p
 }
 
 // Platform returns the profile of the running build: runtime.GOOS and

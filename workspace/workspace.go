@@ -44,6 +44,17 @@
 // processes may open it at once; SQLite's own locking then arbitrates writes
 // and exactly one process applies migrations. [OpenReadOnly] takes no lock
 // and works while another process owns the workspace.
+//
+// # Filesystems
+//
+// Open detects the workspace's filesystem. On a network or FUSE filesystem
+// (NFS, SMB, 9p, sshfs...) the workspace uses one connection in EXCLUSIVE
+// locking mode, so that no WAL index is ever shared through it; when SQLite
+// refuses a profile for the filesystem's sake, Open falls back to a safer
+// one and logs why; a directory whose lock file cannot be locked is refused
+// with [ErrFilesystem] unless [Options.InProcessLock] accepts a lock that
+// excludes only this process. [Options.Filesystem] overrides the detection,
+// and [Status] reports what the workspace got.
 package workspace
 
 import (
@@ -72,6 +83,16 @@ import (
 // every Open behave as if [Options.SkipLock] were set. It is meant for
 // filesystems without advisory locks, where taking the lock fails.
 const EnvSkipLock = "LITEDIR_SKIP_LOCK"
+
+// EnvFilesystem is the environment variable that sets [Options.Filesystem]
+// for every Open whose Options leave it at ncruces.FilesystemAuto: "auto",
+// "local" or "network" (see ncruces.ParseFilesystemMode). Any other value
+// fails Open with ErrInvalidOptions.
+const EnvFilesystem = "LITEDIR_FILESYSTEM"
+
+// EnvInProcessLock is the environment variable that, set to "1" or "true",
+// makes every Open behave as if [Options.InProcessLock] were set.
+const EnvInProcessLock = "LITEDIR_IN_PROCESS_LOCK"
 
 // maxFileNameLen is the longest file name, in bytes, that the common file
 // systems hold: ext4, XFS, Btrfs, APFS and ZFS allow 255 bytes, NTFS 255
@@ -155,6 +176,31 @@ type Options struct {
 	// LITEDIR_SKIP_LOCK=1 has the same effect. Zero means the lock is taken.
 	SkipLock bool
 
+	// InProcessLock accepts, where the directory's filesystem cannot lock
+	// files (an error matching lock.ErrUnsupported), a directory lock that
+	// excludes only the other Opens of this process: Open then runs, says
+	// so in the log and in Status (LockInProcess), and other processes are
+	// not kept out, so set it only when no other process ever opens the
+	// workspace. The environment variable LITEDIR_IN_PROCESS_LOCK=1 has the
+	// same effect. Zero means such a directory is refused with an error
+	// matching ErrFilesystem and lock.ErrUnsupported. On plan9, js and
+	// wasip1, which have no file locks at all, the platform implies it.
+	InProcessLock bool
+
+	// Filesystem says how the filesystem of the workspace decides its
+	// profile (see ncruces.FilesystemMode). Zero (ncruces.FilesystemAuto)
+	// detects it at Open: on a network or FUSE filesystem (NFS, SMB, 9p,
+	// sshfs...) the workspace uses one connection in EXCLUSIVE locking
+	// mode, so that no WAL index is ever shared through the filesystem;
+	// elsewhere the platform's profile. ncruces.FilesystemNetwork forces
+	// that everywhere; ncruces.FilesystemLocal forces the platform's
+	// profile even on a network filesystem, and logs a warning naming the
+	// risk. Whatever the mode, an Open that SQLite refuses for the
+	// filesystem's sake (shared memory or locks) falls back to the safer
+	// profile and logs why. The environment variable LITEDIR_FILESYSTEM
+	// sets it when this is zero.
+	Filesystem ncruces.FilesystemMode
+
 	// Readers is the number of connections in the read pool. Zero means
 	// max(2, GOMAXPROCS). On platforms where litedir uses a single
 	// connection (see ncruces.Profile), it is ignored.
@@ -205,7 +251,8 @@ type config struct {
 	lockWait   time.Duration
 	sharing    lock.Mode
 	skipLock   bool
-	readers    int
+	readers    int // connections of the read pool on profile; 0: none
+	askReaders int // Options.Readers, or its default: what compatible compares
 	pragmas    []ncruces.Pragma
 	logger     *slog.Logger
 	profile    ncruces.Profile
@@ -214,6 +261,9 @@ type config struct {
 	closeWait           time.Duration
 	settings            ncruces.Settings // what pragmas come to on profile
 	onCorrupt           CorruptPolicy
+
+	inProcessLock bool
+	fsMode        ncruces.FilesystemMode
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -233,11 +283,13 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		skipLock:   o.SkipLock || envTrue(os.Getenv(EnvSkipLock)),
 		readers:    o.Readers,
 		logger:     o.Logger,
-		profile:    p,
 
 		externalCheckpoints: o.ExternalCheckpoints,
 		closeWait:           o.CloseWait,
 		onCorrupt:           o.OnCorrupt,
+
+		inProcessLock: o.InProcessLock || envTrue(os.Getenv(EnvInProcessLock)),
+		fsMode:        o.Filesystem,
 	}
 	if err := CheckName(c.name); err != nil {
 		return c, err
@@ -248,13 +300,15 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	if c.sharing != lock.Exclusive && c.sharing != lock.Shared {
 		return c, fmt.Errorf("%w: unknown sharing mode %d", ErrInvalidOptions, c.sharing)
 	}
-	if c.sharing == lock.Shared && c.profile.SingleConnection {
-		// Without shared memory or file locks in the driver, SQLite cannot
-		// arbitrate between processes: one of them would hold the database
-		// for as long as it is open (locking_mode=EXCLUSIVE), or none would
-		// lock it at all (nolock=1) and they could corrupt it.
-		return c, fmt.Errorf("%w: Sharing %v needs SQLite locks across processes, which the driver lacks on %s/%s",
-			ErrInvalidOptions, c.sharing, c.profile.GOOS, c.profile.GOARCH)
+	if c.fsMode == ncruces.FilesystemAuto {
+		mode, err := ncruces.ParseFilesystemMode(os.Getenv(EnvFilesystem))
+		if err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrInvalidOptions, EnvFilesystem, err)
+		}
+		c.fsMode = mode
+	}
+	if c.fsMode < ncruces.FilesystemAuto || c.fsMode > ncruces.FilesystemNetwork {
+		return c, fmt.Errorf("%w: Filesystem = %v: %w", ErrInvalidOptions, c.fsMode, ncruces.ErrInvalidFilesystemMode)
 	}
 	if c.readers < 0 {
 		return c, fmt.Errorf("%w: Readers = %d", ErrInvalidOptions, c.readers)
@@ -271,9 +325,7 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 	if c.readers == 0 {
 		c.readers = max(2, runtime.GOMAXPROCS(0))
 	}
-	if c.profile.SingleConnection {
-		c.readers = 0
-	}
+	c.askReaders = c.readers
 	if c.program == "" {
 		c.program = filepath.Base(os.Args[0])
 	}
@@ -285,11 +337,32 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 		return c, err
 	}
 	c.pragmas = pragmas
-	c.settings = ncruces.Resolve(pragmas, c.profile)
+	return c, c.useProfile(p)
+}
+
+// useProfile makes p the profile of c and derives what depends on it: the
+// read pool and the settings the pragmas come to. Open calls it again once
+// it knows the workspace's filesystem, and when it falls back to a safer
+// profile.
+func (c *config) useProfile(p ncruces.Profile) error {
+	if c.sharing == lock.Shared && p.SingleConnection {
+		// Without shared memory or file locks, SQLite cannot arbitrate
+		// between processes: one of them would hold the database for as
+		// long as it is open (locking_mode=EXCLUSIVE), or none would lock
+		// it at all (nolock=1) and they could corrupt it.
+		return fmt.Errorf("%w: Sharing %v needs SQLite's locks and shared memory across processes, which are not to be had on %s",
+			ErrInvalidOptions, c.sharing, profilePlace(p))
+	}
+	c.profile = p
+	c.readers = c.askReaders
+	if p.SingleConnection {
+		c.readers = 0
+	}
+	c.settings = ncruces.Resolve(c.pragmas, p)
 	if c.settings.AutoCheckpoint == 0 {
 		c.externalCheckpoints = true
 	}
-	return c, nil
+	return nil
 }
 
 // compatible reports why a second Open of a directory in this process asks
@@ -300,8 +373,10 @@ func (c *config) compatible(other *config) error {
 		return fmt.Errorf("%w: opened with Sharing %v, asked for %v", ErrIncompatible, c.sharing, other.sharing)
 	case c.skipLock != other.skipLock:
 		return fmt.Errorf("%w: opened with SkipLock %v, asked for %v", ErrIncompatible, c.skipLock, other.skipLock)
-	case c.readers != other.readers:
-		return fmt.Errorf("%w: opened with %d readers, asked for %d", ErrIncompatible, c.readers, other.readers)
+	case c.askReaders != other.askReaders:
+		return fmt.Errorf("%w: opened with %d readers, asked for %d", ErrIncompatible, c.askReaders, other.askReaders)
+	case c.fsMode != other.fsMode:
+		return fmt.Errorf("%w: opened with Filesystem %v, asked for %v", ErrIncompatible, c.fsMode, other.fsMode)
 	case c.externalCheckpoints != other.externalCheckpoints:
 		return fmt.Errorf("%w: opened with ExternalCheckpoints %v, asked for %v", ErrIncompatible, c.externalCheckpoints, other.externalCheckpoints)
 	case !slices.Equal(c.pragmas, other.pragmas):
@@ -375,10 +450,12 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 // no lock, never creates a file, never migrates, and works while another
 // process owns the workspace. Its DB and ReadDB return the same read-only
 // pool; Write and Checkpoint return errors matching ncruces.ErrReadOnly.
-// Where the platform profile sets ncruces.Profile.LockingExclusive (Windows,
-// and CPUs without WAL shared memory), an owner's connection holds the
-// database file for as long as the owner has it open: OpenReadOnly then
-// fails with an error matching ncruces.ErrBusy, after the busy timeout.
+// Where the profile sets ncruces.Profile.LockingExclusive (Windows, CPUs
+// without WAL shared memory, network and FUSE filesystems), an owner's
+// connection holds the database file for as long as the owner has it open:
+// OpenReadOnly then fails with an error matching ncruces.ErrBusy, at once
+// when the owner record names a running process of this host, after the
+// busy timeout otherwise.
 //
 // Only Name, Migrations (for Status), Readers, Pragmas and Logger of opts
 // are used.

@@ -66,8 +66,11 @@ func reserveTemp(dst, program string) (*tempCopy, error) {
 			path:     filepath.Join(dir, "."+base+tempInfix+tag),
 			lockName: "." + base + lockInfix + tag,
 		}
-		// The lock first: a temporary file never exists without it.
-		t.lock, err = lock.Acquire(context.Background(), dir, lock.Options{Name: t.lockName, Program: program})
+		// The lock first: a temporary file never exists without it. Where
+		// dst's filesystem cannot lock, an in-process lock marks the copy
+		// all the same: removeStaleTemps, which must take a real lock
+		// before it removes anything, then leaves it alone.
+		t.lock, err = lock.Acquire(context.Background(), dir, lock.Options{Name: t.lockName, Program: program, AllowInProcess: true})
 		if errors.Is(err, lock.ErrLocked) {
 			continue // a tag in use: draw another
 		}
@@ -125,8 +128,9 @@ func removeFile(path string) error {
 // removeStaleTemps removes the temporary files of copies into dir that are
 // over, whose lock it can take: copies that were killed, or whose cleanup
 // failed. It is best effort, and logs what it removes and what it cannot.
-// Without inter-process locks it cannot tell a stale copy from another
-// process's running one, and removes nothing.
+// Without inter-process locks (on the platform, or on dir's filesystem,
+// where lock.Acquire fails with lock.ErrUnsupported) it cannot tell a stale
+// copy from another process's running one, and removes nothing.
 func removeStaleTemps(dir string, logger *slog.Logger) {
 	if !lock.Supported {
 		return

@@ -16,8 +16,8 @@ var (
 	ErrInvalidOptions = errors.New("workspace: invalid options")
 
 	// ErrIncompatible is returned when a second Open of a directory in the
-	// same process asks for settings (Sharing, SkipLock, Readers, Pragmas)
-	// other than those its shared entry was opened with.
+	// same process asks for settings (Sharing, SkipLock, Readers, Pragmas,
+	// Filesystem) other than those its shared entry was opened with.
 	ErrIncompatible = errors.New("workspace: incompatible options for an open workspace")
 
 	// ErrNotDir is returned, inside a *fs.PathError, when the workspace
@@ -99,6 +99,15 @@ var (
 	// ErrNotRecoverable is returned by Recover when the damaged file holds
 	// no SQLite page at all: there is nothing to recover.
 	ErrNotRecoverable = errors.New("workspace: no SQLite pages to recover")
+
+	// ErrFilesystem is returned by Open when the workspace's filesystem
+	// cannot give it what it needs even in the safest profile: the lock
+	// file cannot be locked (the error also matches lock.ErrUnsupported;
+	// Options.InProcessLock accepts an in-process lock instead), or SQLite
+	// cannot take its locks on the database and nothing else keeps other
+	// processes out. The message names the filesystem and what to do; the
+	// chain holds the cause.
+	ErrFilesystem = errors.New("workspace: the filesystem cannot hold the workspace")
 )
 
 // PanicError is a panic recovered in a statement that SQL or DB ran — in a

@@ -78,25 +78,19 @@ func (e *entry) open(ctx context.Context) (err error) {
 	case c.skipLock:
 		c.logger.Warn("workspace opened without the directory lock", "dir", e.id.dir)
 	default:
-		if !lock.Supported {
-			c.logger.Warn("this platform has no inter-process file locks; the lock excludes this process only", "dir", e.id.dir)
-		}
 		e.lock, err = e.acquire(ctx)
 		if err != nil {
-			return err
+			return e.lockError(err)
 		}
 	}
+	// The filesystem decides part of the profile (workspace_filesystem.go).
+	if err := e.adaptProfile(); err != nil {
+		return err
+	}
 
-	// openCommitter may quarantine a damaged database (Options.OnCorrupt).
-	e.committer, err = e.openCommitter(ctx, committer.Config{
-		Path:                e.dbPath,
-		Pragmas:             c.pragmas,
-		Profile:             &c.profile,
-		Readers:             c.readers,
-		ExternalCheckpoints: c.externalCheckpoints,
-		CloseWait:           c.closeWait,
-		Logger:              c.logger,
-	})
+	// openCommitter may quarantine a damaged database (Options.OnCorrupt),
+	// and falls back to a safer profile where the filesystem refuses one.
+	e.committer, err = e.openCommitter(ctx)
 	if err != nil {
 		return err
 	}
@@ -127,6 +121,10 @@ func (e *entry) acquire(ctx context.Context) (*lock.Lock, error) {
 		Wait:    c.lockWait,
 		Program: c.program,
 		Meta:    c.meta,
+		// Where the platform has no locks at all (plan9, js, wasip1), its
+		// profile implies the in-process lock; elsewhere the caller accepts
+		// it. Status says so.
+		AllowInProcess: c.inProcessLock || !lock.Supported,
 		Contended: func(locked *lock.LockedError) {
 			e.heldBy = locked
 			close(e.contended)
@@ -190,13 +188,18 @@ func (e *entry) lockedError(ctxErr error) error {
 // openReadOnly opens the read-only pool of [OpenReadOnly].
 func (e *entry) openReadOnly(ctx context.Context) (err error) {
 	c := &e.config
-	e.roDB, err = ncruces.Open(ctx, ncruces.Config{
+	if err := e.adaptProfile(); err != nil {
+		return err
+	}
+	if err := e.heldExclusively(); err != nil {
+		return err
+	}
+	e.roDB, err = e.openPool(ctx, ncruces.Config{
 		Path:     e.dbPath,
 		ReadOnly: true,
 		NoCreate: true,
 		Pragmas:  c.pragmas,
 		MaxConns: max(1, c.readers),
-		Profile:  &c.profile,
 		Logger:   c.logger,
 	})
 	if err != nil {
@@ -231,10 +234,11 @@ func (e *entry) migrateTo(ctx context.Context, fsys fs.FS, to int64) ([]migratio
 	}
 	if e.config.sharing == lock.Shared && !e.config.skipLock {
 		l, err := lock.Acquire(ctx, e.id.dir, lock.Options{
-			Name:    e.config.name + migrateSuffix,
-			Wait:    max(e.config.lockWait, migrateLockWait),
-			Program: e.config.program,
-			Meta:    e.config.meta,
+			Name:           e.config.name + migrateSuffix,
+			Wait:           max(e.config.lockWait, migrateLockWait),
+			Program:        e.config.program,
+			Meta:           e.config.meta,
+			AllowInProcess: e.config.inProcessLock || !lock.Supported,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)

@@ -87,13 +87,14 @@ type Recovery struct {
 	Report     *RecoverReport `json:"report"`     // what the recovery got back
 }
 
-// openCommitter opens the database under its committer. With
+// openCommitter opens the database under its committer, on the entry's
+// profile or the safer one the filesystem allows (see onProfile). With
 // Options.OnCorrupt set to RecoverOnCorrupt it also reads the schema, and a
 // database that SQLite finds not a database or corrupt there is quarantined
 // and recovered (see quarantine), and opened again. Before anything, under
 // the exclusive lock, it finishes or rolls back a quarantine a crash
 // interrupted.
-func (e *entry) openCommitter(ctx context.Context, cfg committer.Config) (*committer.Committer, error) {
+func (e *entry) openCommitter(ctx context.Context) (*committer.Committer, error) {
 	c := &e.config
 	exclusive := e.lock != nil && c.sharing == lock.Exclusive
 	if exclusive {
@@ -101,7 +102,7 @@ func (e *entry) openCommitter(ctx context.Context, cfg committer.Config) (*commi
 			return nil, err
 		}
 	}
-	cm, err := committer.Open(ctx, cfg)
+	cm, err := e.openCommitterOnce(ctx)
 	if c.onCorrupt != RecoverOnCorrupt {
 		return cm, err
 	}
@@ -121,7 +122,26 @@ func (e *entry) openCommitter(ctx context.Context, cfg committer.Config) (*commi
 	if err := e.quarantine(ctx, err); err != nil {
 		return nil, err
 	}
-	return committer.Open(ctx, cfg)
+	return e.openCommitterOnce(ctx)
+}
+
+// openCommitterOnce opens the committer on the entry's profile, falling back
+// to a safer one where the filesystem refuses it.
+func (e *entry) openCommitterOnce(ctx context.Context) (cm *committer.Committer, err error) {
+	c := &e.config
+	err = e.onProfile(func(p *ncruces.Profile) (err error) {
+		cm, err = committer.Open(ctx, committer.Config{
+			Path:                e.dbPath,
+			Pragmas:             c.pragmas,
+			Profile:             p,
+			Readers:             c.readers,
+			ExternalCheckpoints: c.externalCheckpoints,
+			CloseWait:           c.closeWait,
+			Logger:              c.logger,
+		})
+		return err
+	})
+	return cm, err
 }
 
 // damaged reports whether err says the database file is damaged.

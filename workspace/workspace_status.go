@@ -50,11 +50,19 @@ type Status struct {
 	// workspace is free or held in shared mode, and may be stale after the
 	// owner crashed: only taking the lock tells for sure.
 	Owner lock.Owner
+	// LockInProcess reports that the directory lock excludes only the
+	// Opens of one process, not other processes: the platform or the
+	// filesystem cannot lock files (see Options.InProcessLock). For a
+	// read-only handle it is what the owner record says of the owner.
+	LockInProcess bool
 
-	Readers int             // connections in the read pool (0: the writer's)
-	Profile ncruces.Profile // what this platform's driver can do
-	Engine  ncruces.Engine  // the engine cache and versions
-	Writes  WriteStats      // the group committer's counters
+	Readers int // connections in the read pool (0: the writer's)
+	// Profile is what this platform's driver can do and what litedir does
+	// about it, on this workspace's filesystem (Profile.Filesystem): its
+	// Notes say why it differs from the platform's.
+	Profile ncruces.Profile
+	Engine  ncruces.Engine // the engine cache and versions
+	Writes  WriteStats     // the group committer's counters
 
 	// LastRecovery is the record of the latest quarantine-on-open (see
 	// Options.OnCorrupt), read from <dir>/quarantine; nil when there was
@@ -91,6 +99,11 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 	}
 	if s.Owner, err = lock.ReadOwner(e.id.dir, e.config.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("workspace: status %s: %w", e.dbPath, err)
+	}
+	if e.lock != nil {
+		s.LockInProcess = e.lock.InProcess()
+	} else {
+		s.LockInProcess = s.Owner.InProcess
 	}
 
 	if s.JournalMode, err = journalMode(ctx, e.readDB()); err != nil {

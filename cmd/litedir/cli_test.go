@@ -361,7 +361,7 @@ func TestStatusJSONKeys(t *testing.T) {
 		t.Fatalf("status -json: %v\n%s", err, stdout)
 	}
 	wantKeys := []string{
-		"database", "database_size", "dir", "engine", "free_pages", "journal_mode", "last_recovery", "lock_file", "lock_state", "owner",
+		"database", "database_size", "dir", "engine", "free_pages", "journal_mode", "last_recovery", "lock_file", "lock_in_process", "lock_state", "owner",
 		"page_count", "page_size", "platform", "schema", "wal_size", "want_journal_mode",
 	}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, wantKeys) {
@@ -373,7 +373,7 @@ func TestStatusJSONKeys(t *testing.T) {
 	}{
 		{"schema", []string{"current", "latest", "pending"}},
 		{"engine", []string{"cache_dir", "driver_version", "name", "sqlite_version", "wazero_version"}},
-		{"platform", []string{"file_locking", "goarch", "goos", "journal_mode", "locking", "locking_exclusive",
+		{"platform", []string{"file_locking", "filesystem", "goarch", "goos", "journal_mode", "locking", "locking_exclusive",
 			"no_lock", "notes", "shared_memory", "single_connection"}},
 	} {
 		m, ok := got[sub.key].(map[string]any)
@@ -389,6 +389,13 @@ func TestStatusJSONKeys(t *testing.T) {
 	}
 	if got["owner"] != nil {
 		t.Errorf("owner: got %v, want null", got["owner"])
+	}
+	fsys, _ := got["platform"].(map[string]any)["filesystem"].(map[string]any)
+	if keys := slices.Sorted(maps.Keys(fsys)); !slices.Equal(keys, []string{"kind", "local", "mode", "type"}) {
+		t.Errorf("platform.filesystem keys: got %q, want kind, local, mode, type", keys)
+	}
+	if fsys["local"] != true || fsys["mode"] != "auto" {
+		t.Errorf("platform.filesystem of a test directory: got %v, want local, mode auto", fsys)
 	}
 	if s := got["schema"].(map[string]any); s["current"] != 2.0 || s["latest"] != 2.0 {
 		t.Errorf("schema: got %v, want current 2, latest 2", s)

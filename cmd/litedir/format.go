@@ -58,6 +58,7 @@ type ownerJSON struct {
 	Host      string            `json:"host"`
 	StartedAt time.Time         `json:"started_at"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	InProcess bool              `json:"in_process,omitempty"` // the owner's lock excludes its own process only
 }
 
 // newOwnerJSON returns o, or nil for the zero Owner (no record).
@@ -65,21 +66,30 @@ func newOwnerJSON(o lock.Owner) *ownerJSON {
 	if o.IsZero() {
 		return nil
 	}
-	return &ownerJSON{PID: o.PID, Program: o.Program, Host: o.Host, StartedAt: o.StartedAt, Meta: o.Meta}
+	return &ownerJSON{PID: o.PID, Program: o.Program, Host: o.Host, StartedAt: o.StartedAt, Meta: o.Meta, InProcess: o.InProcess}
 }
 
 // platformJSON is a platform profile.
 type platformJSON struct {
-	GOOS             string   `json:"goos"`
-	GOARCH           string   `json:"goarch"`
-	Locking          string   `json:"locking"`
-	FileLocking      bool     `json:"file_locking"`
-	SharedMemory     bool     `json:"shared_memory"`
-	SingleConnection bool     `json:"single_connection"`
-	LockingExclusive bool     `json:"locking_exclusive"`
-	NoLock           bool     `json:"no_lock"`
-	JournalMode      string   `json:"journal_mode"`
-	Notes            []string `json:"notes"`
+	GOOS             string         `json:"goos"`
+	GOARCH           string         `json:"goarch"`
+	Locking          string         `json:"locking"`
+	FileLocking      bool           `json:"file_locking"`
+	SharedMemory     bool           `json:"shared_memory"`
+	SingleConnection bool           `json:"single_connection"`
+	LockingExclusive bool           `json:"locking_exclusive"`
+	NoLock           bool           `json:"no_lock"`
+	JournalMode      string         `json:"journal_mode"`
+	Filesystem       filesystemJSON `json:"filesystem"`
+	Notes            []string       `json:"notes"`
+}
+
+// filesystemJSON is the filesystem a profile is for.
+type filesystemJSON struct {
+	Type  string `json:"type"`  // "ext4", "nfs", "fuse.sshfs"...; "" when unknown
+	Kind  string `json:"kind"`  // "local", "network", "fuse" or "unknown"
+	Local bool   `json:"local"` // SQLite's shared memory and locks are trusted there
+	Mode  string `json:"mode"`  // the Filesystem mode: "auto", "local" or "network"
 }
 
 func newPlatformJSON(p ncruces.Profile) platformJSON {
@@ -93,7 +103,13 @@ func newPlatformJSON(p ncruces.Profile) platformJSON {
 		LockingExclusive: p.LockingExclusive,
 		NoLock:           p.NoLock,
 		JournalMode:      p.JournalMode,
-		Notes:            append([]string{}, p.Notes...), // [] rather than null
+		Filesystem: filesystemJSON{
+			Type:  p.Filesystem.Type,
+			Kind:  string(p.Filesystem.Kind),
+			Local: p.Filesystem.Local(),
+			Mode:  p.FilesystemMode.String(),
+		},
+		Notes: append([]string{}, p.Notes...), // [] rather than null
 	}
 }
 
@@ -135,6 +151,9 @@ func (f *fields) addOwner(o lock.Owner) {
 		}
 		f.add("owner meta", "%s", strings.Join(parts, " "))
 	}
+	if o.InProcess {
+		f.add("lock scope", "the owner's process only: another process is not kept out")
+	}
 	switch o.State() {
 	case lock.StateHeld:
 		f.add("lock", "held: pid %d is running", o.PID)
@@ -154,6 +173,9 @@ func (f *fields) addPlatform(p ncruces.Profile) {
 	f.add("platform", "%s/%s: %s file locks, %s, %s, %s journal",
 		p.GOOS, p.GOARCH, p.Locking, yesNo(p.SharedMemory, "WAL shared memory", "no WAL shared memory"),
 		conns, p.JournalMode)
+	if p.Filesystem != (ncruces.Filesystem{}) {
+		f.add("filesystem", "%s, mode %s", p.Filesystem, p.FilesystemMode)
+	}
 	for _, n := range p.Notes {
 		f.add("platform note", "%s", n)
 	}

@@ -87,11 +87,17 @@ func acquireDir(ctx context.Context, stderr io.Writer, dir string, opts lock.Opt
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", err
 	}
+	// Where the platform has no locks at all (wasip1), the lock is this
+	// process's alone, as the warning below says. A filesystem that refuses
+	// locks on a platform that has them fails with lock.ErrUnsupported: a
+	// lock for the commands that run under this one must keep other
+	// processes out.
+	opts.AllowInProcess = !lock.Supported
 	l, err := lock.Acquire(ctx, dir, opts)
 	if err != nil {
 		return nil, "", err
 	}
-	if !lock.Supported {
+	if l.InProcess() {
 		// The lock then excludes other holders in this process only, and
 		// this process holds nothing else: say so rather than pretend.
 		fmt.Fprintf(stderr, "litedir lock: warning: %s has no inter-process file locks; this lock keeps no other process out\n", runtime.GOOS)

@@ -139,8 +139,9 @@ type statusJSON struct {
 	FreePages       int64        `json:"free_pages"`
 	Schema          schemaJSON   `json:"schema"`
 	LockFile        string       `json:"lock_file"`
-	Owner           *ownerJSON   `json:"owner"`      // null: no owner record
-	LockState       string       `json:"lock_state"` // see lock.Owner.State
+	Owner           *ownerJSON   `json:"owner"`           // null: no owner record
+	LockState       string       `json:"lock_state"`      // see lock.Owner.State
+	LockInProcess   bool         `json:"lock_in_process"` // the lock excludes one process's Opens only
 	Platform        platformJSON `json:"platform"`
 	Engine          engineJSON   `json:"engine"`
 	// LastRecovery is the latest quarantine-on-open; null when none.
@@ -188,6 +189,7 @@ func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 		LockFile:        st.LockPath,
 		Owner:           newOwnerJSON(st.Owner),
 		LockState:       string(st.Owner.State()),
+		LockInProcess:   st.LockInProcess,
 		Platform:        newPlatformJSON(st.Profile),
 		Engine:          newEngineJSON(st.Engine),
 		LastRecovery:    newLastRecoveryJSON(st.LastRecovery),

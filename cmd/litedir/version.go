@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/litedir/litedir/ncruces"
+	"github.com/litedir/litedir/workspace"
 )
 
 const versionDoc = `
@@ -17,26 +20,37 @@ wazero runtime by default, wasm2go with -tags litedir_wasm2go), the platform
 profile: which file locks the driver uses here, whether WAL has shared memory,
 and what litedir does about what is missing, and the engine cache.
 
-Example:
+The profile is the one a workspace in the current directory, or in the
+directory of -dir, would get: its filesystem (local, network or FUSE, as
+detected) and LITEDIR_FILESYSTEM decide part of it.
 
-	litedir version -json`
+Examples:
+
+	litedir version -json
+	litedir version -dir /mnt/nfs/agent`
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("version", "[-json]", versionDoc, stderr)
+	flags := newFlagSet("version", "[-json] [-dir DIR]", versionDoc, stderr)
 	asJSON := flags.Bool("json", false, "print the versions as JSON")
+	dir := flags.String("dir", ".", "show the profile of a workspace in `dir`")
 	if _, err := parseArgs(flags, args); err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "version", printVersion(stdout, stderr, *asJSON))
+	return report(stderr, "version", printVersion(stdout, stderr, *dir, *asJSON))
 }
 
-// printVersion prints the versions and the platform profile.
-func printVersion(stdout, stderr io.Writer, asJSON bool) error {
+// printVersion prints the versions and the platform profile for a
+// workspace in dir.
+func printVersion(stdout, stderr io.Writer, dir string, asJSON bool) error {
+	profile, err := dirProfile(dir)
+	if err != nil {
+		return err
+	}
 	// The SQLite version comes from the engine itself, so it has to be
 	// compiled (from the cache, usually: milliseconds). If that fails the
 	// rest is still worth printing.
 	initErr := ncruces.Initialize(newLogger(stderr, slog.LevelWarn))
-	engine, profile := ncruces.EngineInfo(), ncruces.Platform()
+	engine := ncruces.EngineInfo()
 	v := versionJSON{
 		Litedir:  "(devel)",
 		Go:       runtime.Version(),
@@ -59,7 +73,6 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 			}
 		}
 	}
-	var err error
 	if asJSON {
 		err = writeJSON(stdout, v)
 	} else {
@@ -69,6 +82,21 @@ func printVersion(stdout, stderr io.Writer, asJSON bool) error {
 		return initErr
 	}
 	return err
+}
+
+// dirProfile returns the profile a workspace in dir would start from: the
+// platform's on dir's filesystem, in the mode of LITEDIR_FILESYSTEM. (Open
+// may still fall back to a safer one.)
+func dirProfile(dir string) (ncruces.Profile, error) {
+	mode, err := ncruces.ParseFilesystemMode(os.Getenv(workspace.EnvFilesystem))
+	if err != nil {
+		return ncruces.Profile{}, fmt.Errorf("%s: %w", workspace.EnvFilesystem, err)
+	}
+	f, err := ncruces.DetectFilesystem(dir)
+	if err != nil {
+		return ncruces.Profile{}, err
+	}
+	return ncruces.Platform().OnFilesystem(f, mode), nil
 }
 
 // wazeroVersion returns the version of the Wasm runtime in the build info,

@@ -15,10 +15,10 @@ const supported = true
 // errWouldBlock is the platform's "lock held elsewhere" result of a non-blocking lock.
 var errWouldBlock = unix.EWOULDBLOCK
 
-// sysLock takes a flock(2) lock on f without blocking. flock rather than fcntl: fcntl locks
+// lockFile takes a flock(2) lock on f without blocking. flock rather than fcntl: fcntl locks
 // belong to the process and vanish when it closes any descriptor for the file, while flock
-// locks belong to this open file alone, so two Acquire calls in one process conflict too.
-func sysLock(f *os.File, m Mode) error {
+// locks belong to the open file, as the lock of an Acquire should.
+func lockFile(f *os.File, m Mode) error {
 	how := unix.LOCK_EX
 	if m == Shared {
 		how = unix.LOCK_SH
@@ -26,19 +26,26 @@ func sysLock(f *os.File, m Mode) error {
 	return flock(f, how|unix.LOCK_NB)
 }
 
-// sysUnlock releases the flock(2) lock on f.
-func sysUnlock(f *os.File) error {
+// unlockFile releases the flock(2) lock on f.
+func unlockFile(f *os.File) error {
 	return flock(f, unix.LOCK_UN)
 }
 
-// sysHeldShared reports whether the lock on f, held elsewhere, is held shared: a shared lock can
+// heldShared reports whether the lock on f, held elsewhere, is held shared: a shared lock can
 // then be taken. The probe is released at once.
-func sysHeldShared(f *os.File) bool {
+func heldShared(f *os.File) bool {
 	if flock(f, unix.LOCK_SH|unix.LOCK_NB) != nil {
 		return false
 	}
 	flock(f, unix.LOCK_UN) // closing f drops the probe anyway
 	return true
+}
+
+// unsupported reports whether err, from lockFile, means that the file's filesystem has no
+// flock locks: ENOSYS, ENOTSUP and EOPNOTSUPP (errors.ErrUnsupported), as FUSE filesystems that
+// refuse locks answer, and ENOLCK, as NFS answers without a lock manager.
+func unsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, unix.ENOLCK)
 }
 
 // flock calls flock(2) on f, retrying when a signal interrupts it.

@@ -14,7 +14,7 @@ import (
 const supported = true
 
 // errWouldBlock is the platform's "lock held elsewhere" result of a non-blocking lock.
-// POSIX lets F_SETLK fail with EACCES as well; sysLock maps that to this.
+// POSIX lets F_SETLK fail with EACCES as well; lockFile maps that to this.
 var errWouldBlock = unix.EAGAIN
 
 // AIX has no flock(2) in golang.org/x/sys/unix. Solaris before 11.4 has none at all, so, like
@@ -22,8 +22,8 @@ var errWouldBlock = unix.EAGAIN
 // locks belong to the process, not to the open file: table.go keeps one open file per lock
 // file so that in-process holders still exclude each other and no stray close drops a lock.
 
-// sysLock takes an fcntl(2) lock on f without blocking.
-func sysLock(f *os.File, m Mode) error {
+// lockFile takes an fcntl(2) lock on f without blocking.
+func lockFile(f *os.File, m Mode) error {
 	typ := int16(unix.F_WRLCK)
 	if m == Shared {
 		typ = unix.F_RDLCK
@@ -35,14 +35,14 @@ func sysLock(f *os.File, m Mode) error {
 	return err
 }
 
-// sysUnlock releases the fcntl(2) lock on f.
-func sysUnlock(f *os.File) error {
+// unlockFile releases the fcntl(2) lock on f.
+func unlockFile(f *os.File) error {
 	return fcntl(f, unix.F_SETLK, unix.F_UNLCK)
 }
 
-// sysHeldShared reports whether the lock on f, held by another process, is held shared: F_GETLK
+// heldShared reports whether the lock on f, held by another process, is held shared: F_GETLK
 // reports the type of a lock that blocks an exclusive one.
-func sysHeldShared(f *os.File) bool {
+func heldShared(f *os.File) bool {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -53,6 +53,13 @@ func sysHeldShared(f *os.File) bool {
 		return false
 	}
 	return getErr == nil && lk.Type == unix.F_RDLCK
+}
+
+// unsupported reports whether err, from lockFile, means that the file's filesystem has no
+// record locks: ENOSYS, ENOTSUP and EOPNOTSUPP (errors.ErrUnsupported), and ENOLCK, as NFS
+// answers without a lock manager.
+func unsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, unix.ENOLCK)
 }
 
 // fcntl applies a lock of type typ over the whole file (Start 0, Len 0), retrying when a signal

@@ -3,6 +3,7 @@
 package lock
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/windows"
@@ -23,8 +24,8 @@ const (
 	lockOffsetHigh = 1 << 30
 )
 
-// sysLock takes a LockFileEx lock on f without blocking.
-func sysLock(f *os.File, m Mode) error {
+// lockFile takes a LockFileEx lock on f without blocking.
+func lockFile(f *os.File, m Mode) error {
 	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
 	if m == Exclusive {
 		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
@@ -34,21 +35,29 @@ func sysLock(f *os.File, m Mode) error {
 	})
 }
 
-// sysUnlock releases the LockFileEx lock on f.
-func sysUnlock(f *os.File) error {
+// unlockFile releases the LockFileEx lock on f.
+func unlockFile(f *os.File) error {
 	return withHandle(f, func(h windows.Handle) error {
 		return windows.UnlockFileEx(h, 0, 1, 0, lockRange())
 	})
 }
 
-// sysHeldShared reports whether the lock on f, held elsewhere, is held shared: a shared lock can
+// heldShared reports whether the lock on f, held elsewhere, is held shared: a shared lock can
 // then be taken. The probe is released at once.
-func sysHeldShared(f *os.File) bool {
-	if sysLock(f, Shared) != nil {
+func heldShared(f *os.File) bool {
+	if lockFile(f, Shared) != nil {
 		return false
 	}
-	sysUnlock(f) // closing f drops the probe anyway
+	unlockFile(f) // closing f drops the probe anyway
 	return true
+}
+
+// unsupported reports whether err, from lockFile, means that the file's volume has no byte-range
+// locks: ERROR_NOT_SUPPORTED and ERROR_CALL_NOT_IMPLEMENTED (errors.ErrUnsupported), and
+// ERROR_INVALID_FUNCTION, which file system drivers and network redirectors answer for an
+// operation they do not implement.
+func unsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, windows.ERROR_INVALID_FUNCTION)
 }
 
 // lockRange returns the OVERLAPPED structure that carries the locked offset. The handle is

@@ -1,0 +1,15 @@
+//go:build openbsd
+
+package ncruces
+
+import "golang.org/x/sys/unix"
+
+// statFilesystem reads f_fstypename and the MNT_LOCAL flag of path's filesystem with
+// statfs(2), whose fields are prefixed with F_ on OpenBSD.
+func statFilesystem(path string) (Filesystem, error) {
+	var st unix.Statfs_t
+	if err := ignoringEINTR(func() error { return unix.Statfs(path, &st) }); err != nil {
+		return Filesystem{}, fsPathError("statfs", path, err)
+	}
+	return bsdFilesystem(cString(st.F_fstypename[:]), uint64(st.F_flags)), nil
+}
