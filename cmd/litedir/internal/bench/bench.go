@@ -40,6 +40,9 @@ type Config struct {
 	externalCheckpoints bool
 	openRuns            int
 	keep                bool
+	// cpuProfile, when not "", is where each phase's CPU profile goes, the
+	// phase's name inserted before the extension (see phaseProfilePath).
+	cpuProfile string
 
 	// progress, when not nil, receives a progress line redrawn every
 	// 500 ms (a terminal); logger receives the workspace's warnings.
@@ -94,6 +97,7 @@ func DefineFlags(flags *flag.FlagSet) *Flags {
 	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write), sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session) or client (a real sqlc client's schema: JSON parts of 0.2–4 KiB, a trigger, three indexes; a :one INSERT … RETURNING and an :exec UPDATE per write)")
 	flags.IntVar(&c.openRuns, "open-runs", 5, "child processes timing Open and a first query; 0 skips")
 	flags.BoolVar(&c.keep, "keep", false, "keep the temporary directories")
+	flags.StringVar(&c.cpuProfile, "cpuprofile", "", "write each phase's CPU profile (the workload only) to this file, the phase's name before its extension: cpu.pprof gives cpu.litedir.pprof, cpu.front.pprof, cpu.baseline.pprof")
 	return f
 }
 

@@ -136,6 +136,10 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	stopWatch := context.AfterFunc(runCtx, func() { p.stop.Store(true) })
 	defer stopWatch()
 
+	stopProfile, err := startProfile(c.cpuProfile, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s phase: %w", name, err)
+	}
 	var wg, mon sync.WaitGroup
 	done := make(chan struct{})
 	p.start = time.Now()
@@ -155,6 +159,7 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	}
 	wg.Wait()
 	elapsed := time.Since(p.start)
+	profileErr := stopProfile()
 	close(done)
 	mon.Wait()
 
@@ -207,6 +212,9 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	if !rep.OK() {
 		r.IntegrityCheck = firstProblem(rep)
 		r.checkErr = rep.Err()
+	}
+	if profileErr != nil {
+		return r, fmt.Errorf("%s phase: %w", name, profileErr)
 	}
 	return r, nil
 }
