@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
@@ -185,6 +186,9 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		ExternalCheckpoints: c.externalCheckpoints,
 	})
 	if err != nil {
+		if errors.Is(err, migrations.ErrSchemaTooNew) || errors.Is(err, migrations.ErrMigrationFailed) {
+			err = fmt.Errorf("%w (the %s workload has a schema of its own: a workspace another -workload made cannot take it)", err, c.workload)
+		}
 		return nil, err
 	}
 	st, err := ws.Status(ctx)

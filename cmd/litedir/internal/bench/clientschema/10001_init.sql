@@ -3,6 +3,12 @@
 -- UUIDs made by the program, message parts are a JSON array kept as TEXT
 -- (0.2–4 KiB each), a trigger keeps each session's message count, and three
 -- indexes serve the client's lists. Timestamps are Unix milliseconds.
+--
+-- Its version, 10001, is none of migrations.Builtin's: a workspace that one
+-- workload made and another opens is refused with nothing changed (the
+-- built-in schema finds a version newer than its own; this one's migration
+-- fails on the tables that exist and rolls back), instead of goose taking
+-- one schema's version 1 for the other's.
 
 -- +goose Up
 CREATE TABLE sessions (
