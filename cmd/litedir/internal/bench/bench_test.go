@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -448,13 +450,22 @@ func TestBenchCompareJSON(t *testing.T) {
 func TestBenchClientJSON(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
+	profiles := t.TempDir()
 	code, raw, res := mustBenchJSON(t, context.Background(),
-		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-workload", "client", "-open-runs", "0")
+		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-workload", "client", "-open-runs", "0",
+		"-cpuprofile", filepath.Join(profiles, "cpu.pprof"))
 	if code != nil {
 		t.Fatalf("Run: %v", code)
 	}
 	for _, p := range []*PhaseResult{res.Litedir, res.Front, res.Baseline} {
 		checkPhase(t, p, true)
+	}
+	// One profile per phase, gzipped protobuf as runtime/pprof writes it.
+	for _, phase := range []string{"litedir", "front", "baseline"} {
+		b, err := os.ReadFile(filepath.Join(profiles, "cpu."+phase+".pprof"))
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: profile of %d bytes, %v; want a gzipped profile", phase, len(b), err)
+		}
 	}
 	if res.Ratios == nil || res.FrontRatios == nil {
 		t.Errorf("got ratios %v and front ratios %v, want both by default", res.Ratios, res.FrontRatios)
@@ -473,6 +484,41 @@ func TestBenchClientJSON(t *testing.T) {
 		t.Errorf("got engine %q %q, want %q %q", c.Engine, c.DriverVersion, e.Name, e.DriverVersion)
 	}
 	testdir.MustBeEmpty(t, tmp)
+}
+
+func TestPhaseProfilePath(t *testing.T) {
+	for _, tt := range []struct{ path, phase, want string }{
+		{"cpu.pprof", "front", "cpu.front.pprof"},
+		{"/tmp/x/cpu", "litedir", "/tmp/x/cpu.litedir"},
+		{"a.b/cpu.out", "baseline", "a.b/cpu.baseline.out"},
+	} {
+		if got := phaseProfilePath(tt.path, tt.phase); got != tt.want {
+			t.Errorf("phaseProfilePath(%q, %q) = %q, want %q", tt.path, tt.phase, got, tt.want)
+		}
+	}
+}
+
+// TestProfileUnwritable: a profile that cannot be created fails the run
+// before the phase writes anything.
+func TestProfileUnwritable(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f := DefineFlags(flags)
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof")
+	if err := flags.Parse([]string{"-duration", "1h", "-compare=false", "-open-runs", "0", "-cpuprofile", missing}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Config("", "litedir", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), c, io.Discard)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "cpu.litedir.pprof") {
+		t.Errorf("Run: got %v, want the profile's path and fs.ErrNotExist", err)
+	}
+	if res != nil {
+		t.Errorf("got a result %+v, want none: nothing was measured", res)
+	}
 }
 
 func TestHeadline(t *testing.T) {
