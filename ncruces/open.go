@@ -53,7 +53,8 @@ type Config struct {
 	// Immediate starts transactions with BEGIN IMMEDIATE (_txlock=immediate).
 	// For writer pools: the write lock is taken when the transaction begins,
 	// so the busy timeout applies there, and a transaction that read first
-	// never fails with SQLITE_BUSY when it writes.
+	// never fails with SQLITE_BUSY when it writes. false means BEGIN
+	// DEFERRED, whatever the driver version's own default.
 	Immediate bool
 
 	// Pragmas are run in order on every new connection, before it is used.
@@ -139,7 +140,10 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	if err != nil {
 		return nil, fail(err)
 	}
-	params := url.Values{"mode": {"rwc"}}
+	// The transaction mode is always explicit: the driver's default for
+	// "BEGIN" was deferred up to v0.36 and is immediate from v0.37.0 on
+	// (for connections that are not query_only).
+	params := url.Values{"mode": {"rwc"}, "_txlock": {"deferred"}}
 	switch {
 	case cfg.ReadOnly && prof.LockingExclusive:
 		// EXCLUSIVE locking mode takes a write lock on the database file to

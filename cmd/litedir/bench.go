@@ -12,35 +12,54 @@ import (
 
 // benchDoc is the description in litedir bench's usage.
 const benchDoc = `
-Bench measures what many goroutines (sub-agents) get from one workspace:
-each writer loops on Workspace.Write, inserting a message and updating its
-session in one call, which litedir gathers with other goroutines' calls into
-one transaction (group commit); each reader loops on the latest 20 messages
-of a session through Workspace.ReadDB. Every Write's latency is recorded.
+Bench measures what many goroutines (sub-agents) get from one workspace, and
+how that compares with what programs ship today. Three phases run the same
+workload, one after the other, each for -duration (5s):
 
-At the end of each phase bench runs PRAGMA integrity_check and verifies that
-every Write that returned nil is in the database: count(messages) and the sum
-of sessions.message_count must both have grown by exactly that many. A
-mismatch or a failed write fails the run with exit status 1, an integrity
-problem with exit status 4.
+  litedir   each writer loops on Workspace.Write, running a write's
+            statements (insert a message, update its session) in one call,
+            which litedir gathers with other goroutines' calls into one
+            transaction (group commit); readers use Workspace.ReadDB.
+  front     the same statements through Workspace.SQL, the code unchanged:
+            each statement outside a transaction joins a group-commit batch,
+            reads go to the read pool.
+  baseline  a fresh database with one pooled connection, as programs ship
+            today: one BEGIN IMMEDIATE transaction per write (with -workload
+            sqlc or client: each statement in autocommit, as sqlc-generated
+            code over a *sql.DB runs it), the reads on that same connection.
 
-With -compare, two more phases run the same workload: through the front
-(Workspace.SQL), the code unchanged, each statement outside a transaction
-joining a group-commit batch and the reads going to the read pool; and on
-the configuration agents ship today: a fresh database with one pooled
-connection, one BEGIN IMMEDIATE transaction per write (with -workload sqlc:
-each statement in autocommit, as sqlc-generated code over a *sql.DB runs
-it), and the reads on that same connection.
+The table ends with the ratios: litedir/baseline and front/baseline for
+rates, the inverse for latencies, so that above 1 always means litedir is
+better; the line under it says in one sentence how much faster litedir and
+the front wrote. -compare=false runs the litedir phase alone, in a third of
+the time. With the defaults a run takes about 25 seconds: 15 for the phases,
+the rest verifying, checking, and timing Open.
+
+Every Write's latency is recorded. At the end of each phase bench runs
+PRAGMA integrity_check and verifies that every write that returned nil is in
+the database exactly once, by the key at the start of its text, and that
+count(messages) and the sum of sessions.message_count both grew by exactly
+that many. A mismatch or a failed write fails the run with exit status 1, an
+integrity problem with exit status 4.
+
+-workload chooses the statements:
+
+  plain   (default) the built-in agent schema; INSERT the message and UPDATE
+          its session's count, two ExecContext calls.
+  sqlc    the same schema in sqlc's shapes: INSERT … RETURNING * and
+          UPDATE … RETURNING through QueryRowContext; readers alternate a
+          read by id and the latest messages of a session.
+  client  a real sqlc client's schema (text UUID keys, messages whose JSON
+          parts are 0.2 to 4 KiB, a trigger that counts each message in its
+          session, three indexes): sqlc's CreateMessage (:one, INSERT …
+          RETURNING every column) and UpdateSessionUsage (:exec); readers
+          alternate a session's latest messages and a session by id.
+          -row-size does not apply.
 
 With -hold-reader, the litedir phase runs again beside a reader that holds a
 read transaction and renews it every second, as Litestream and other WAL
 replicators do; bench reports its writes/s, worst write and WAL size against
 the phase without it.
-
--workload sqlc runs the statement shapes of sqlc-generated code: each write
-is INSERT … RETURNING * into messages and UPDATE … RETURNING of its
-session, through QueryRowContext, and readers alternate a read by id and the
-latest messages of a session.
 
 Then bench closes the workspace and runs "litedir bench-open DIR" -open-runs
 times as child processes, each timing Open plus a first query: the first
@@ -60,11 +79,12 @@ its temporary directories (unless -keep) and exits with status 1.
 
 Examples:
 
-	litedir bench                              # 16 writers on a fresh workspace
-	litedir bench -compare -sync full -duration 10s
-	litedir bench -writers 4 -readers 4 -compare -json
-	litedir bench -workload sqlc -compare        # sqlc's statement shapes
-	litedir bench -hold-reader                  # beside a long-lived reader`
+	litedir bench                              # litedir, the front and the baseline, with ratios
+	litedir bench -compare=false               # litedir alone: the short run
+	litedir bench -sync full -duration 10s
+	litedir bench -writers 4 -readers 4 -json
+	litedir bench -workload client             # a real sqlc client's schema and calls
+	litedir bench -hold-reader -compare=false  # beside a long-lived reader`
 
 // runBench is litedir bench: it parses the flags (before or after DIR, as
 // every command takes them), runs the phases (package bench), prints what
@@ -114,14 +134,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // bench.MeasureOpenChild): it prints the elapsed nanoseconds, alone on a
 // line, after closing the workspace.
 func runBenchOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet(bench.OpenChild, "[-name N] DIR",
+	flags := newFlagSet(bench.OpenChild, "[-name N] [-workload W] DIR",
 		"Bench-open is the child process of litedir bench's open-time measurement.", stderr)
 	name := nameFlag(flags)
+	workload := flags.String("workload", "plain", "the workload whose schema the workspace has")
 	pos, err := parseArgs(flags, args, "DIR")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name)
+	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name, *workload)
+	if errors.Is(err, bench.ErrUsage) {
+		return usageExit(flags, err)
+	}
 	if err != nil {
 		return report(stderr, bench.OpenChild, err)
 	}

@@ -31,7 +31,8 @@ type Config struct {
 	rowSize  int
 	sessions int
 	compare  bool
-	workload string // workloadPlain or workloadSQLC
+	workload string   // the value of -workload
+	wl       workload // the workload it names
 	// holdReader runs the litedir phase again beside a reader that holds
 	// a read transaction and renews it every second.
 	holdReader bool
@@ -40,6 +41,9 @@ type Config struct {
 	externalCheckpoints bool
 	openRuns            int
 	keep                bool
+	// cpuProfile, when not "", is where each phase's CPU profile goes, the
+	// phase's name inserted before the extension (see phaseProfilePath).
+	cpuProfile string
 
 	// progress, when not nil, receives a progress line redrawn every
 	// 500 ms (a terminal); logger receives the workspace's warnings.
@@ -88,12 +92,13 @@ func DefineFlags(flags *flag.FlagSet) *Flags {
 	flags.StringVar(&f.sync, "sync", "normal", "PRAGMA synchronous: off, normal, full or extra")
 	flags.IntVar(&c.rowSize, "row-size", 200, "message body size in bytes")
 	flags.IntVar(&c.sessions, "sessions", 64, "sessions the writers and readers spread over")
-	flags.BoolVar(&c.compare, "compare", false, "also run the front (Workspace.SQL, code unchanged) and the baseline: one connection, one transaction per write")
+	flags.BoolVar(&c.compare, "compare", true, "also run the front (Workspace.SQL, code unchanged) and the baseline (one connection, as programs ship today) and print the ratios; -compare=false runs litedir alone, a third of the time")
 	flags.BoolVar(&c.holdReader, "hold-reader", false, "also run the litedir phase beside a reader that holds a read transaction and renews it every second, as WAL replicators do")
 	flags.BoolVar(&c.externalCheckpoints, "external-checkpoints", false, "open the workspace with Options.ExternalCheckpoints: litedir runs no checkpoint, as beside Litestream")
-	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write) or sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session)")
+	flags.StringVar(&c.workload, "workload", workloadPlain, "statement shapes: plain (two ExecContext per write), sqlc (INSERT … RETURNING * and UPDATE … RETURNING through QueryRowContext; reads by id and by session) or client (a real sqlc client's schema: JSON parts of 0.2–4 KiB, a trigger, three indexes; a :one INSERT … RETURNING and an :exec UPDATE per write)")
 	flags.IntVar(&c.openRuns, "open-runs", 5, "child processes timing Open and a first query; 0 skips")
 	flags.BoolVar(&c.keep, "keep", false, "keep the temporary directories")
+	flags.StringVar(&c.cpuProfile, "cpuprofile", "", "write each phase's CPU profile (the workload only) to this file, the phase's name before its extension: cpu.pprof gives cpu.litedir.pprof, cpu.front.pprof, cpu.baseline.pprof")
 	return f
 }
 
@@ -126,10 +131,11 @@ func (f *Flags) Config(dir, name string, progress io.Writer, logger *slog.Logger
 		return nil, usageError("-sessions %d: need at least 1", c.sessions)
 	case c.openRuns < 0:
 		return nil, usageError("-open-runs %d: cannot be negative", c.openRuns)
-	case c.workload != workloadPlain && c.workload != workloadSQLC:
-		return nil, usageError("-workload %q: want plain or sqlc", c.workload)
+	case !isWorkload(c.workload):
+		return nil, usageError("-workload %q: want %s", c.workload, strings.Join(workloadNames, ", "))
 	}
 	c.sync = mode
+	c.wl, _ = newWorkload(c.workload, c.rowSize)
 	return &c, nil
 }
 
@@ -171,7 +177,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{
 		Name:       c.name,
-		Migrations: migrations.Builtin,
+		Migrations: c.wl.schema(),
 		Program:    "litedir bench",
 		Readers:    c.conns,
 		Logger:     c.logger,
@@ -180,12 +186,16 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		ExternalCheckpoints: c.externalCheckpoints,
 	})
 	if err != nil {
+		if errors.Is(err, migrations.ErrSchemaTooNew) || errors.Is(err, migrations.ErrMigrationFailed) {
+			err = fmt.Errorf("%w (the %s workload has a schema of its own: a workspace another -workload made cannot take it)", err, c.workload)
+		}
 		return nil, err
 	}
 	st, err := ws.Status(ctx)
 	if err != nil {
 		return nil, errors.Join(err, ws.Close())
 	}
+	engine := ncruces.EngineInfo()
 	res = &Result{Config: ConfigJSON{
 		Writers:     c.writers,
 		Readers:     c.readers,
@@ -195,12 +205,15 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		RowSize:     c.rowSize,
 		Sessions:    c.sessions,
 		Workload:    c.workload,
+		BodyBytes:   c.wl.describe().bodyBytes,
 
 		ExternalCheckpoints: c.externalCheckpoints,
 		GOMAXPROCS:          runtime.GOMAXPROCS(0),
 		GOOS:                runtime.GOOS,
 		GOARCH:              runtime.GOARCH,
-		SQLiteVersion:       ncruces.EngineInfo().SQLiteVersion,
+		SQLiteVersion:       engine.SQLiteVersion,
+		Engine:              engine.Name,
+		DriverVersion:       engine.DriverVersion,
 		Workspace:           ws.Path(),
 		Temporary:           temporary,
 		Kept:                !temporary || c.keep,
@@ -214,7 +227,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 	// exit status.
 	var failures []error
 
-	lt := &litedirTarget{ws: ws, workload: c.workload}
+	lt := &litedirTarget{ws: ws, wl: c.wl}
 	ph, err := runPhase(ctx, c, "litedir", lt, stderr)
 	if ph == nil {
 		res = nil // nothing was measured
@@ -251,7 +264,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
-		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync, c.workload)
+		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync, c.wl)
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
@@ -273,7 +286,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 	if c.openRuns > 0 && ctx.Err() == nil {
 		cache, err := tempDir("litedir-bench-cache-*")
 		if err == nil {
-			res.Open, err = measureOpen(ctx, dir, c.name, cache, c.openRuns)
+			res.Open, err = measureOpen(ctx, dir, c.name, c.workload, cache, c.openRuns)
 		}
 		if err != nil && ctx.Err() == nil {
 			return res, errors.Join(append(failures, fmt.Errorf("open time: %w", err))...)

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/migrations"
+	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
 
@@ -247,6 +250,10 @@ func TestBenchFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: nil, want: Config{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", compare: true,
+		}},
+		{name: "the short run", args: []string{"-compare=false"}, want: Config{
+			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
 			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
 		}},
 		{name: "everything", args: []string{
@@ -258,11 +265,11 @@ func TestBenchFlags(t *testing.T) {
 		}},
 		{name: "sync off", args: []string{"-sync", "off"}, want: Config{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "OFF",
-			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", compare: true,
 		}},
 		{name: "sync extra", args: []string{"-sync=Extra"}, want: Config{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "EXTRA",
-			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", compare: true,
 		}},
 		{name: "no writers", args: []string{"-writers", "0"}, wantErr: "-writers 0"},
 		{name: "negative readers", args: []string{"-readers", "-1"}, wantErr: "-readers -1"},
@@ -276,12 +283,17 @@ func TestBenchFlags(t *testing.T) {
 		{name: "negative open runs", args: []string{"-open-runs", "-2"}, wantErr: "-open-runs -2"},
 		{name: "hold reader", args: []string{"-hold-reader"}, want: Config{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
-			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", holdReader: true,
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "plain", holdReader: true, compare: true,
 		}},
-		{name: "unknown workload", args: []string{"-workload", "orm"}, wantErr: `-workload "orm"`},
+		{name: "unknown workload", args: []string{"-workload", "orm"}, wantErr: `-workload "orm": want plain, sqlc, client`},
+		{name: "workload in capitals", args: []string{"-workload", "SQLC"}, wantErr: `-workload "SQLC"`},
 		{name: "sqlc workload", args: []string{"-workload", "sqlc"}, want: Config{
 			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
-			rowSize: 200, sessions: 64, openRuns: 5, workload: "sqlc",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "sqlc", compare: true,
+		}},
+		{name: "client workload", args: []string{"-workload", "client", "-compare=false"}, want: Config{
+			name: "litedir", writers: 16, duration: 5 * time.Second, sync: "NORMAL",
+			rowSize: 200, sessions: 64, openRuns: 5, workload: "client",
 		}},
 		{name: "unknown flag", args: []string{"-fast"}, wantErr: "-fast"},
 		{name: "bad number", args: []string{"-writers", "many"}, wantErr: "many"},
@@ -308,6 +320,10 @@ func TestBenchFlags(t *testing.T) {
 				t.Fatalf("benchFlags(%q): %v", tt.args, err)
 			}
 			got.logger = nil
+			if got.wl == nil || got.wl.name() != tt.want.workload {
+				t.Errorf("benchFlags(%q): got workload %v, want %s", tt.args, got.wl, tt.want.workload)
+			}
+			got.wl = nil
 			if *got != tt.want {
 				t.Errorf("benchFlags(%q):\ngot  %+v\nwant %+v", tt.args, *got, tt.want)
 			}
@@ -429,13 +445,115 @@ func TestBenchCompareJSON(t *testing.T) {
 	testdir.MustBeEmpty(t, tmp)
 }
 
+// TestBenchClientJSON runs the client workload's three phases: each
+// verified, the workload and its message sizes in the config.
+func TestBenchClientJSON(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	profiles := t.TempDir()
+	code, raw, res := mustBenchJSON(t, context.Background(),
+		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-workload", "client", "-open-runs", "0",
+		"-cpuprofile", filepath.Join(profiles, "cpu.pprof"))
+	if code != nil {
+		t.Fatalf("Run: %v", code)
+	}
+	for _, p := range []*PhaseResult{res.Litedir, res.Front, res.Baseline} {
+		checkPhase(t, p, true)
+	}
+	// One profile per phase, gzipped protobuf as runtime/pprof writes it.
+	for _, phase := range []string{"litedir", "front", "baseline"} {
+		b, err := os.ReadFile(filepath.Join(profiles, "cpu."+phase+".pprof"))
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: profile of %d bytes, %v; want a gzipped profile", phase, len(b), err)
+		}
+	}
+	if res.Ratios == nil || res.FrontRatios == nil {
+		t.Errorf("got ratios %v and front ratios %v, want both by default", res.Ratios, res.FrontRatios)
+	}
+	c := res.Config
+	if c.Workload != "client" || c.BodyBytes != [2]int{clientPartsMin, clientPartsMax} {
+		t.Errorf("got workload %q, body_bytes %v; want client, [%d %d]", c.Workload, c.BodyBytes, clientPartsMin, clientPartsMax)
+	}
+	config := raw["config"].(map[string]any)
+	for _, key := range []string{"engine", "driver_version", "body_bytes"} {
+		if _, ok := config[key]; !ok {
+			t.Errorf("config has no key %q", key)
+		}
+	}
+	if e := ncruces.EngineInfo(); c.Engine != e.Name || c.DriverVersion != e.DriverVersion || c.Engine == "" {
+		t.Errorf("got engine %q %q, want %q %q", c.Engine, c.DriverVersion, e.Name, e.DriverVersion)
+	}
+	testdir.MustBeEmpty(t, tmp)
+}
+
+func TestPhaseProfilePath(t *testing.T) {
+	for _, tt := range []struct{ path, phase, want string }{
+		{"cpu.pprof", "front", "cpu.front.pprof"},
+		{"/tmp/x/cpu", "litedir", "/tmp/x/cpu.litedir"},
+		{"a.b/cpu.out", "baseline", "a.b/cpu.baseline.out"},
+	} {
+		if got := phaseProfilePath(tt.path, tt.phase); got != tt.want {
+			t.Errorf("phaseProfilePath(%q, %q) = %q, want %q", tt.path, tt.phase, got, tt.want)
+		}
+	}
+}
+
+// TestProfileUnwritable: a profile that cannot be created fails the run
+// before the phase writes anything.
+func TestProfileUnwritable(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f := DefineFlags(flags)
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof")
+	if err := flags.Parse([]string{"-duration", "1h", "-compare=false", "-open-runs", "0", "-cpuprofile", missing}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Config("", "litedir", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), c, io.Discard)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "cpu.litedir.pprof") {
+		t.Errorf("Run: got %v, want the profile's path and fs.ErrNotExist", err)
+	}
+	if res != nil {
+		t.Errorf("got a result %+v, want none: nothing was measured", res)
+	}
+}
+
+func TestHeadline(t *testing.T) {
+	r := func(v float64) *float64 { return &v }
+	wrote := &PhaseResult{Writes: 10}
+	tests := []struct {
+		name string
+		res  *Result
+		want string // a prefix; "" for no line
+	}{
+		{"litedir and the front", &Result{Litedir: wrote, Baseline: wrote, Ratios: &Ratios{WritesPerSec: r(3.174)}, FrontRatios: &Ratios{WritesPerSec: r(2.5)}},
+			"litedir wrote 3.17x as fast as the baseline, the front (the same code on Workspace.SQL) 2.50x: "},
+		{"no front", &Result{Litedir: wrote, Baseline: wrote, Ratios: &Ratios{WritesPerSec: r(0.5)}},
+			"litedir wrote 0.50x as fast as the baseline: "},
+		{"the short run", &Result{Litedir: wrote}, "litedir alone (-compare=false): run without it"},
+		{"baseline wrote nothing", &Result{Litedir: wrote, Baseline: &PhaseResult{}, Ratios: &Ratios{}}, ""},
+		{"nothing written", &Result{Litedir: &PhaseResult{}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := headline(tt.res)
+			if !strings.HasPrefix(got, tt.want) || (tt.want == "") != (got == "") {
+				t.Errorf("got %q, want it to start with %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBenchKeepsDir(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	dir := filepath.Join(t.TempDir(), "ws")
 	ctx := context.Background()
 	var first *PhaseResult
 	for range 2 {
-		code, _, res := mustBenchJSON(t, ctx, "-duration", "100ms", "-writers", "2", "-open-runs", "0", "-name", "agent", dir)
+		code, _, res := mustBenchJSON(t, ctx, "-duration", "100ms", "-writers", "2", "-open-runs", "0", "-compare=false", "-name", "agent", dir)
 		if code != nil {
 			t.Fatalf("Run: %v", code)
 		}
@@ -511,18 +629,22 @@ func (t *lossyTarget) write(ctx context.Context, m *message) error {
 	return t.litedirTarget.write(ctx, m)
 }
 
-// mustRunPhase runs a short phase on the target wrap makes of a litedir
-// target on a new workspace.
-func mustRunPhase(t *testing.T, wrap func(*litedirTarget) target) *PhaseResult {
+// mustRunPhase runs a short phase of the named workload on the target wrap
+// makes of a litedir target on a new workspace.
+func mustRunPhase(t *testing.T, workload string, wrap func(*litedirTarget) target) *PhaseResult {
 	t.Helper()
 	ctx := context.Background()
-	ws, err := workspace.Open(ctx, t.TempDir(), &workspace.Options{Migrations: migrations.Builtin})
+	wl, ok := newWorkload(workload, 10)
+	if !ok {
+		t.Fatalf("no workload %q", workload)
+	}
+	ws, err := workspace.Open(ctx, t.TempDir(), &workspace.Options{Migrations: wl.schema()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	c := &Config{writers: 2, duration: 100 * time.Millisecond, sync: "NORMAL", rowSize: 10, sessions: 2}
-	r, err := runPhase(ctx, c, t.Name(), wrap(&litedirTarget{ws: ws}), io.Discard)
+	c := &Config{writers: 2, duration: 100 * time.Millisecond, sync: "NORMAL", rowSize: 10, sessions: 2, workload: workload, wl: wl}
+	r, err := runPhase(ctx, c, t.Name(), wrap(&litedirTarget{ws: ws, wl: wl}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,22 +652,46 @@ func mustRunPhase(t *testing.T, wrap func(*litedirTarget) target) *PhaseResult {
 }
 
 func TestPhaseCatchesLostWrites(t *testing.T) {
-	r := mustRunPhase(t, func(l *litedirTarget) target { return &lossyTarget{litedirTarget: l} })
-	if r.RowsVerified {
-		t.Fatalf("got rows_verified true for a target that drops writes: %d acked, %d found", r.RowsExpected, r.RowsFound)
+	for _, workload := range workloadNames {
+		t.Run(workload, func(t *testing.T) {
+			r := mustRunPhase(t, workload, func(l *litedirTarget) target { return &lossyTarget{litedirTarget: l} })
+			if r.RowsVerified {
+				t.Fatalf("got rows_verified true for a target that drops writes: %d acked, %d found", r.RowsExpected, r.RowsFound)
+			}
+			if r.RowsFound >= r.RowsExpected {
+				t.Errorf("got %d rows found, want fewer than the %d acknowledged", r.RowsFound, r.RowsExpected)
+			}
+			if r.KeysMissing == 0 || r.KeysDuplicated != 0 {
+				t.Errorf("got %d keys missing, %d duplicated; want some missing, none duplicated", r.KeysMissing, r.KeysDuplicated)
+			}
+			fails := r.failures()
+			if len(fails) != 1 || !errors.Is(fails[0], ErrVerify) {
+				t.Fatalf("got failures %v, want one matching ErrVerify", fails)
+			}
+			if errors.Is(errors.Join(fails...), workspace.ErrCheckFailed) {
+				t.Errorf("a verification failure matches ErrCheckFailed (exit status 4), want a plain failure")
+			}
+			if !strings.Contains(fails[0].Error(), "VERIFICATION FAILED") {
+				t.Errorf("got %q, want a loud VERIFICATION FAILED", fails[0])
+			}
+		})
 	}
-	if r.RowsFound >= r.RowsExpected {
-		t.Errorf("got %d rows found, want fewer than the %d acknowledged", r.RowsFound, r.RowsExpected)
-	}
-	fails := r.failures()
-	if len(fails) != 1 || !errors.Is(fails[0], ErrVerify) {
-		t.Fatalf("got failures %v, want one matching ErrVerify", fails)
-	}
-	if errors.Is(errors.Join(fails...), workspace.ErrCheckFailed) {
-		t.Errorf("a verification failure matches ErrCheckFailed (exit status 4), want a plain failure")
-	}
-	if !strings.Contains(fails[0].Error(), "VERIFICATION FAILED") {
-		t.Errorf("got %q, want a loud VERIFICATION FAILED", fails[0])
+}
+
+// TestPhaseVerifies is the control of the tests above: the same short
+// phase on the target itself verifies every write, on every workload.
+func TestPhaseVerifies(t *testing.T) {
+	for _, workload := range workloadNames {
+		t.Run(workload, func(t *testing.T) {
+			r := mustRunPhase(t, workload, func(l *litedirTarget) target { return l })
+			if !r.RowsVerified || r.KeysChecked != r.RowsExpected || r.KeysChecked == 0 || r.IntegrityCheck != "ok" {
+				t.Errorf("got rows_verified %v, %d keys checked of %d writes, integrity_check %q; want every write verified",
+					r.RowsVerified, r.KeysChecked, r.RowsExpected, r.IntegrityCheck)
+			}
+			if fails := r.failures(); len(fails) > 0 {
+				t.Errorf("got failures %v, want none", fails)
+			}
+		})
 	}
 }
 
@@ -561,7 +707,8 @@ func TestBenchText(t *testing.T) {
 		}
 	}
 	res := &Result{
-		Config:   ConfigJSON{Writers: 16, DurationNs: 5e9, Synchronous: "FULL", RowSize: 200, Sessions: 64, GOMAXPROCS: 2, GOOS: "linux", GOARCH: "amd64", Workspace: "/tmp/x/litedir.db", Temporary: true},
+		Config: ConfigJSON{Writers: 16, DurationNs: 5e9, Synchronous: "FULL", RowSize: 200, Sessions: 64, Workload: "plain", GOMAXPROCS: 2, GOOS: "linux", GOARCH: "amd64",
+			SQLiteVersion: "3.51.3", Engine: "wazero", DriverVersion: "v0.32.0", Workspace: "/tmp/x/litedir.db", Temporary: true},
 		Litedir:  p("litedir", true),
 		Baseline: p("baseline", false),
 		Ratios:   &Ratios{WritesPerSec: r(4.5), WriteP50: r(2)},
@@ -575,7 +722,10 @@ func TestBenchText(t *testing.T) {
 	out := b.String()
 	// Columns are padded with spaces; the patterns care about order only.
 	for _, want := range []string{
-		`^litedir bench: 16 writers, 0 readers, \d+ read connections, 5s per phase, synchronous=FULL, 200-byte bodies, .*\(temporary\)$`,
+		`^litedir bench: 16 writers, 0 readers, \d+ read connections, 5s per phase, synchronous=FULL, 200-byte bodies, .*, SQLite 3\.51\.3 \(wazero, ncruces v0\.32\.0\), .*\(temporary\)$`,
+		`^each write: INSERT a message \+ UPDATE its session \(two ExecContext\)$`,
+		`^baseline: one pooled connection, BEGIN IMMEDIATE`,
+		`^litedir wrote 4\.50x as fast as the baseline: the baseline is the one-connection setup programs ship today`,
 		`^ +litedir +baseline +ratio$`,
 		`^writes/s +617 +617 +4\.50x$`,
 		`^write p50 +1\.20 ms +1\.20 ms +2\.00x$`,
@@ -595,7 +745,8 @@ func TestBenchText(t *testing.T) {
 }
 
 // swapTarget loses every assistant message and stores every user message
-// twice: the counts add up, only the keys tell.
+// twice (under a second id where the program makes ids): the counts add
+// up, only the keys tell.
 type swapTarget struct {
 	*litedirTarget
 }
@@ -607,16 +758,24 @@ func (t *swapTarget) write(ctx context.Context, m *message) error {
 	if err := t.litedirTarget.write(ctx, m); err != nil {
 		return err
 	}
-	return t.litedirTarget.write(ctx, m)
+	again := *m
+	if again.id != "" {
+		again.id = newUUID()
+	}
+	return t.litedirTarget.write(ctx, &again)
 }
 
 func TestPhaseCatchesSwappedWrites(t *testing.T) {
-	r := mustRunPhase(t, func(l *litedirTarget) target { return &swapTarget{litedirTarget: l} })
-	if r.RowsVerified || r.KeysMissing == 0 || r.KeysDuplicated == 0 {
-		t.Fatalf("got rows_verified %v, %d keys missing, %d duplicated, for a target that loses and doubles writes",
-			r.RowsVerified, r.KeysMissing, r.KeysDuplicated)
-	}
-	if r.KeysChecked != r.RowsExpected {
-		t.Errorf("checked %d keys, want the %d acknowledged", r.KeysChecked, r.RowsExpected)
+	for _, workload := range workloadNames {
+		t.Run(workload, func(t *testing.T) {
+			r := mustRunPhase(t, workload, func(l *litedirTarget) target { return &swapTarget{litedirTarget: l} })
+			if r.RowsVerified || r.KeysMissing == 0 || r.KeysDuplicated == 0 {
+				t.Fatalf("got rows_verified %v, %d keys missing, %d duplicated, for a target that loses and doubles writes",
+					r.RowsVerified, r.KeysMissing, r.KeysDuplicated)
+			}
+			if r.KeysChecked != r.RowsExpected {
+				t.Errorf("checked %d keys, want the %d acknowledged", r.KeysChecked, r.RowsExpected)
+			}
+		})
 	}
 }

@@ -12,25 +12,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
 
 // OpenChild is the hidden litedir command that measureOpen runs as its
-// child process: "litedir bench-open [-name N] DIR" must Open the workspace
-// with migrations.Builtin, answer a first query, close, and print the
-// elapsed nanoseconds alone on a line (see [MeasureOpenChild]).
+// child process: "litedir bench-open [-name N] [-workload W] DIR" must Open
+// the workspace with the migrations of workload W (default plain: those of
+// migrations.Builtin), answer a first query, close, and print the elapsed
+// nanoseconds alone on a line (see [MeasureOpenChild]).
 const OpenChild = "bench-open"
 
 // MeasureOpenChild is the work of the child process: it opens the existing
-// workspace in dir with its migrations (none pending), answers a first
-// query, closes it, and returns the time to the answer.
-func MeasureOpenChild(ctx context.Context, dir, name string) (time.Duration, error) {
+// workspace in dir with the migrations of the named workload (none
+// pending), answers a first query, closes it, and returns the time to the
+// answer. An unknown workload is an error matching ErrUsage.
+func MeasureOpenChild(ctx context.Context, dir, name, workload string) (time.Duration, error) {
+	wl, ok := newWorkload(workload, 1)
+	if !ok {
+		return 0, usageError("-workload %q: want %s", workload, strings.Join(workloadNames, ", "))
+	}
 	start := time.Now()
 	ws, err := workspace.Open(ctx, dir, &workspace.Options{
 		Name:       name,
-		Migrations: migrations.Builtin,
+		Migrations: wl.schema(),
 		Program:    "litedir " + OpenChild,
 	})
 	if err != nil {
@@ -48,13 +53,14 @@ func MeasureOpenChild(ctx context.Context, dir, name string) (time.Duration, err
 // measureOpen runs "litedir bench-open" on dir runs times, one process after
 // the other, with the engine cache in cacheDir, which must start empty: the
 // first run compiles SQLite and fills the cache (cold), the others load it
-// (warm). The workspace must be closed, as the children take its lock.
-func measureOpen(ctx context.Context, dir, name, cacheDir string, runs int) (*OpenResult, error) {
+// (warm). The workspace, created by the named workload, must be closed, as
+// the children take its lock.
+func measureOpen(ctx context.Context, dir, name, workload, cacheDir string, runs int) (*OpenResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{OpenChild, "-name", name, dir}
+	args := []string{OpenChild, "-name", name, "-workload", workload, dir}
 
 	res := &OpenResult{Runs: runs}
 	for i := range runs {

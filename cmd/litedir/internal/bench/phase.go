@@ -20,22 +20,14 @@ import (
 	"github.com/litedir/litedir/workspace"
 )
 
-// The workload's statements, on the schema of migrations.Builtin.
 const (
-	insertSession = `INSERT INTO sessions(title, agent) VALUES (?, 'litedir bench')`
-	insertMessage = `INSERT INTO messages(session_id, role, body) VALUES (?, ?, ?)`
-	updateSession = `UPDATE sessions SET message_count = message_count + 1, updated_at = ? WHERE id = ?`
-	selectLatest  = `SELECT id, role, body, created_at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT 20`
-
-	// The sqlc workload's statements: what sqlc generates for ":one"
-	// queries, INSERT … RETURNING * and UPDATE … RETURNING, run through
-	// QueryRowContext.
-	insertMessageReturning = `INSERT INTO messages(session_id, role, body) VALUES (?, ?, ?) RETURNING id, session_id, role, body, created_at`
-	updateSessionReturning = `UPDATE sessions SET message_count = message_count + 1, updated_at = ? WHERE id = ? RETURNING id, message_count, updated_at`
-	selectMessageByID      = `SELECT id, session_id, role, body, created_at FROM messages WHERE id = ?`
-
-	// countRows reads both totals in one statement, so from one snapshot.
+	// countRows reads both totals in one statement, so from one snapshot;
+	// every workload's schema has these columns.
 	countRows = `SELECT (SELECT count(*) FROM messages), (SELECT coalesce(sum(message_count), 0) FROM sessions)`
+
+	// lastRowID is the largest rowid of messages: the messages a phase
+	// adds are those above it.
+	lastRowID = `SELECT coalesce(max(rowid), 0) FROM messages`
 )
 
 // Seeds of the workers' random streams. Worker i of either phase draws the
@@ -63,10 +55,12 @@ var testHookPhaseRunning func(phase string)
 // target is what a phase measures: litedir's Workspace, or the baseline's
 // pool of one connection. Its methods are safe for concurrent use.
 type target interface {
-	// addSessions inserts n sessions and returns their ids.
-	addSessions(ctx context.Context, n int) ([]int64, error)
-	// write stores m and counts it in its session, in one transaction; nil
-	// means the transaction committed.
+	// addSessions inserts n sessions with the workload's statements and
+	// returns their ids.
+	addSessions(ctx context.Context, n int) ([]any, error)
+	// write runs the workload's statements for m: in one transaction, or
+	// (the front, and the baseline of an autocommit workload) each in its
+	// own; nil means they committed.
 	write(ctx context.Context, m *message) error
 	// readDB is the pool the readers query.
 	readDB() *sql.DB
@@ -79,76 +73,6 @@ type target interface {
 	writeStats() (writes, txs, walRestarts uint64, ok bool)
 	// check runs PRAGMA integrity_check and foreign_key_check.
 	check(ctx context.Context) (*workspace.CheckReport, error)
-}
-
-// message is one write of the workload.
-type message struct {
-	sessionID int64
-	role      string
-	body      string
-	at        int64 // sessions.updated_at, Unix milliseconds
-}
-
-// execer is what a Write function's Querier, a *sql.Tx and a *sql.DB all
-// offer: sqlc's DBTX, less Prepare.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Workloads: plain runs each write as two ExecContext calls; sqlc as the
-// two QueryRowContext calls sqlc generates for ":one" queries with
-// RETURNING.
-const (
-	workloadPlain = "plain"
-	workloadSQLC  = "sqlc"
-)
-
-// store runs m's two statements on q, in the shape of the workload. An
-// update that finds no session is an error: the bench's counts would no
-// longer add up.
-func (m *message) store(ctx context.Context, q execer, workload string) error {
-	if workload == workloadSQLC {
-		return m.storeReturning(ctx, q)
-	}
-	return m.storeExec(ctx, q)
-}
-
-// storeReturning is store as sqlc-generated code does it: both statements
-// return the row they wrote, scanned in full.
-func (m *message) storeReturning(ctx context.Context, q execer) error {
-	var (
-		id, sessionID, createdAt int64
-		role, body               string
-	)
-	if err := q.QueryRowContext(ctx, insertMessageReturning, m.sessionID, m.role, m.body).
-		Scan(&id, &sessionID, &role, &body, &createdAt); err != nil {
-		return err
-	}
-	var count, updatedAt int64
-	err := q.QueryRowContext(ctx, updateSessionReturning, m.at, m.sessionID).Scan(&sessionID, &count, &updatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("update of session %d changed no row", m.sessionID)
-	}
-	return err
-}
-
-func (m *message) storeExec(ctx context.Context, q execer) error {
-	if _, err := q.ExecContext(ctx, insertMessage, m.sessionID, m.role, m.body); err != nil {
-		return err
-	}
-	r, err := q.ExecContext(ctx, updateSession, m.at, m.sessionID)
-	if err != nil {
-		return err
-	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return fmt.Errorf("update of session %d changed %d rows, want 1", m.sessionID, n)
-	}
-	return nil
 }
 
 // worker is one writer or reader goroutine's record. Only the goroutine
@@ -165,13 +89,14 @@ type phase struct {
 	name    string
 	cfg     *Config
 	t       target
-	ids     []int64
+	wl      workload
+	ids     []any       // the sessions
 	stop    atomic.Bool // set at the deadline or on interruption
 	start   time.Time
 	wal     int64  // largest WAL size sampled, owned by the monitor
 	writes0 uint64 // writeStats before the workload, for the progress line
 	txs0    uint64
-	maxID   atomic.Int64 // the largest message id when the phase began, for readByID
+	maxID   atomic.Int64 // the largest message rowid when the phase began, for reads by id
 
 	writers, readers []*worker
 }
@@ -188,7 +113,7 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	// stop between operations instead, within milliseconds.
 	opCtx := context.WithoutCancel(ctx)
 
-	p := &phase{name: name, cfg: c, t: t}
+	p := &phase{name: name, cfg: c, t: t, wl: c.wl}
 	var err error
 	if p.ids, err = t.addSessions(opCtx, c.sessions); err != nil {
 		return nil, fmt.Errorf("%s phase: add sessions: %w", name, err)
@@ -197,8 +122,8 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	if err != nil {
 		return nil, fmt.Errorf("%s phase: %w", name, err)
 	}
-	var firstID int64 // the largest message id before the phase
-	if err := t.countDB().QueryRowContext(opCtx, "SELECT coalesce(max(id), 0) FROM messages").Scan(&firstID); err != nil {
+	var firstID int64 // the largest message rowid before the phase
+	if err := t.countDB().QueryRowContext(opCtx, lastRowID).Scan(&firstID); err != nil {
 		return nil, fmt.Errorf("%s phase: %w", name, err)
 	}
 	p.maxID.Store(max(firstID, 1))
@@ -211,6 +136,10 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	stopWatch := context.AfterFunc(runCtx, func() { p.stop.Store(true) })
 	defer stopWatch()
 
+	stopProfile, err := startProfile(c.cpuProfile, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s phase: %w", name, err)
+	}
 	var wg, mon sync.WaitGroup
 	done := make(chan struct{})
 	p.start = time.Now()
@@ -230,6 +159,7 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	}
 	wg.Wait()
 	elapsed := time.Since(p.start)
+	profileErr := stopProfile()
 	close(done)
 	mon.Wait()
 
@@ -283,6 +213,9 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 		r.IntegrityCheck = firstProblem(rep)
 		r.checkErr = rep.Err()
 	}
+	if profileErr != nil {
+		return r, fmt.Errorf("%s phase: %w", name, profileErr)
+	}
 	return r, nil
 }
 
@@ -304,7 +237,7 @@ func (p *phase) verifyKeys(ctx context.Context, r *PhaseResult, firstID int64) e
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	rows, err := db.QueryContext(ctx, "SELECT substr(body, 1, instr(body, ':')) FROM messages WHERE id > ?", firstID)
+	rows, err := db.QueryContext(ctx, p.wl.keys(), firstID)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -339,25 +272,14 @@ func (p *phase) verifyKeys(ctx context.Context, r *PhaseResult, firstID int64) e
 // until a write fails.
 func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 	rng := rand.New(rand.NewPCG(writerSeed, uint64(i)))
-	body := make([]byte, p.cfg.rowSize)
-	roles := [2]string{"user", "assistant"}
 	for n := 0; !p.stop.Load(); n++ {
-		fillBody(rng, body)
-		// The write's key leads its body, so that the verification can find
+		// The write's key leads its text, so that the verification can find
 		// each acknowledged write by identity.
 		key := writeKey(i, n)
-		b := key
-		if len(body) > len(key) {
-			b += string(body[len(key):])
-		}
-		m := message{
-			sessionID: p.ids[rng.IntN(len(p.ids))],
-			role:      roles[n%2],
-			body:      b,
-		}
+		m := p.wl.message(rng, key, n, p.ids)
 		start := time.Now()
 		m.at = start.UnixMilli()
-		err := p.t.write(ctx, &m)
+		err := p.t.write(ctx, m)
 		d := time.Since(start)
 		if err != nil {
 			w.err = err
@@ -372,77 +294,17 @@ func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 // and including the first ':', a character bodies have nowhere else.
 func writeKey(i, n int) string { return fmt.Sprintf("w%d.%d:", i, n) }
 
-// readLoop is reader i: it reads the latest messages of random sessions
-// until the phase stops, or until a read fails.
+// readLoop is reader i: it runs the workload's reads until the phase
+// stops, or until a read fails.
 func (p *phase) readLoop(ctx context.Context, w *worker, i int) {
 	rng := rand.New(rand.NewPCG(readerSeed, uint64(i)))
 	db := p.t.readDB()
 	for n := 0; !p.stop.Load(); n++ {
-		var err error
-		if p.cfg.workload == workloadSQLC && n%2 == 1 {
-			err = readByID(ctx, db, rng.Int64N(p.maxID.Load()+1))
-		} else {
-			err = readLatest(ctx, db, p.ids[rng.IntN(len(p.ids))])
-		}
-		if err != nil {
+		if err := p.wl.read(ctx, db, rng, n, p.ids, p.maxID.Load()); err != nil {
 			w.err = err
 			return
 		}
 		w.ops.Add(1)
-	}
-}
-
-// readByID reads one message by its id, as a program opening a message
-// would; a missing id is not an error.
-func readByID(ctx context.Context, db *sql.DB, id int64) error {
-	var (
-		sessionID, createdAt int64
-		role, body           string
-	)
-	err := db.QueryRowContext(ctx, selectMessageByID, id).Scan(&id, &sessionID, &role, &body, &createdAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	return err
-}
-
-// readLatest runs the readers' query and scans every row, as a program
-// showing a session would.
-func readLatest(ctx context.Context, db *sql.DB, sessionID int64) error {
-	rows, err := db.QueryContext(ctx, selectLatest, sessionID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id, createdAt int64
-			role, body    string
-		)
-		if err := rows.Scan(&id, &role, &body, &createdAt); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return rows.Close()
-}
-
-// bodyAlphabet has 64 characters, so that 6 random bits pick one.
-const bodyAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ."
-
-// fillBody fills b with random text: valid UTF-8 for the TEXT column, one
-// byte per character so -row-size is exact, and cheap (ten characters per
-// random number) so the writers measure SQLite rather than the generator.
-func fillBody(rng *rand.Rand, b []byte) {
-	var bits uint64
-	for i := range b {
-		if i%10 == 0 {
-			bits = rng.Uint64()
-		}
-		b[i] = bodyAlphabet[bits&63]
-		bits >>= 6
 	}
 }
 

@@ -17,10 +17,10 @@ import (
 type Result struct {
 	Config      ConfigJSON   `json:"config"`
 	Litedir     *PhaseResult `json:"litedir"`
-	Front       *PhaseResult `json:"front"`        // null without -compare
-	Baseline    *PhaseResult `json:"baseline"`     // null without -compare
-	Ratios      *Ratios      `json:"ratios"`       // litedir/baseline; null without -compare
-	FrontRatios *Ratios      `json:"front_ratios"` // front/baseline; null without -compare
+	Front       *PhaseResult `json:"front"`        // null with -compare=false
+	Baseline    *PhaseResult `json:"baseline"`     // null with -compare=false
+	Ratios      *Ratios      `json:"ratios"`       // litedir/baseline; null with -compare=false
+	FrontRatios *Ratios      `json:"front_ratios"` // front/baseline; null with -compare=false
 
 	// HoldReader is the litedir phase run again beside a reader that
 	// renews a read transaction every second; HoldReaderRatios compares it
@@ -39,18 +39,21 @@ type ConfigJSON struct {
 	ReadConns   int    `json:"read_conns"`  // the workspace's read pool (0: the writer's connection)
 	DurationNs  int64  `json:"duration_ns"` // per phase
 	Synchronous string `json:"synchronous"`
-	RowSize     int    `json:"row_size"` // message body bytes
+	RowSize     int    `json:"row_size"` // -row-size: message body bytes of plain and sqlc
 	Sessions    int    `json:"sessions"`
-	Workload    string `json:"workload"` // plain or sqlc
+	Workload    string `json:"workload"`   // plain, sqlc or client
+	BodyBytes   [2]int `json:"body_bytes"` // the smallest and largest message text: row_size twice, or client's JSON parts
 
 	ExternalCheckpoints bool   `json:"external_checkpoints"` // -external-checkpoints
 	GOMAXPROCS          int    `json:"gomaxprocs"`
 	GOOS                string `json:"goos"`
 	GOARCH              string `json:"goarch"`
 	SQLiteVersion       string `json:"sqlite_version"`
-	Workspace           string `json:"workspace"` // the database file
-	Temporary           bool   `json:"temporary"` // a new directory, not DIR
-	Kept                bool   `json:"kept"`      // left in place at the end: DIR, or -keep
+	Engine              string `json:"engine"`         // wazero, or wasm2go (-tags litedir_wasm2go)
+	DriverVersion       string `json:"driver_version"` // github.com/ncruces/go-sqlite3's; "" when unknown
+	Workspace           string `json:"workspace"`      // the database file
+	Temporary           bool   `json:"temporary"`      // a new directory, not DIR
+	Kept                bool   `json:"kept"`           // left in place at the end: DIR, or -keep
 }
 
 // PhaseResult is what one phase measured.
@@ -149,17 +152,26 @@ func WriteText(w io.Writer, res *Result) error {
 	if c.Temporary && c.Kept {
 		where = "temporary, kept by -keep"
 	}
+	wl, _ := newWorkload(c.Workload, c.RowSize)
+	var about workloadText
+	if wl != nil {
+		about = wl.describe()
+	} else { // a Result from elsewhere, with a workload this build does not know
+		about = workloadText{body: c.Workload + " workload"}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %d-byte bodies, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s, workspace %s (%s)\n",
-		c.Writers, c.Readers, c.ReadConns, time.Duration(c.DurationNs), c.Synchronous, c.RowSize, c.Sessions,
-		c.GOMAXPROCS, c.GOOS, c.GOARCH, orUnknown(c.SQLiteVersion), c.Workspace, where)
+	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %s, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s (%s), workspace %s (%s)\n",
+		c.Writers, c.Readers, c.ReadConns, time.Duration(c.DurationNs), c.Synchronous, about.body, c.Sessions,
+		c.GOMAXPROCS, c.GOOS, c.GOARCH, orUnknown(c.SQLiteVersion), engineText(c), c.Workspace, where)
+	if about.write != "" {
+		fmt.Fprintf(&b, "each write: %s\n", about.write)
+	}
+	b.WriteString("litedir: Workspace.Write with the write's statements, many goroutines' calls per transaction (group commit), reads on the read pool\n")
 	if res.Front != nil {
 		b.WriteString("front: Workspace.SQL with the code unchanged, each statement joining a batch, reads on the read pool\n")
 	}
-	if res.Baseline != nil && c.Workload == workloadSQLC {
-		b.WriteString("baseline: one pooled connection, each statement in autocommit (as sqlc over a *sql.DB), reads on that connection\n")
-	} else if res.Baseline != nil {
-		b.WriteString("baseline: one pooled connection, BEGIN IMMEDIATE + the two statements + COMMIT per write, reads on that connection\n")
+	if res.Baseline != nil {
+		fmt.Fprintf(&b, "baseline: %s\n", about.baseline)
 	}
 	b.WriteString("\n")
 
@@ -227,6 +239,9 @@ func WriteText(w io.Writer, res *Result) error {
 	writeTable(&b, rows)
 
 	b.WriteString("\n")
+	if line := headline(res); line != "" {
+		b.WriteString(line + "\n")
+	}
 	if res.Baseline != nil {
 		b.WriteString("ratio: litedir/baseline for rates, baseline/litedir for latencies: above 1 means litedir is better")
 		if res.FrontRatios != nil {
@@ -259,6 +274,38 @@ func WriteText(w io.Writer, res *Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// headline is the run's result in one sentence: how many times the
+// baseline's writes per second litedir, and the front, reached; or, without
+// a baseline, how to get one. "" when there is nothing to compare (a phase
+// wrote nothing).
+func headline(res *Result) string {
+	if res.Baseline == nil {
+		if res.Litedir == nil || res.Litedir.Writes == 0 {
+			return ""
+		}
+		return "litedir alone (-compare=false): run without it to see the front and the baseline beside it, and the ratios"
+	}
+	if res.Ratios == nil || res.Ratios.WritesPerSec == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "litedir wrote %s as fast as the baseline", humanRatio(res.Ratios.WritesPerSec))
+	if res.FrontRatios != nil && res.FrontRatios.WritesPerSec != nil {
+		fmt.Fprintf(&b, ", the front (the same code on Workspace.SQL) %s", humanRatio(res.FrontRatios.WritesPerSec))
+	}
+	b.WriteString(": the baseline is the one-connection setup programs ship today, so above 1x is what switching gains")
+	return b.String()
+}
+
+// engineText is the engine line of the header: "wazero, ncruces v0.32.0".
+func engineText(c ConfigJSON) string {
+	s := orUnknown(c.Engine)
+	if c.DriverVersion != "" {
+		s += ", ncruces " + c.DriverVersion
+	}
+	return s
 }
 
 // writeTable writes rows as columns separated by three spaces, the first

@@ -17,35 +17,25 @@ import (
 )
 
 // litedirTarget is the phase that measures litedir: every write is one
-// Workspace.Write, which the group committer batches with other goroutines'
-// writes; reads go to the workspace's read pool.
+// Workspace.Write running the workload's statements, which the group
+// committer batches with other goroutines' writes; reads go to the
+// workspace's read pool.
 type litedirTarget struct {
-	ws       *workspace.Workspace
-	workload string
+	ws *workspace.Workspace
+	wl workload
 }
 
-func (t *litedirTarget) addSessions(ctx context.Context, n int) ([]int64, error) {
-	ids := make([]int64, 0, n)
-	err := t.ws.Write(ctx, func(q workspace.Querier) error {
-		ids = ids[:0] // a Write function runs once, but keep it idempotent
-		for i := range n {
-			r, err := q.ExecContext(ctx, insertSession, fmt.Sprintf("bench session %d", i+1))
-			if err != nil {
-				return err
-			}
-			id, err := r.LastInsertId()
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return nil
+func (t *litedirTarget) addSessions(ctx context.Context, n int) ([]any, error) {
+	var ids []any
+	err := t.ws.Write(ctx, func(q workspace.Querier) (err error) {
+		ids, err = t.wl.addSessions(ctx, q, n)
+		return err
 	})
 	return ids, err
 }
 
 func (t *litedirTarget) write(ctx context.Context, m *message) error {
-	return t.ws.Write(ctx, func(q workspace.Querier) error { return m.store(ctx, q, t.workload) })
+	return t.ws.Write(ctx, func(q workspace.Querier) error { return t.wl.store(ctx, q, m) })
 }
 
 // frontTarget is the phase that measures litedir's front, Workspace.SQL:
@@ -57,7 +47,7 @@ type frontTarget struct {
 }
 
 func (t *frontTarget) write(ctx context.Context, m *message) error {
-	return m.store(ctx, t.ws.SQL(), t.workload)
+	return t.wl.store(ctx, t.ws.SQL(), m)
 }
 
 func (t *frontTarget) readDB() *sql.DB { return t.ws.SQL() }
@@ -79,16 +69,16 @@ func (t *litedirTarget) check(ctx context.Context) (*workspace.CheckReport, erro
 // pooled connection whose transactions begin IMMEDIATE, one transaction per
 // write, and the reads queued on that same connection.
 type baselineTarget struct {
-	db       *sql.DB
-	path     string // the database file, <dir>/<name>.db
-	workload string
+	db   *sql.DB
+	path string // the database file, <dir>/<name>.db
+	wl   workload
 }
 
 // openBaseline opens (creating it) the baseline database at path with
 // litedir's default pragmas and the given synchronous mode, and migrates it
-// with migrations.Builtin, so both phases run on the same schema and
+// with the workload's schema, so all phases run on the same schema and
 // settings and differ only in how writes reach SQLite.
-func openBaseline(ctx context.Context, path, sync, workload string) (_ *baselineTarget, err error) {
+func openBaseline(ctx context.Context, path, sync string, wl workload) (_ *baselineTarget, err error) {
 	pragmas, err := ncruces.MergePragmas(ncruces.DefaultPragmas(), ncruces.Pragma{Name: "synchronous", Value: sync})
 	if err != nil {
 		return nil, err
@@ -107,55 +97,42 @@ func openBaseline(ctx context.Context, path, sync, workload string) (_ *baseline
 			db.Close()
 		}
 	}()
-	m, err := migrations.New(db, migrations.Builtin, nil)
+	m, err := migrations.New(db, wl.schema(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	if _, err := m.Up(ctx); err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	return &baselineTarget{db: db, path: path, workload: workload}, nil
+	return &baselineTarget{db: db, path: path, wl: wl}, nil
 }
 
-func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []int64, err error) {
+func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []any, err error) {
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	ids := make([]int64, 0, n)
-	for i := range n {
-		r, err := tx.ExecContext(ctx, insertSession, fmt.Sprintf("bench session %d", i+1))
-		if err != nil {
-			return nil, err
-		}
-		id, err := r.LastInsertId()
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
+	ids, err := t.wl.addSessions(ctx, tx, n)
+	if err != nil {
+		return nil, errors.Join(err, tx.Rollback())
 	}
 	return ids, tx.Commit()
 }
 
-// write is the pattern of the agents litedir compares itself with: BEGIN
+// write is the pattern of the programs litedir compares itself with: BEGIN
 // IMMEDIATE, the statements, COMMIT, each write waiting for the one
-// connection. In the sqlc workload it is what sqlc-generated code over a
-// *sql.DB does: each statement on its own, in autocommit (an IMMEDIATE
-// transaction of one statement on the writer pool).
+// connection. In the autocommit workloads (sqlc, client) it is what
+// sqlc-generated code over a *sql.DB does: each statement on its own, an
+// IMMEDIATE transaction of one statement on the one connection.
 func (t *baselineTarget) write(ctx context.Context, m *message) error {
-	if t.workload == workloadSQLC {
-		return m.store(ctx, t.db, t.workload)
+	if t.wl.autocommit() {
+		return t.wl.store(ctx, t.db, m)
 	}
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := m.store(ctx, tx, t.workload); err != nil {
+	if err := t.wl.store(ctx, tx, m); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
