@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"regexp"
@@ -390,10 +391,15 @@ func TestBenchCompareJSON(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	code, raw, res := mustBenchJSON(t, context.Background(),
-		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-compare", "-open-runs", "0")
+		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-compare", "-hold-reader", "-open-runs", "0")
 	if code != nil {
 		t.Fatalf("Run: %v", code)
 	}
+	// Every ratio says how much better its first phase did than its second,
+	// as README documents: rates first ÷ second, latencies second ÷ first.
+	checkRatios(t, "ratios", res.Ratios, res.Litedir, res.Baseline)
+	checkRatios(t, "front_ratios", res.FrontRatios, res.Front, res.Baseline)
+	checkRatios(t, "hold_reader_ratios", res.HoldReaderRatios, res.HoldReader, res.Litedir)
 	// Every key is there, null when not measured: scripts can rely on them.
 	for _, key := range []string{"config", "litedir", "front", "baseline", "ratios", "front_ratios", "hold_reader", "hold_reader_ratios", "open", "interrupted"} {
 		if _, ok := raw[key]; !ok {
@@ -427,6 +433,32 @@ func TestBenchCompareJSON(t *testing.T) {
 		t.Error("got interrupted true, want false")
 	}
 	testdir.MustBeEmpty(t, tmp)
+}
+
+// checkRatios checks that r compares phase p with base so that above 1
+// always means p did better.
+func checkRatios(t *testing.T, name string, r *Ratios, p, base *PhaseResult) {
+	t.Helper()
+	if r == nil || p == nil || base == nil {
+		t.Errorf("%s: got %v for phases %v and %v, want a comparison", name, r, p, base)
+		return
+	}
+	check := func(key string, got *float64, num, den float64) {
+		t.Helper()
+		switch {
+		case den == 0 && got != nil:
+			t.Errorf("%s.%s: got %v, want null (nothing to divide by)", name, key, *got)
+		case den != 0 && got == nil:
+			t.Errorf("%s.%s: got null, want %v", name, key, num/den)
+		case den != 0 && math.Abs(*got-num/den) > 1e-9*math.Abs(num/den):
+			t.Errorf("%s.%s: got %v, want %v / %v", name, key, *got, num, den)
+		}
+	}
+	check("writes_per_sec", r.WritesPerSec, p.WritesPerSec, base.WritesPerSec)
+	check("reads_per_sec", r.ReadsPerSec, p.ReadsPerSec, base.ReadsPerSec)
+	check("write_p50", r.WriteP50, float64(base.WriteP50Ns), float64(p.WriteP50Ns))
+	check("write_p99", r.WriteP99, float64(base.WriteP99Ns), float64(p.WriteP99Ns))
+	check("write_max", r.WriteMax, float64(base.WriteMaxNs), float64(p.WriteMaxNs))
 }
 
 func TestBenchKeepsDir(t *testing.T) {
