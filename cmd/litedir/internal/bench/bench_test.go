@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -650,5 +651,68 @@ func TestPhaseCatchesSwappedWrites(t *testing.T) {
 	}
 	if r.KeysChecked != r.RowsExpected {
 		t.Errorf("checked %d keys, want the %d acknowledged", r.KeysChecked, r.RowsExpected)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// TestLogAcks checks the markers CI's strace checker reads: "phase NAME" as
+// each workspace phase starts (none for the baseline), then one "ack KEY"
+// line per acknowledged write of the phase, each key once.
+func TestLogAcks(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f := DefineFlags(flags)
+	if err := flags.Parse([]string{"-duration", "200ms", "-writers", "3", "-compare", "-open-runs", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Config("", "litedir", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	c.LogAcks(&log)
+	res, err := Run(context.Background(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := map[string]map[string]int{} // phase, key: count
+	phase := ""
+	for _, line := range strings.Split(strings.TrimSuffix(log.b.String(), "\n"), "\n") {
+		switch kind, arg, _ := strings.Cut(line, " "); kind {
+		case "phase":
+			phase = arg
+			acks[phase] = map[string]int{}
+		case "ack":
+			if phase == "" || !regexp.MustCompile(`^w[0-9]+\.[0-9]+:$`).MatchString(arg) {
+				t.Fatalf("line %q: want an ack of a key after a phase line", line)
+			}
+			acks[phase][arg]++
+		default:
+			t.Fatalf("line %q: want phase or ack", line)
+		}
+	}
+	for _, p := range []*PhaseResult{res.Litedir, res.Front} {
+		if got := len(acks[p.Name]); got != int(p.Writes) || got == 0 {
+			t.Errorf("phase %s: %d keys acknowledged, want its %d writes", p.Name, got, p.Writes)
+		}
+		for key, n := range acks[p.Name] {
+			if n != 1 {
+				t.Errorf("phase %s: key %s acknowledged %d times", p.Name, key, n)
+			}
+		}
+	}
+	if _, ok := acks["baseline"]; ok {
+		t.Error("the baseline phase wrote markers: it writes through no workspace")
 	}
 }
