@@ -49,7 +49,9 @@ ci_tempdir() {
 ci_cleanup() {
 	local d
 	for d in "${ci_made[@]}"; do
-		[ -n "$d" ] && rm -rf -- "$d"
+		if [ -n "$d" ] && ! rm -rf -- "$d"; then
+			echo "ci: could not remove $d, which this script made" >&2
+		fi
 	done
 	ci_made=()
 }
