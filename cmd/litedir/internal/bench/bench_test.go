@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/workspace"
 )
@@ -654,18 +654,6 @@ func TestPhaseCatchesSwappedWrites(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
 // TestLogAcks checks the markers CI's strace checker reads: "phase NAME" as
 // each workspace phase starts (none for the baseline), then one "ack KEY"
 // line per acknowledged write of the phase, each key once.
@@ -680,7 +668,7 @@ func TestLogAcks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
+	var log testproc.Buffer
 	c.LogAcks(&log)
 	res, err := Run(context.Background(), c, io.Discard)
 	if err != nil {
@@ -688,7 +676,7 @@ func TestLogAcks(t *testing.T) {
 	}
 	acks := map[string]map[string]int{} // phase, key: count
 	phase := ""
-	for _, line := range strings.Split(strings.TrimSuffix(log.b.String(), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n") {
 		switch kind, arg, _ := strings.Cut(line, " "); kind {
 		case "phase":
 			phase = arg
