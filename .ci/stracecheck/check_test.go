@@ -261,7 +261,7 @@ func TestParse(t *testing.T) {
 	text := trace(
 		`100   12:00:00.000001 openat(AT_FDCWD, "/a b", O_RDONLY|O_CLOEXEC) = 3`,
 		`101   12:00:00.000002 fdatasync(3 <unfinished ...>`,
-		`100   12:00:00.000003 write(1, "x\ty\\\"\0\377z", 7) = 7`,
+		`100   12:00:00.000003 write(1, "x\ty\\\"\0\377z) = 1", 11) = 11`,
 		`101   12:00:00.000004 <... fdatasync resumed>) = 0`,
 		`100   12:00:00.000005 fcntl(3, F_GETFL) = 0x8000 (flags O_RDONLY|O_LARGEFILE)`,
 		`100   12:00:00.000006 openat(AT_FDCWD, "/missing", O_RDONLY) = -1 ENOENT (No such file or directory)`,
@@ -285,7 +285,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("openat: got args %q = %d", calls[0].args, calls[0].ret)
 	}
 	b, truncated, err := unquote(calls[2].args[1])
-	if err != nil || truncated || !bytes.Equal(b, []byte("x\ty\\\"\x00\xffz")) {
+	if err != nil || truncated || !bytes.Equal(b, []byte("x\ty\\\"\x00\xffz) = 1")) || calls[2].ret != 11 {
 		t.Errorf("write's data: got %q, %v, %v", b, truncated, err)
 	}
 	if calls[3].ret != 0x8000 {

@@ -49,9 +49,9 @@ func (c *call) String() string {
 var (
 	// "1234  12:00:00.123456 name(args...": pid, optional time, the rest.
 	lineRE = regexp.MustCompile(`^(?:\[pid\s+)?(\d+)\]?\s+(?:(\d\d:\d\d:\d\d(?:\.\d+)?)\s+)?(.*)$`)
-	// The result at the end of a line: "= 5", "= -1 ENOENT (No such file)",
-	// "= 0x8000 (flags O_RDONLY)", "= ? <unavailable>".
-	retRE     = regexp.MustCompile(`\)\s+= (-?\d+|0x[0-9a-f]+|\?)(?: ([A-Z][A-Z0-9_]*))?(?: .*)?$`)
+	// The result after the arguments: "= 5", "= -1 ENOENT (No such
+	// file)", "= 0x8000 (flags O_RDONLY)", "= ? <unavailable>".
+	retRE     = regexp.MustCompile(`^\s+= (-?\d+|0x[0-9a-f]+|\?)(?: ([A-Z][A-Z0-9_]*))?(?: .*)?$`)
 	resumedRE = regexp.MustCompile(`^<\.\.\. ([a-z0-9_]+) resumed>(.*)$`)
 )
 
@@ -126,12 +126,20 @@ func isName(s string) bool {
 // finish parses the whole text of a call, "name(args) = ret ...".
 func (c *call) finish(text string) error {
 	open := strings.IndexByte(text, '(')
-	m := retRE.FindStringSubmatchIndex(text)
-	if open < 0 || m == nil {
+	end := -1
+	if open >= 0 {
+		end = closing(text, open)
+	}
+	var m []int
+	if end >= 0 {
+		m = retRE.FindStringSubmatchIndex(text[end+1:])
+	}
+	if m == nil {
 		return fmt.Errorf("cannot parse %q", shorten(text))
 	}
-	c.args = splitArgs(text[open+1 : m[0]])
+	c.args = splitArgs(text[open+1 : end])
 	c.done = true
+	text = text[end+1:]
 	ret := text[m[2]:m[3]]
 	switch {
 	case ret == "?":
@@ -153,6 +161,31 @@ func (c *call) finish(text string) error {
 		c.errno = text[m[4]:m[5]]
 	}
 	return nil
+}
+
+// closing returns the index of the parenthesis that closes the one at
+// open, skipping strings (whose bytes may hold anything, "x) = 1" too), or
+// -1.
+func closing(s string, open int) int {
+	depth := 0
+	inStr := false
+	for i := open; i < len(s); i++ {
+		switch ch := s[i]; {
+		case inStr && ch == '\\':
+			i++
+		case ch == '"':
+			inStr = !inStr
+		case inStr:
+		case ch == '(' || ch == '{' || ch == '[':
+			depth++
+		case ch == ')' || ch == '}' || ch == ']':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // splitArgs splits strace's argument list at its top-level commas, keeping
