@@ -14,7 +14,9 @@ const (
 	// StateHeld: the record names a process of this host that is running.
 	StateHeld State = "held"
 	// StateStale: the record names a process of this host that is gone; it
-	// died before it could clear the record, and the lock is free.
+	// died before it could clear the record, and the lock is free. On Linux
+	// a process that was killed and that its parent has not reaped yet (a
+	// zombie) is gone too.
 	StateStale State = "stale"
 	// StateUnknown: the record names a process of another host, or this
 	// platform cannot look processes up.

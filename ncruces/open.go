@@ -15,6 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/litedir/litedir/internal/fileuri"
+	"github.com/litedir/litedir/internal/observe"
 )
 
 // Config says which database [Open] opens and how. The zero value of each
@@ -283,6 +284,7 @@ func noCheckpointOnClose(init func(*sqlite3.Conn) error) func(*sqlite3.Conn) err
 func initConn(pragmas []Pragma, init func(*sqlite3.Conn) error) func(*sqlite3.Conn) error {
 	timeout := busyTimeout(pragmas)
 	return func(c *sqlite3.Conn) error {
+		observe.Conn(c) // tests: see what SQLite runs from here on
 		for _, p := range pragmas {
 			var err error
 			if p.is("journal_mode") {

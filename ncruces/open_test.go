@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/ncruces/go-sqlite3/vfs"
 
 	"github.com/litedir/litedir/internal/testdir"
@@ -408,6 +409,24 @@ func TestOpenProfiles(t *testing.T) {
 			if _, err := ro.Exec("INSERT INTO t VALUES (2)"); !errors.Is(err, ErrReadOnly) {
 				t.Errorf("read-only insert: got %v, want ErrReadOnly", err)
 			}
+			// How the file is opened, as README says: read-only (mode=ro),
+			// except with EXCLUSIVE locking, whose lock a read-only file
+			// cannot hold: read-write, and query_only refuses the writes.
+			rc := mustConn(t, ro)
+			if got := mustPragma(t, rc, "query_only"); got != "1" {
+				t.Errorf("read-only: PRAGMA query_only = %v, want 1", got)
+			}
+			err := rc.Raw(func(dc any) error {
+				fileRO, _ := dc.(driver.Conn).Raw().ReadOnly("main")
+				if want := !tt.prof.LockingExclusive; fileRO != want {
+					t.Errorf("read-only with locking_mode exclusive %v: file opened read-only %v, want %v", tt.prof.LockingExclusive, fileRO, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Close()
 		})
 	}
 }

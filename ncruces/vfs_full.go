@@ -11,6 +11,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/litedir/litedir/internal/fault"
 	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/internal/observe"
 )
@@ -45,7 +46,8 @@ const vfsName = "litedir"
 //
 // The wrapper forwards every optional interface the default VFS's files
 // implement (see the driver's vfs/file.go), so SQLite sees the same file,
-// shared memory and locks; only the error codes of writes change.
+// shared memory and locks; only the error codes of writes change. Tests can
+// make its writes, truncations and syncs fail (internal/fault).
 func init() {
 	vfs.Register(vfsName, fullVFS{vfs.Find("os")})
 }
@@ -274,6 +276,9 @@ func diskFull(err error) error {
 }
 
 func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := fault.Check(fault.Write, f.path, off); err != nil {
+		return 0, diskFull(err) // a test's fault (internal/fault)
+	}
 	n, err := f.File.WriteAt(p, off)
 	if o := observe.Current(); o != nil && f.path != "" && n > 0 {
 		o.Wrote(f.path, p[:n], off)
@@ -282,6 +287,9 @@ func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *fullFile) Truncate(size int64) error {
+	if err := fault.Check(fault.Truncate, f.path, size); err != nil {
+		return diskFull(err)
+	}
 	err := f.File.Truncate(size)
 	if o := observe.Current(); o != nil && f.path != "" && err == nil {
 		o.Truncated(f.path, size)
@@ -290,6 +298,9 @@ func (f *fullFile) Truncate(size int64) error {
 }
 
 func (f *fullFile) Sync(flags vfs.SyncFlag) error {
+	if err := fault.Check(fault.Sync, f.path, 0); err != nil {
+		return diskFull(err)
+	}
 	var done func(error)
 	if o := observe.Current(); o != nil && f.path != "" {
 		done = o.Syncing(f.path, flags)

@@ -2,13 +2,17 @@ package ncruces
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/internal/observe"
 	"github.com/litedir/litedir/internal/testdir"
 )
@@ -113,5 +117,58 @@ func TestVFSSyncsDirectoryOnCreate(t *testing.T) {
 	}
 	if syncs != creates {
 		t.Errorf("directory syncs: got %d, want %d (one per created file)", syncs, creates)
+	}
+}
+
+// TestVFSDirSyncIsReal checks that the directory sync after a create is a
+// call of fsync.Dir, the function that makes the system call (whose body
+// .ci/strace checks), and that its failure fails the open instead of being
+// dropped: a name that may not survive a power loss must not hold
+// acknowledged commits.
+func TestVFSDirSyncIsReal(t *testing.T) {
+	if !dirSyncs {
+		t.Skip("no directory sync on this platform")
+	}
+	dir, err := filepath.EvalSymlinks(testdir.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		syncs []string
+		fail  error
+	)
+	defer fsync.SetHook(func(c fsync.Call) error {
+		if c.Op != fsync.OpDir || c.Path != dir {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		syncs = append(syncs, c.String())
+		return fail
+	})()
+
+	path := filepath.Join(dir, "x.db")
+	db := mustOpen(t, Config{Path: path})
+	mustExec(t, db, `CREATE TABLE t (x)`)
+	mu.Lock()
+	got := len(syncs)
+	mu.Unlock()
+	// x.db and x.db-wal were created.
+	if got < 2 {
+		t.Errorf("fsync.Dir(%s) calls after creating x.db and its WAL: got %d (%q), want at least 2", dir, got, syncs)
+	}
+
+	mu.Lock()
+	fail = &fs.PathError{Op: "sync", Path: dir, Err: syscall.EIO}
+	mu.Unlock()
+	other := filepath.Join(dir, "y.db")
+	db2, err := Open(context.Background(), Config{Path: other, Logger: testLogger(t)})
+	if err == nil {
+		db2.Close()
+		t.Fatalf("Open of a new database whose directory sync fails: got no error")
+	}
+	if !errors.Is(err, ErrIO) || !errors.Is(err, syscall.EIO) {
+		t.Errorf("Open of a new database whose directory sync fails: got %v, want ErrIO wrapping EIO", err)
 	}
 }

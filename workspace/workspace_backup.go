@@ -152,7 +152,7 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 		if err := regularOrNone(dst); err != nil {
 			return fail(err)
 		}
-		if err := os.Rename(tmp.path, dst); err != nil {
+		if err := fsync.Rename(tmp.path, dst); err != nil {
 			return fail(err)
 		}
 	} else if err := placeNoClobber(tmp.path, dst); err != nil {
@@ -292,7 +292,7 @@ func (existsError) Is(target error) bool { return target == ErrExists || target 
 // atomically if dst exists; where the filesystem has no hard links, a rename
 // after a last check is the best there is.
 func placeNoClobber(tmp, dst string) error {
-	err := os.Link(tmp, dst)
+	err := fsync.Link(tmp, dst)
 	if err == nil {
 		return os.Remove(tmp)
 	}
@@ -302,7 +302,7 @@ func placeNoClobber(tmp, dst string) error {
 	if err := noFile(dst); err != nil {
 		return err
 	}
-	return os.Rename(tmp, dst)
+	return fsync.Rename(tmp, dst)
 }
 
 // verifyBackup opens the copy read-only and runs PRAGMA quick_check and

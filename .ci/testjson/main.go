@@ -6,9 +6,13 @@
 // test and package, and at the end every skipped test with the reason it
 // gave. A test named in -must that failed, or did not run at all, fails;
 // one that was skipped is a skip of the CI run: it is printed as
-// "SKIPPED: <section>: ..." and appended to the -skips file (one line,
-// "<section>: <what> skipped: <reason>"), and fails too unless
-// LITEDIR_CI_ALLOW_SKIP=1.
+// "SKIPPED: <section>: ..." and, with -skips, appended to that file (one
+// line, "<section>: <what> skipped: <reason>") for .ci/lib.sh to judge with
+// the run's other skips at its end; without -skips it fails here, unless
+// LITEDIR_CI_ALLOW_SKIP allows the section (as .ci/lib.sh reads it). The
+// skips file is only ever the flag's: a LITEDIR_CI_SKIPS left in the
+// environment does not turn the judging off. Input with no test result at
+// all (nothing ran) fails too.
 //
 // Exit status: 0 when everything ran passed and every -must test passed, 1
 // otherwise, 2 on bad usage or unreadable input.
@@ -46,7 +50,7 @@ type key struct{ pkg, test string }
 func main() {
 	section := flag.String("section", "tests", "name of the CI section, for messages")
 	must := flag.String("must", "", "comma-separated tests that must pass")
-	skipsFile := flag.String("skips", os.Getenv("LITEDIR_CI_SKIPS"), "file to append skipped must-pass tests to")
+	skipsFile := flag.String("skips", "", "file to append skipped must-pass tests to, for .ci/lib.sh to judge; empty: judged here")
 	logFile := flag.String("log", "", "file to write the whole text output to")
 	flag.Parse()
 	if flag.NArg() != 0 {
@@ -136,15 +140,22 @@ func run(in io.Reader, out, log io.Writer, section, must, skipsFile string) int 
 			fmt.Fprintf(out, "    skip %s\n", s)
 		}
 	}
-	passed := 0
+	passed, packages := 0, 0
 	for k, r := range result {
 		if k.test != "" && r == "pass" {
 			passed++
 		}
+		if k.test == "" {
+			packages++
+		}
 	}
 	fmt.Fprintf(out, "%s: %d tests passed\n", section, passed)
+	if packages == 0 {
+		fmt.Fprintf(out, "FAILED: %s: no package reported a result: nothing ran\n", section)
+		failed = true
+	}
 
-	allow := os.Getenv("LITEDIR_CI_ALLOW_SKIP") == "1"
+	allow := allowed(os.Getenv("LITEDIR_CI_ALLOW_SKIP"), section)
 	var skips []string
 	for _, name := range strings.Split(must, ",") {
 		name = strings.TrimSpace(name)
@@ -192,12 +203,28 @@ func run(in io.Reader, out, log io.Writer, section, must, skipsFile string) int 
 		}
 	}
 	// With a skips file the skips are judged once, at the end, by
-	// ci_report (which also reads LITEDIR_CI_ALLOW_SKIP's list of
-	// sections); without one, here.
+	// ci_report; without one, here.
 	if failed || (len(skips) > 0 && skipsFile == "" && !allow) {
 		return 1
 	}
 	return 0
+}
+
+// allowed reports whether the value allow of LITEDIR_CI_ALLOW_SKIP allows
+// the skips of section, as .ci/lib.sh's ci_allowed does: "1" allows all; a
+// comma-separated list allows the sections named, with every kind of skip
+// ("linux/386") or one ("linux/386[host]").
+func allowed(allow, section string) bool {
+	if allow == "1" {
+		return true
+	}
+	base, _, _ := strings.Cut(section, "[")
+	for _, a := range strings.Split(allow, ",") {
+		if a != "" && (a == section || a == base) {
+			return true
+		}
+	}
+	return false
 }
 
 // reason returns the last line a skipped test logged before its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/litedir/litedir/cmd/litedir/internal/bench"
 )
@@ -86,6 +87,11 @@ Examples:
 	litedir bench -workload client             # a real sqlc client's schema and calls
 	litedir bench -hold-reader -compare=false  # beside a long-lived reader`
 
+// ackLogEnv names a file that bench writes a line to after each
+// acknowledged write (see bench.Config.LogAcks). It is for CI's strace
+// checker (.ci/strace), not for users, and is not in bench's usage.
+const ackLogEnv = "LITEDIR_BENCH_ACKS"
+
 // runBench is litedir bench: it parses the flags (before or after DIR, as
 // every command takes them), runs the phases (package bench), prints what
 // they measured, and returns the exit status.
@@ -115,6 +121,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c, err := bf.Config(dir, *name, progress, newLogger(stderr, slog.LevelWarn))
 	if err != nil {
 		return usageExit(flags, usageError("%v", err))
+	}
+	if path := os.Getenv(ackLogEnv); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return report(stderr, "bench", fmt.Errorf("%s: %w", ackLogEnv, err))
+		}
+		defer f.Close()
+		c.LogAcks(f)
 	}
 	res, err := bench.Run(ctx, c, stderr)
 	if res != nil {

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -518,4 +519,33 @@ func Example_exitStatus() {
 	// 0
 	// 2
 	// 2
+}
+
+// TestVersionVCS checks version -json's revision and modified keys: both
+// present for a binary built in a checkout, modified false when it was
+// clean, and neither without VCS information.
+func TestVersionVCS(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{"clean checkout", []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "false"}},
+			`"revision":"abc123","modified":false`},
+		{"modified checkout", []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "true"}},
+			`"revision":"abc123","modified":true`},
+		{"no checkout", []debug.BuildSetting{{Key: "GOOS", Value: "linux"}}, `"litedir":"v1","go":`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := versionJSON{Litedir: "v1"}
+			v.Revision, v.Modified = vcsInfo(tt.settings)
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), tt.want) {
+				t.Errorf("got %s, want it to contain %s", b, tt.want)
+			}
+		})
+	}
 }

@@ -64,14 +64,7 @@ func printVersion(stdout, stderr io.Writer, dir string, asJSON bool) error {
 		if bi.Main.Version != "" {
 			v.Litedir = bi.Main.Version
 		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				v.Revision = s.Value
-			case "vcs.modified":
-				v.Modified = s.Value == "true"
-			}
-		}
+		v.Revision, v.Modified = vcsInfo(bi.Settings)
 	}
 	if asJSON {
 		err = writeJSON(stdout, v)
@@ -97,6 +90,21 @@ func dirProfile(dir string) (ncruces.Profile, error) {
 		return ncruces.Profile{}, err
 	}
 	return ncruces.Platform().OnFilesystem(f, mode), nil
+}
+
+// vcsInfo returns the commit a binary was built from and whether its
+// checkout had uncommitted changes, from the build settings the go command
+// records when it builds inside a checkout; "" and nil without them.
+func vcsInfo(settings []debug.BuildSetting) (revision string, modified *bool) {
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = new(s.Value == "true")
+		}
+	}
+	return revision, modified
 }
 
 // wazeroVersion returns the version of the Wasm runtime in the build info,
@@ -136,7 +144,7 @@ const wazeroModule = "github.com/tetratelabs/wazero"
 type versionJSON struct {
 	Litedir  string       `json:"litedir"`
 	Revision string       `json:"revision,omitempty"` // the VCS commit, when built from a checkout
-	Modified bool         `json:"modified,omitempty"` // the checkout had uncommitted changes
+	Modified *bool        `json:"modified,omitempty"` // the checkout had uncommitted changes; with revision
 	Go       string       `json:"go"`
 	GOOS     string       `json:"goos"`
 	GOARCH   string       `json:"goarch"`
@@ -149,7 +157,7 @@ type versionJSON struct {
 func writeVersion(w io.Writer, v *versionJSON, engine ncruces.Engine, profile ncruces.Profile) error {
 	var f fields
 	switch {
-	case v.Revision != "" && v.Modified:
+	case v.Revision != "" && v.Modified != nil && *v.Modified:
 		f.add("litedir", "%s (commit %s, modified)", v.Litedir, v.Revision)
 	case v.Revision != "":
 		f.add("litedir", "%s (commit %s)", v.Litedir, v.Revision)

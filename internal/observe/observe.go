@@ -9,12 +9,16 @@
 // committer's syncer), which call [Sync]. No observer is set outside that
 // test; each hook then costs one atomic load.
 //
+// Tests can also see every new SQLite connection before its pragmas run
+// ([SetConn]), to install a callback that records what SQLite runs on it.
+//
 // The package is internal: it is no API.
 package observe
 
 import (
 	"sync/atomic"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
@@ -78,4 +82,28 @@ func Sync(path string) (done func(error)) {
 		return o.Syncing(path, vfs.SYNC_FULL)
 	}
 	return noDone
+}
+
+type connBox struct{ f func(*sqlite3.Conn) }
+
+var connHook atomic.Pointer[connBox]
+
+// SetConn makes f see every new connection that litedir opens (ncruces.Open,
+// for every pool), before anything runs on it, until the returned function
+// restores the previous one: f can install an authorizer there, whose
+// callbacks tell in order what SQLite prepares, the connection's pragmas
+// included. Callbacks f installs may be replaced once the pragmas have run
+// (the committer sets its own authorizer). f is called from many goroutines
+// at once, for the connections of every test of the process. For tests.
+func SetConn(f func(*sqlite3.Conn)) (restore func()) {
+	old := connHook.Swap(&connBox{f})
+	return func() { connHook.Store(old) }
+}
+
+// Conn must be called with every new connection before its pragmas run.
+// Outside tests it does nothing and costs one atomic load.
+func Conn(c *sqlite3.Conn) {
+	if b := connHook.Load(); b != nil && b.f != nil {
+		b.f(c)
+	}
 }

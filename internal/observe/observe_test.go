@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
@@ -38,5 +39,17 @@ func TestSync(t *testing.T) {
 	restore()
 	if Current() != nil {
 		t.Errorf("Current after restore: got %v, want nil", Current())
+	}
+}
+
+func TestConn(t *testing.T) {
+	Conn(nil) // no hook: nothing happens
+	var seen []*sqlite3.Conn
+	restore := SetConn(func(c *sqlite3.Conn) { seen = append(seen, c) })
+	Conn(nil)
+	restore()
+	Conn(nil)
+	if len(seen) != 1 {
+		t.Errorf("the hook saw %d connections, want 1 (set, then restored)", len(seen))
 	}
 }

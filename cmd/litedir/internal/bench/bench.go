@@ -49,7 +49,21 @@ type Config struct {
 	// 500 ms (a terminal); logger receives the workspace's warnings.
 	progress io.Writer
 	logger   *slog.Logger
+
+	// acks, when not nil, receives the markers of LogAcks.
+	acks io.Writer
 }
+
+// LogAcks makes the phases that write through the workspace (litedir,
+// front, hold_reader; not the baseline) write a line "phase NAME" to w as
+// they start, and a line "ack KEY" after each write that returned nil, where
+// KEY is the write's key, which leads its message body. Each line is one
+// Write call on w, which must be safe for concurrent use: with an *os.File
+// each is one write(2), which CI's strace checker (.ci/stracecheck) sees in
+// order with the WAL's writes and syncs, to prove that every acknowledged
+// write was on disk before its acknowledgement. A write to w that fails
+// stops its writer with the error, which fails the run.
+func (c *Config) LogAcks(w io.Writer) { c.acks = w }
 
 // maxRowSize bounds -row-size: every writer holds a body in memory and
 // SQLite holds a batch of them, and nothing agents write comes close.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/internal/testproc"
 	"github.com/litedir/litedir/migrations"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -406,10 +408,15 @@ func TestBenchCompareJSON(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	code, raw, res := mustBenchJSON(t, context.Background(),
-		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-compare", "-open-runs", "0")
+		"-duration", "300ms", "-writers", "4", "-readers", "2", "-sessions", "3", "-compare", "-hold-reader", "-open-runs", "0")
 	if code != nil {
 		t.Fatalf("Run: %v", code)
 	}
+	// Every ratio says how much better its first phase did than its second,
+	// as README documents: rates first ÷ second, latencies second ÷ first.
+	checkRatios(t, "ratios", res.Ratios, res.Litedir, res.Baseline)
+	checkRatios(t, "front_ratios", res.FrontRatios, res.Front, res.Baseline)
+	checkRatios(t, "hold_reader_ratios", res.HoldReaderRatios, res.HoldReader, res.Litedir)
 	// Every key is there, null when not measured: scripts can rely on them.
 	for _, key := range []string{"config", "litedir", "front", "baseline", "ratios", "front_ratios", "hold_reader", "hold_reader_ratios", "open", "interrupted"} {
 		if _, ok := raw[key]; !ok {
@@ -545,6 +552,32 @@ func TestHeadline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkRatios checks that r compares phase p with base so that above 1
+// always means p did better.
+func checkRatios(t *testing.T, name string, r *Ratios, p, base *PhaseResult) {
+	t.Helper()
+	if r == nil || p == nil || base == nil {
+		t.Errorf("%s: got %v for phases %v and %v, want a comparison", name, r, p, base)
+		return
+	}
+	check := func(key string, got *float64, num, den float64) {
+		t.Helper()
+		switch {
+		case den == 0 && got != nil:
+			t.Errorf("%s.%s: got %v, want null (nothing to divide by)", name, key, *got)
+		case den != 0 && got == nil:
+			t.Errorf("%s.%s: got null, want %v", name, key, num/den)
+		case den != 0 && math.Abs(*got-num/den) > 1e-9*math.Abs(num/den):
+			t.Errorf("%s.%s: got %v, want %v / %v", name, key, *got, num, den)
+		}
+	}
+	check("writes_per_sec", r.WritesPerSec, p.WritesPerSec, base.WritesPerSec)
+	check("reads_per_sec", r.ReadsPerSec, p.ReadsPerSec, base.ReadsPerSec)
+	check("write_p50", r.WriteP50, float64(base.WriteP50Ns), float64(p.WriteP50Ns))
+	check("write_p99", r.WriteP99, float64(base.WriteP99Ns), float64(p.WriteP99Ns))
+	check("write_max", r.WriteMax, float64(base.WriteMaxNs), float64(p.WriteMaxNs))
 }
 
 func TestBenchKeepsDir(t *testing.T) {
@@ -777,5 +810,56 @@ func TestPhaseCatchesSwappedWrites(t *testing.T) {
 				t.Errorf("checked %d keys, want the %d acknowledged", r.KeysChecked, r.RowsExpected)
 			}
 		})
+	}
+}
+
+// TestLogAcks checks the markers CI's strace checker reads: "phase NAME" as
+// each workspace phase starts (none for the baseline), then one "ack KEY"
+// line per acknowledged write of the phase, each key once.
+func TestLogAcks(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f := DefineFlags(flags)
+	if err := flags.Parse([]string{"-duration", "200ms", "-writers", "3", "-compare", "-open-runs", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Config("", "litedir", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log testproc.Buffer
+	c.LogAcks(&log)
+	res, err := Run(context.Background(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := map[string]map[string]int{} // phase, key: count
+	phase := ""
+	for _, line := range strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n") {
+		switch kind, arg, _ := strings.Cut(line, " "); kind {
+		case "phase":
+			phase = arg
+			acks[phase] = map[string]int{}
+		case "ack":
+			if phase == "" || !regexp.MustCompile(`^w[0-9]+\.[0-9]+:$`).MatchString(arg) {
+				t.Fatalf("line %q: want an ack of a key after a phase line", line)
+			}
+			acks[phase][arg]++
+		default:
+			t.Fatalf("line %q: want phase or ack", line)
+		}
+	}
+	for _, p := range []*PhaseResult{res.Litedir, res.Front} {
+		if got := len(acks[p.Name]); got != int(p.Writes) || got == 0 {
+			t.Errorf("phase %s: %d keys acknowledged, want its %d writes", p.Name, got, p.Writes)
+		}
+		for key, n := range acks[p.Name] {
+			if n != 1 {
+				t.Errorf("phase %s: key %s acknowledged %d times", p.Name, key, n)
+			}
+		}
+	}
+	if _, ok := acks["baseline"]; ok {
+		t.Error("the baseline phase wrote markers: it writes through no workspace")
 	}
 }

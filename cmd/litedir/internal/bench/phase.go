@@ -130,6 +130,11 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 	w0, txs0, restarts0, _ := t.writeStats()
 	p.writes0, p.txs0 = w0, txs0
 
+	if p.logsAcks() {
+		if _, err := fmt.Fprintf(c.acks, "phase %s\n", name); err != nil {
+			return nil, fmt.Errorf("%s phase: acknowledgement log: %w", name, err)
+		}
+	}
 	progress := c.progress
 	runCtx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
@@ -272,6 +277,7 @@ func (p *phase) verifyKeys(ctx context.Context, r *PhaseResult, firstID int64) e
 // until a write fails.
 func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 	rng := rand.New(rand.NewPCG(writerSeed, uint64(i)))
+	acks := p.logsAcks()
 	for n := 0; !p.stop.Load(); n++ {
 		// The write's key leads its text, so that the verification can find
 		// each acknowledged write by identity.
@@ -287,8 +293,18 @@ func (p *phase) writeLoop(ctx context.Context, w *worker, i int) {
 		}
 		w.lat = append(w.lat, d)
 		w.ops.Add(1)
+		if acks {
+			if _, err := io.WriteString(p.cfg.acks, "ack "+key+"\n"); err != nil {
+				w.err = fmt.Errorf("acknowledgement log: %w", err)
+				return
+			}
+		}
 	}
 }
+
+// logsAcks reports whether the phase writes the markers of Config.LogAcks:
+// the baseline writes through no workspace.
+func (p *phase) logsAcks() bool { return p.cfg.acks != nil && p.name != "baseline" }
 
 // writeKey is the key of writer i's write n: the prefix of its body up to
 // and including the first ':', a character bodies have nowhere else.

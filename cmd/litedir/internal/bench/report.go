@@ -19,13 +19,13 @@ type Result struct {
 	Litedir     *PhaseResult `json:"litedir"`
 	Front       *PhaseResult `json:"front"`        // null with -compare=false
 	Baseline    *PhaseResult `json:"baseline"`     // null with -compare=false
-	Ratios      *Ratios      `json:"ratios"`       // litedir/baseline; null with -compare=false
-	FrontRatios *Ratios      `json:"front_ratios"` // front/baseline; null with -compare=false
+	Ratios      *Ratios      `json:"ratios"`       // litedir against baseline; null with -compare=false
+	FrontRatios *Ratios      `json:"front_ratios"` // front against baseline; null with -compare=false
 
 	// HoldReader is the litedir phase run again beside a reader that
 	// renews a read transaction every second; HoldReaderRatios compares it
-	// with the phase alone (hold_reader/litedir for rates). Both null
-	// without -hold-reader.
+	// with the phase alone (hold_reader/litedir for rates, litedir/hold_reader
+	// for latencies). Both null without -hold-reader.
 	HoldReader       *PhaseResult `json:"hold_reader"`
 	HoldReaderRatios *Ratios      `json:"hold_reader_ratios"`
 	Open             *OpenResult  `json:"open"` // null with -open-runs 0
@@ -98,9 +98,10 @@ type PhaseResult struct {
 	writers, readers int
 }
 
-// Ratios compares the phases so that above 1 always means litedir is
-// better: litedir/baseline for rates, baseline/litedir for latencies. A
-// ratio is null when its denominator is 0.
+// Ratios compares a phase with another so that above 1 always means the
+// first is better: first/second for rates, second/first for latencies
+// (litedir/baseline and baseline/litedir in the ratios key). A ratio is null
+// when its denominator is 0.
 type Ratios struct {
 	WritesPerSec *float64 `json:"writes_per_sec"`
 	ReadsPerSec  *float64 `json:"reads_per_sec"`
