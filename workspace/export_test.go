@@ -1,10 +1,6 @@
 package workspace
 
-import (
-	"os"
-
-	"github.com/litedir/litedir/internal/committer"
-)
+import "github.com/litedir/litedir/internal/committer"
 
 // SetTestHookQueued makes every Write call f after queuing its request, until
 // the test ends.
@@ -26,8 +22,4 @@ func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }
 // read connections.
 func ReaderPrepares(ws *Workspace) int64 { return ws.e.committer.ReaderPrepares() }
 
-// SetSyncFile makes the committer's syncer call f instead of fsync until
-// the test ends.
-func SetSyncFile(t interface{ Cleanup(func()) }, f func(*os.File) error) {
-	t.Cleanup(committer.SetSyncFileForTest(f))
-}
+

@@ -3,10 +3,12 @@ package workspace_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 	"testing"
 
+	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
@@ -119,7 +121,13 @@ func TestFailStop(t *testing.T) {
 	if err := ws.Write(testdir.Context(t), insertNote("before")); err != nil {
 		t.Fatal(err)
 	}
-	workspace.SetSyncFile(t, func(*os.File) error { return syscall.EIO })
+	wal := workspace.WALPath(ws.Path())
+	t.Cleanup(fsync.SetHook(func(c fsync.Call) error {
+		if c.Op == fsync.OpData && c.Path == wal {
+			return &fs.PathError{Op: "fdatasync", Path: c.Path, Err: syscall.EIO}
+		}
+		return nil
+	}))
 	if err := ws.Write(testdir.Context(t), insertNote("failed")); err == nil || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Write with a failing fsync = %v, want EIO", err)
 	}

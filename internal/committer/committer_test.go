@@ -15,6 +15,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/internal/testdir"
 	"github.com/litedir/litedir/ncruces"
 )
@@ -306,12 +307,15 @@ func TestSyncStage(t *testing.T) {
 	var syncs atomic.Int32
 	fail := errors.New("disk on fire")
 	var failing atomic.Bool
-	t.Cleanup(SetSyncFileForTest(func(f *os.File) error {
+	t.Cleanup(fsync.SetHook(func(c fsync.Call) error {
+		if c.Op != fsync.OpData || c.Path != wal {
+			return nil
+		}
 		syncs.Add(1)
 		if failing.Load() {
-			return fail
+			return &fs.PathError{Op: "fdatasync", Path: c.Path, Err: fail}
 		}
-		return f.Sync()
+		return nil
 	}))
 	s, err := startSync(wal)
 	if err != nil {
@@ -356,13 +360,14 @@ func TestSyncStage(t *testing.T) {
 func TestFailStop(t *testing.T) {
 	t.Run("fsync", func(t *testing.T) {
 		var failing atomic.Bool
-		t.Cleanup(SetSyncFileForTest(func(f *os.File) error {
-			if failing.Load() {
-				return syscall.EIO
-			}
-			return datasync(f)
-		}))
 		c := open(t, ncruces.Pragma{Name: "synchronous", Value: "FULL"})
+		wal := c.path + "-wal"
+		t.Cleanup(fsync.SetHook(func(call fsync.Call) error {
+			if call.Op == fsync.OpData && call.Path == wal && failing.Load() {
+				return &fs.PathError{Op: "fdatasync", Path: call.Path, Err: syscall.EIO}
+			}
+			return nil
+		}))
 		if err := insert(c, "before"); err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,9 @@
 package committer
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 
+	"github.com/litedir/litedir/internal/fsync"
 	"github.com/litedir/litedir/internal/observe"
 )
 
@@ -55,9 +54,6 @@ type synced struct {
 	err     error
 }
 
-// syncFile is the fsync the stage runs; tests replace it.
-var syncFile = datasync
-
 // startSync opens the WAL at walPath and starts the stage.
 func startSync(walPath string) (*syncStage, error) {
 	f, err := os.OpenFile(walPath, os.O_RDWR, 0)
@@ -100,25 +96,12 @@ func (s *syncStage) run() {
 	}
 }
 
-// sync fsyncs the WAL.
+// sync fsyncs the WAL (fdatasync on Linux, F_FULLFSYNC on darwin): its
+// error is an *fs.PathError naming the WAL. Tests fail it through
+// fsync.SetHook.
 func (s *syncStage) sync() error {
 	done := observe.Sync(s.wal.Name()) // for the crash simulation
-	err := syncFile(s.wal)
+	err := fsync.Data(s.wal)
 	done(err)
-	if err != nil {
-		var pe *fs.PathError
-		if !errors.As(err, &pe) {
-			err = &fs.PathError{Op: "fsync", Path: s.wal.Name(), Err: err}
-		}
-		return err
-	}
-	return nil
-}
-
-// SetSyncFileForTest replaces the sync stage's fsync until restore is
-// called. For tests of the fail-stop behaviour.
-func SetSyncFileForTest(f func(*os.File) error) (restore func()) {
-	old := syncFile
-	syncFile = f
-	return func() { syncFile = old }
+	return err
 }
