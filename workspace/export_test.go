@@ -1,11 +1,21 @@
 package workspace
 
-import "github.com/litedir/litedir/internal/committer"
+import (
+	"time"
+
+	"github.com/litedir/litedir/internal/committer"
+)
 
 // SetTestHookQueued makes every Write call f after queuing its request, until
 // the test ends.
 func SetTestHookQueued(t interface{ Cleanup(func()) }, f func()) {
 	t.Cleanup(committer.SetTestHookQueued(f))
+}
+
+// SetMaxBatchTime sets the time after which a batch takes no more requests,
+// until the test ends.
+func SetMaxBatchTime(t interface{ Cleanup(func()) }, d time.Duration) {
+	t.Cleanup(committer.SetMaxBatchTimeForTest(d))
 }
 
 // SetTestHookCheckpointer makes the background checkpointer call f before

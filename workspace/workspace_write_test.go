@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -19,10 +20,13 @@ import (
 
 // occupy starts a Write whose function blocks until release is called, and
 // returns once that function runs and the Write has reported on queued (see
-// queueHook): the writer is busy, so the Writes that follow queue up and form
-// the next batch together.
+// queueHook): the writer is busy, so the Writes that follow queue up and join
+// its batch together once it is released.
 func occupy(t *testing.T, ws *workspace.Workspace, queued <-chan struct{}) (release func(), result <-chan error) {
 	t.Helper()
+	// The Writes queued behind it join its batch however long it is held,
+	// on however slow a machine.
+	workspace.SetMaxBatchTime(t, time.Hour)
 	started, unblock := make(chan struct{}), make(chan struct{})
 	res := make(chan error, 1)
 	go func() {

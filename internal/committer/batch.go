@@ -11,10 +11,19 @@ import (
 // Group commit limits. A batch ends when the queue is empty, when it holds
 // maxBatch requests, or when maxBatchTime has passed since BEGIN, so that
 // one slow function delays the others' COMMIT by at most its own duration.
-const (
-	maxBatch     = 1024
-	maxBatchTime = 20 * time.Millisecond
-)
+const maxBatch = 1024
+
+var maxBatchTime = 20 * time.Millisecond
+
+// SetMaxBatchTimeForTest sets the time after which a batch takes no more
+// requests, until restore is called: tests that hold a batch while others
+// queue behind it make it long, so that those join it however slow the
+// machine.
+func SetMaxBatchTimeForTest(d time.Duration) (restore func()) {
+	old := maxBatchTime
+	maxBatchTime = d
+	return func() { maxBatchTime = old }
+}
 
 var (
 	errNilFunc = errors.New("nil function")
