@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 
 	"lukechampine.com/adiantum"
@@ -51,7 +52,39 @@ const (
 func init() {
 	// The litedir VFS is built here rather than found by name: package
 	// init order must not decide whether it is registered yet.
-	vfs.Register(cryptVFSName, adiantumvfs.Wrap(fullVFS{vfs.Find("os")}, keyring{}))
+	vfs.Register(cryptVFSName, adiantumvfs.Wrap(blockVFS{fullVFS{vfs.Find("os")}}, keyring{}))
+}
+
+// blockVFS is the litedir VFS under the Adiantum VFS: its files report their
+// size in whole blocks.
+//
+// A crash can leave an encrypted file with a torn last block, shorter than
+// the others: a write that extended the file reached the disk in part. Such
+// a block cannot be decrypted, and the Adiantum VFS fails a read that
+// touches it; SQLite, which reads everything up to the size it is told
+// (recovering a WAL, it reads every frame), then fails with "disk I/O
+// error" and the database does not open at all, though it lost nothing but
+// the torn block. Told the size without it, SQLite sees the shorter file it
+// knows how to recover: a WAL that ends at its last whole frame, a database
+// that its journal or WAL completes.
+type blockVFS struct{ fullVFS }
+
+// OpenFilename opens the file as the litedir VFS does and wraps it.
+func (v blockVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	f, flags, err := v.fullVFS.OpenFilename(name, flags)
+	if ff, ok := f.(*fullFile); ok {
+		return blockFile{ff}, flags, err
+	}
+	return f, flags, err
+}
+
+// blockFile is a file of the litedir VFS whose size counts whole blocks only.
+type blockFile struct{ *fullFile }
+
+// Size returns the size of the file's whole blocks.
+func (f blockFile) Size() (int64, error) {
+	n, err := f.fullFile.Size()
+	return n - n%cryptfile.BlockSize, err
 }
 
 // KeySize is the size of an encryption key, in bytes.
@@ -146,6 +179,23 @@ func (k *Key) Equal(other *Key) bool {
 	defer keys.RUnlock()
 	a, b := keys.m[k.token], keys.m[other.token]
 	return a != nil && b != nil && subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// URIParams sets in params what makes SQLite open a file with k: the
+// encrypting VFS and k's token (never the key). It is for files that a
+// connection opens itself, such as the destination of the backup API, VACUUM
+// INTO or ATTACH, and returns params, a new map if params is nil. A nil Key
+// returns params as it is: the default VFS.
+func (k *Key) URIParams(params url.Values) url.Values {
+	if k == nil {
+		return params
+	}
+	if params == nil {
+		params = url.Values{}
+	}
+	params.Set("vfs", cryptVFSName)
+	params.Set(keyParam, k.token)
+	return params
 }
 
 // with calls f with the key, unless the Key is closed.
