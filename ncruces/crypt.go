@@ -181,17 +181,20 @@ func (k *Key) Equal(other *Key) bool {
 	return a != nil && b != nil && subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// URIParams sets in params what makes SQLite open a file with k: the
-// encrypting VFS and k's token (never the key). It is for files that a
-// connection opens itself, such as the destination of the backup API, VACUUM
-// INTO or ATTACH, and returns params, a new map if params is nil. A nil Key
-// returns params as it is: the default VFS.
+// URIParams sets in params the VFS that opens a file with k: the
+// encrypting VFS and k's token (never the key), or for a nil Key the
+// litedir VFS, plaintext. It is for files that a connection opens itself,
+// such as the destination of the backup API, VACUUM INTO or ATTACH, which
+// would otherwise take the connection's VFS (ATTACH, VACUUM INTO) or the
+// default one (the backup API). It returns params, a new map if params is
+// nil.
 func (k *Key) URIParams(params url.Values) url.Values {
-	if k == nil {
-		return params
-	}
 	if params == nil {
 		params = url.Values{}
+	}
+	if k == nil {
+		params.Set("vfs", vfsName)
+		return params
 	}
 	params.Set("vfs", cryptVFSName)
 	params.Set(keyParam, k.token)

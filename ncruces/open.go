@@ -166,7 +166,6 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	}
 	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS);
 	// with a key, the Adiantum VFS on top of it (see crypt.go).
-	params.Set("vfs", vfsName)
 	cfg.Key.URIParams(params)
 	if shmIsFile(prof, pragmas) {
 		params.Set(shmFileParam, "1")

@@ -101,6 +101,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 		Pragmas:   c.pragmas,
 		MaxConns:  1,
 		Profile:   &c.profile,
+		Key:       c.key,
 		Logger:    c.logger,
 		Init:      e.hooks.Init,
 	})
@@ -115,6 +116,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 			Pragmas:   c.pragmas,
 			MaxConns:  c.readers,
 			Profile:   &c.profile,
+			Key:       c.key,
 			Logger:    c.logger,
 			Term:      e.hooks.ReaderTerm,
 		})
@@ -129,7 +131,7 @@ func (e *entry) open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	level := deferredSync(c.settings, mode)
+	level := deferredSync(c.settings, mode, c.key != nil)
 	e.committer, err = committer.Start(ctx, e.writeDB, e.hooks, committer.Options{
 		Path:      e.dbPath,
 		SyncLevel: level,
@@ -233,6 +235,7 @@ func (e *entry) openReadOnly(ctx context.Context) (err error) {
 		Pragmas:  c.pragmas,
 		MaxConns: max(1, c.readers),
 		Profile:  &c.profile,
+		Key:      c.key,
 		Logger:   c.logger,
 	})
 	if err != nil {
@@ -339,5 +342,6 @@ func (e *entry) closeResources() error {
 	if e.lock != nil {
 		errs = append(errs, e.lock.Release())
 	}
+	e.config.key.Close() // no connection can open with it any more
 	return errors.Join(errs...)
 }

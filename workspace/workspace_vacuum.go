@@ -43,15 +43,21 @@ func (w *Workspace) VacuumIntoWith(ctx context.Context, dst string, opts *CopyOp
 	if err != nil {
 		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
 	}
+	key, done, err := w.copyKey(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	defer done()
 	// VACUUM INTO fills an empty file as readily as a missing one.
-	return w.writeCopy(ctx, dst, "vacuum %s into %s", opts, func(tmp string) error {
-		return vacuumInto(ctx, w.e.readDB, tmp, w.e.config.profile)
-	})
+	return w.writeCopy(ctx, copyTo{dst: dst, op: "vacuum %s into %s", opts: opts, key: key, fill: func(tmp string) error {
+		return vacuumInto(ctx, w.e.readDB, tmp, w.e.config.profile, key)
+	}})
 }
 
-// vacuumInto runs VACUUM INTO path on a connection of db.
-func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
-	err := fillCopy(ctx, db, path, p, func(c *sqlite3.Conn, uri string) error {
+// vacuumInto runs VACUUM INTO path on a connection of db, encrypting the
+// copy with key unless it is nil.
+func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, key *ncruces.Key) error {
+	err := fillCopy(ctx, db, path, p, key, func(c *sqlite3.Conn, uri string) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
 		// PRAGMA query_only, set on every read connection, refuses VACUUM

@@ -1,0 +1,4 @@
+package workspace
+
+// DeferredSync is deferredSync.
+var DeferredSync = deferredSync
