@@ -95,9 +95,11 @@ const KeySize = cryptfile.KeySize
 // changing a byte otherwise.
 var (
 	// ErrEncrypted reports a database opened without a key whose file does
-	// not start with SQLite's header: it is encrypted, or not a database at
-	// all (the two look alike without the key). It also matches
-	// [ErrNotADatabase].
+	// not start with SQLite's header but is made of whole 4096-byte blocks:
+	// it is encrypted, or not a database at all (the two look alike without
+	// the key). It also matches [ErrNotADatabase], as does the error for a
+	// file that has no header and is not made of whole blocks; Open refuses
+	// either before SQLite reads it.
 	ErrEncrypted = errors.New("ncruces: database is encrypted (or not a database), and no key was given")
 
 	// ErrNotEncrypted reports a key given for a database that is not

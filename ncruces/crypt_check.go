@@ -62,7 +62,7 @@ func checkKey(path string, key *Key) error {
 
 // checkFiles is one look of checkKey.
 func checkFiles(path string, key *Key) error {
-	head, ok := firstBlock(path)
+	head, size, ok := firstBlock(path)
 	switch {
 	case !ok || len(head) == 0:
 		return nil // no database yet, or one SQLite will report on
@@ -73,8 +73,11 @@ func checkFiles(path string, key *Key) error {
 		return nil
 	case zeroSector(head):
 		return nil // its creation was cut; its journal decides
+	case key == nil && size%cryptfile.BlockSize != 0:
+		// Refused all the same: SQLite would drop a WAL beside it.
+		return fmt.Errorf("no SQLite header, and %d bytes are no whole number of an encrypted database's blocks: %w", size, ErrNotADatabase)
 	case key == nil:
-		return fmt.Errorf("%w (%w)", ErrEncrypted, ErrNotADatabase)
+		return fmt.Errorf("%w: %w", ErrEncrypted, ErrNotADatabase)
 	}
 	c := key.cipher()
 	if c == nil {
@@ -89,32 +92,32 @@ func checkFiles(path string, key *Key) error {
 		suffix string
 		is     func([]byte) bool
 	}{{"-wal", cryptfile.IsWALHeader}, {"-journal", cryptfile.IsJournalHeader}} {
-		if h, ok := firstBlock(path + f.suffix); ok && decrypts(c, h, f.is) {
+		if h, _, ok := firstBlock(path + f.suffix); ok && decrypts(c, h, f.is) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w (%w)", ErrWrongKey, ErrNotADatabase)
+	return fmt.Errorf("%w: %w", ErrWrongKey, ErrNotADatabase)
 }
 
 // firstBlock returns the first block of the regular file path, or less if
-// the file is shorter. ok is false when path is no regular file or cannot
-// be read.
-func firstBlock(path string) (head []byte, ok bool) {
+// the file is shorter, and the file's size. ok is false when path is no
+// regular file or cannot be read.
+func firstBlock(path string) (head []byte, size int64, ok bool) {
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, false
+		return nil, 0, false
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	defer f.Close()
 	head = make([]byte, cryptfile.BlockSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, false
+		return nil, 0, false
 	}
-	return head[:n], true
+	return head[:n], fi.Size(), true
 }
 
 // zeroSector reports whether the first sector of head is zeros: a hole

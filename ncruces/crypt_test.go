@@ -305,7 +305,8 @@ func TestCheckKeyCrashStates(t *testing.T) {
 		{"torn, nothing whole", torn, torn, torn, key, ErrWrongKey},
 		{"plaintext", []byte("SQLite format 3\x00rest"), nil, nil, key, ErrNotEncrypted},
 		{"plaintext, no key", []byte("SQLite format 3\x00rest"), nil, nil, nil, nil},
-		{"garbage, no key", []byte("garbage"), nil, nil, nil, ErrEncrypted},
+		{"garbage, no key", []byte("garbage"), nil, nil, nil, ErrNotADatabase},
+		{"garbage blocks, no key", bytes.Repeat([]byte("garbage!"), 1024), nil, nil, nil, ErrEncrypted},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(testdir.New(t), "x.db")
