@@ -74,6 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	bf := bench.DefineFlags(flags)
 	asJSON := flags.Bool("json", false, "print one JSON object, in ns, bytes and counts")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, rest, err := parseInterspersed(flags, args)
 	if err != nil {
 		return usageExit(flags, err)
@@ -96,6 +97,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageExit(flags, usageError("%v", err))
 	}
+	c.SetKeyFile(key.file())
 	res, err := bench.Run(ctx, c, stderr)
 	if res != nil {
 		var werr error
@@ -114,14 +116,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // bench.MeasureOpenChild): it prints the elapsed nanoseconds, alone on a
 // line, after closing the workspace.
 func runBenchOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet(bench.OpenChild, "[-name N] DIR",
+	flags := newFlagSet(bench.OpenChild, "[-name N] [-key-file F] DIR",
 		"Bench-open is the child process of litedir bench's open-time measurement.", stderr)
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name)
+	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name, key.file())
 	if err != nil {
 		return report(stderr, bench.OpenChild, err)
 	}

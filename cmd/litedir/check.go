@@ -27,20 +27,23 @@ Example:
 	litedir check -full ./data || echo "damaged: restore a backup"`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("check", "[-full] [-json] [-name N] DIR", checkDoc, stderr)
+	flags := newFlagSet("check", "[-full] [-json] [-name N] [-key-file F] DIR", checkDoc, stderr)
 	full := flags.Bool("full", false, "run integrity_check instead of quick_check")
 	asJSON := flags.Bool("json", false, "print the findings as JSON")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "check", checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON))
+	opts := workspace.Options{Name: *name, Key: key.source()}
+	return report(stderr, "check", checkWorkspace(ctx, stdout, stderr, pos[0], opts, *full, *asJSON))
 }
 
-// checkWorkspace checks the workspace name in dir and prints the findings.
-func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, full, asJSON bool) (err error) {
-	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "", 0)
+// checkWorkspace checks the workspace in dir that opts names and prints the
+// findings.
+func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, full, asJSON bool) (err error) {
+	ws, err := openExisting(ctx, stderr, dir, opts, "", 0)
 	if err != nil {
 		return err
 	}

@@ -18,21 +18,26 @@ import (
 )
 
 // OpenChild is the hidden litedir command that measureOpen runs as its
-// child process: "litedir bench-open [-name N] DIR" must Open the workspace
+// child process: "litedir bench-open [-name N] [-key-file F] DIR" must Open the workspace
 // with migrations.Builtin, answer a first query, close, and print the
 // elapsed nanoseconds alone on a line (see [MeasureOpenChild]).
 const OpenChild = "bench-open"
 
 // MeasureOpenChild is the work of the child process: it opens the existing
-// workspace in dir with its migrations (none pending), answers a first
+// workspace in dir with its migrations (none pending), with the key in
+// keyFile unless it is "" (the time includes reading it), answers a first
 // query, closes it, and returns the time to the answer.
-func MeasureOpenChild(ctx context.Context, dir, name string) (time.Duration, error) {
+func MeasureOpenChild(ctx context.Context, dir, name, keyFile string) (time.Duration, error) {
 	start := time.Now()
-	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+	opts := &workspace.Options{
 		Name:       name,
 		Migrations: migrations.Builtin,
 		Program:    "litedir " + OpenChild,
-	})
+	}
+	if keyFile != "" {
+		opts.Key = workspace.KeyFile(keyFile)
+	}
+	ws, err := workspace.Open(ctx, dir, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -48,13 +53,14 @@ func MeasureOpenChild(ctx context.Context, dir, name string) (time.Duration, err
 // measureOpen runs "litedir bench-open" on dir runs times, one process after
 // the other, with the engine cache in cacheDir, which must start empty: the
 // first run compiles SQLite and fills the cache (cold), the others load it
-// (warm). The workspace must be closed, as the children take its lock.
-func measureOpen(ctx context.Context, dir, name, cacheDir string, runs int) (*OpenResult, error) {
+// (warm). The workspace must be closed, as the children take its lock. An
+// encrypted workspace's children read the key from keyFile.
+func measureOpen(ctx context.Context, dir, name, keyFile, cacheDir string, runs int) (*OpenResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{OpenChild, "-name", name, dir}
+	args := []string{OpenChild, "-name", name, "-key-file", keyFile, dir}
 
 	res := &OpenResult{Runs: runs}
 	for i := range runs {

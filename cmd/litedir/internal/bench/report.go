@@ -44,6 +44,7 @@ type ConfigJSON struct {
 	Workload    string `json:"workload"` // plain or sqlc
 
 	ExternalCheckpoints bool   `json:"external_checkpoints"` // -external-checkpoints
+	Encrypted           bool   `json:"encrypted"`            // -key-file: the workspace and the baseline
 	GOMAXPROCS          int    `json:"gomaxprocs"`
 	GOOS                string `json:"goos"`
 	GOARCH              string `json:"goarch"`
@@ -148,6 +149,9 @@ func WriteText(w io.Writer, res *Result) error {
 	}
 	if c.Temporary && c.Kept {
 		where = "temporary, kept by -keep"
+	}
+	if c.Encrypted {
+		where += ", encrypted"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %d-byte bodies, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s, workspace %s (%s)\n",
