@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,7 +38,7 @@ func newKeyFile(t *testing.T) (key []byte, path string) {
 	return key, path
 }
 
-// scanner reads every file of some directories over and over, from a
+// scanner reads every file under some directories over and over, from a
 // goroutine of its own, and remembers each file in which it ever found a
 // marker: it sees the files at many points of a run, temporary ones
 // included, as another user of the disk would.
@@ -71,22 +72,21 @@ func startScanner(dirs []string, marker string) *scanner {
 	return s
 }
 
-// scan looks at every regular file once. Files vanish and change while it
-// reads them; what it could read is what counts.
+// scan looks at every regular file under the directories once. Files
+// vanish and change while it reads them; what it could read is what counts.
 func (s *scanner) scan() {
 	for _, dir := range s.dirs {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if !e.Type().IsRegular() {
-				continue
+		filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() {
+				return nil
 			}
-			path := filepath.Join(dir, e.Name())
 			if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, s.marker) {
 				s.mu.Lock()
 				s.found[path] = true
 				s.mu.Unlock()
 			}
-		}
+			return nil
+		})
 	}
 	s.mu.Lock()
 	s.scans++
