@@ -236,3 +236,34 @@ func TestHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderDamaged reads an encrypted database with a block destroyed, as
+// a salvage of a damaged workspace does: the damage stays in that block,
+// every other page decrypts as before.
+func TestReaderDamaged(t *testing.T) {
+	enc, _, key := encryptedDB(t, false)
+	whole := testdir.ReadFile(t, enc)
+	damaged := bytes.Clone(whole)
+	const bad = 3 // a page of the table
+	for i := range cryptfile.BlockSize {
+		damaged[bad*cryptfile.BlockSize+i] ^= 0x5a
+	}
+	read := func(b []byte) []byte {
+		r, err := cryptfile.NewReader(bytes.NewReader(b), int64(len(b)), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, r.Size())
+		if _, err := r.ReadAt(out, 0); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want, got := read(whole), read(damaged)
+	for off := 0; off < len(want); off += cryptfile.BlockSize {
+		same := bytes.Equal(got[off:off+cryptfile.BlockSize], want[off:off+cryptfile.BlockSize])
+		if page := off / cryptfile.BlockSize; same != (page != bad) {
+			t.Errorf("block %d: equal to the undamaged plaintext: %v, want %v", page, same, page != bad)
+		}
+	}
+}
