@@ -44,6 +44,14 @@
 // processes may open it at once; SQLite's own locking then arbitrates writes
 // and exactly one process applies migrations. [OpenReadOnly] takes no lock
 // and works while another process owns the workspace.
+//
+// # Encryption at rest
+//
+// With [Options.Key] a workspace is encrypted: its database, WAL and journal,
+// and every copy [Workspace.Backup] and [Workspace.VacuumInto] write. A wrong
+// key, or none, fails Open with [ErrWrongKey] or [ErrEncrypted] and changes
+// nothing. [Rekey] encrypts, decrypts or changes the key of a closed
+// workspace in place.
 package workspace
 
 import (

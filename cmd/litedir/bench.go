@@ -50,6 +50,11 @@ cache the first one filled (warm).
 On a terminal, a progress line on stderr shows the elapsed time, writes and
 reads per second, the mean batch and the WAL size every 500 ms.
 
+With -key-file (or LITEDIR_KEY_FILE) the workspace, and the baseline's
+database, are encrypted with the key in that file, and the open-time
+children read it as a program would: the cost of encryption, against a run
+without it.
+
 Without DIR, bench uses a new temporary workspace and removes it at the end
 (unless -keep). With DIR, it opens or creates the workspace there, adds its
 sessions and messages to it, and keeps it.
