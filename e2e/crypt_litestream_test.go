@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -31,13 +30,7 @@ func TestLitestreamEncrypted(t *testing.T) {
 		runWriters(t, cfg)
 		return
 	}
-	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
-		skipLitestream(t, "the Litestream test runs on Linux and macOS, not %s", runtime.GOOS)
-	}
-	if p := ncruces.Platform(); p.LockingExclusive || p.NoLock {
-		skipLitestream(t, "Litestream reads the WAL beside the writer, which needs WAL shared memory and file locks; %s/%s has %q", p.GOOS, p.GOARCH, p.Notes)
-	}
-	bin := litestreamBin(t)
+	bin := needLitestream(t)
 	ctx := testdir.Context(t)
 	dir := t.TempDir()
 	replica := filepath.Join(t.TempDir(), "replica")
@@ -65,13 +58,7 @@ func TestLitestreamEncrypted(t *testing.T) {
 		t.Errorf("litestream sync of an encrypted workspace: got %v, want the failure that README describes (file is not a database)\nlitestream:\n%s", err, ls.out.String())
 	}
 	acks.waitCount(ctx, t, acks.count()+500)
-	w.Kill()
-	select {
-	case <-acks.done:
-	case <-ctx.Done():
-		t.Fatalf("writer did not end: %v", ctx.Err())
-	}
-	w.Wait(ctx)
+	killAcked(ctx, t, w, acks)
 	ls.stop(ctx)
 
 	// Litestream alone on the workspace the kill left, its WAL full.

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -106,6 +107,19 @@ func (s *scanner) finish() (found []string, scans int) {
 	return found, s.scans
 }
 
+// killAcked kills a writer child (SIGKILL) and waits until its
+// acknowledgements are read to their end and it is reaped.
+func killAcked(ctx context.Context, t *testing.T, w *testproc.Child, acks *lsAcks) {
+	t.Helper()
+	w.Kill()
+	select {
+	case <-acks.done:
+	case <-ctx.Done():
+		t.Fatalf("writer did not end: %v", context.Cause(ctx))
+	}
+	w.Wait(ctx)
+}
+
 // TestEncryptedKill runs 16 writer goroutines in a child process on an
 // encrypted workspace, every message starting with a plaintext marker, while
 // the CLI takes backups and compacted copies of it under its key, and kills
@@ -151,13 +165,7 @@ func TestEncryptedKill(t *testing.T) {
 			}
 		}
 	}
-	w.Kill()
-	select {
-	case <-acks.done:
-	case <-ctx.Done():
-		t.Fatalf("writer did not end: %v", ctx.Err())
-	}
-	w.Wait(ctx)
+	killAcked(ctx, t, w, acks)
 	if len(acks.bad) > 0 {
 		t.Fatalf("writer said %q", acks.bad)
 	}

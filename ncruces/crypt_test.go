@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -53,6 +54,20 @@ func keepWAL(t *testing.T) ([]Pragma, func(*sqlite3.Conn) error) {
 	}
 }
 
+// mustWriteRows opens the database at path with key (nil: plaintext) as
+// keepWAL says, creates table t with n rows that hold the marker, and
+// returns the open pool: closing it leaves every row in the WAL.
+func mustWriteRows(t *testing.T, path string, key *Key, n int) *sql.DB {
+	t.Helper()
+	pragmas, init := keepWAL(t)
+	db := mustOpen(t, Config{Path: path, Key: key, Pragmas: pragmas, Init: init})
+	mustExec(t, db, "CREATE TABLE t (x TEXT)")
+	for i := range n {
+		mustExec(t, db, "INSERT INTO t VALUES (? || ?)", marker, i)
+	}
+	return db
+}
+
 // TestKeyRoundTrip writes through an encrypted pool, reopens it with the
 // key, and finds no plaintext in any file, the WAL's included.
 func TestKeyRoundTrip(t *testing.T) {
@@ -60,13 +75,7 @@ func TestKeyRoundTrip(t *testing.T) {
 	dir := absTemp(t)
 	path := filepath.Join(dir, "enc.db")
 	key, _ := mustKey(t, nil)
-	pragmas, init := keepWAL(t)
-
-	db := mustOpen(t, Config{Path: path, Key: key, Pragmas: pragmas, Init: init})
-	mustExec(t, db, "CREATE TABLE t (x TEXT)")
-	for i := range 50 {
-		mustExec(t, db, "INSERT INTO t VALUES (? || ?)", marker, i)
-	}
+	db := mustWriteRows(t, path, key, 50)
 	// A reader beside the writer, as a workspace's read pool.
 	reader := mustOpen(t, Config{Path: path, Key: key, QueryOnly: true, NoCreate: true, MaxConns: 2})
 	var n int
@@ -98,7 +107,6 @@ func TestKeyRoundTrip(t *testing.T) {
 // no byte and creates no file. The right key then finds every row.
 func TestKeyMismatch(t *testing.T) {
 	needSharedAccess(t)
-	pragmas, init := keepWAL(t)
 	for _, tt := range []struct {
 		name      string
 		encrypted bool // the database
@@ -120,12 +128,7 @@ func TestKeyMismatch(t *testing.T) {
 			if tt.encrypted {
 				right, _ = mustKey(t, nil)
 			}
-			db := mustOpen(t, Config{Path: path, Key: right, Pragmas: pragmas, Init: init})
-			mustExec(t, db, "CREATE TABLE t (x TEXT)")
-			for i := range 20 {
-				mustExec(t, db, "INSERT INTO t VALUES (?)", i)
-			}
-			if err := db.Close(); err != nil {
+			if err := mustWriteRows(t, path, right, 20).Close(); err != nil {
 				t.Fatal(err)
 			}
 			before := testdir.Snapshot(t, dir)
@@ -154,7 +157,7 @@ func TestKeyMismatch(t *testing.T) {
 			}
 			testdir.SameFiles(t, before, testdir.Snapshot(t, dir))
 
-			db = mustOpen(t, Config{Path: path, Key: right})
+			db := mustOpen(t, Config{Path: path, Key: right})
 			var n int
 			if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 20 {
 				t.Errorf("with the right key: got %d rows, %v, want 20", n, err)
@@ -332,20 +335,14 @@ func TestKeyTornLastBlock(t *testing.T) {
 	dir := absTemp(t)
 	path := filepath.Join(dir, "x.db")
 	key, _ := mustKey(t, nil)
-	pragmas, init := keepWAL(t)
-	db := mustOpen(t, Config{Path: path, Key: key, Pragmas: pragmas, Init: init})
-	mustExec(t, db, "CREATE TABLE t (x TEXT)")
-	for i := range 20 {
-		mustExec(t, db, "INSERT INTO t VALUES (?)", i)
-	}
-	if err := db.Close(); err != nil {
+	if err := mustWriteRows(t, path, key, 20).Close(); err != nil {
 		t.Fatal(err)
 	}
 	wal := testdir.ReadFile(t, path+"-wal")
 	if err := os.WriteFile(path+"-wal", wal[:len(wal)-1024], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db = mustOpen(t, Config{Path: path, Key: key})
+	db := mustOpen(t, Config{Path: path, Key: key})
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n < 18 {
 		t.Errorf("after a torn last block: got %d rows, %v, want the 18 or more before it", n, err)

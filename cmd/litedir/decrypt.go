@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-
-	"github.com/litedir/litedir/workspace"
 )
 
 const decryptDoc = `
@@ -21,17 +19,5 @@ Example:
 	litedir decrypt -key-file ~/.config/agent/ws.key ./data`
 
 func runDecrypt(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("decrypt", "[-key-file F] [-wait D] [-name N] DIR", decryptDoc, stderr)
-	key := keyFlag(flags)
-	wait := waitFlag(flags, "a workspace")
-	name := nameFlag(flags)
-	pos, err := parseArgs(flags, args, "DIR")
-	if err == nil && key.source() == nil {
-		err = usageError("no key: give -key-file or set %s", envKeyFile)
-	}
-	if err != nil {
-		return usageExit(flags, err)
-	}
-	opts := workspace.Options{Name: *name, Key: key.source()}
-	return report(stderr, "decrypt", rekeyWorkspace(ctx, stdout, stderr, "decrypt", pos[0], opts, nil, *wait))
+	return runKeyChange(ctx, "decrypt", decryptDoc, args, stdout, stderr)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-
-	"github.com/litedir/litedir/workspace"
 )
 
 const encryptDoc = `
@@ -23,16 +21,5 @@ Example:
 	litedir encrypt -key-file ~/.config/agent/ws.key ./data`
 
 func runEncrypt(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("encrypt", "[-key-file F] [-wait D] [-name N] DIR", encryptDoc, stderr)
-	key := keyFlag(flags)
-	wait := waitFlag(flags, "a workspace")
-	name := nameFlag(flags)
-	pos, err := parseArgs(flags, args, "DIR")
-	if err == nil && key.source() == nil {
-		err = usageError("no key: give -key-file or set %s", envKeyFile)
-	}
-	if err != nil {
-		return usageExit(flags, err)
-	}
-	return report(stderr, "encrypt", rekeyWorkspace(ctx, stdout, stderr, "encrypt", pos[0], workspace.Options{Name: *name}, key.source(), *wait))
+	return runKeyChange(ctx, "encrypt", encryptDoc, args, stdout, stderr)
 }

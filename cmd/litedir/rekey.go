@@ -51,6 +51,28 @@ func runRekey(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return report(stderr, "rekey", rekeyWorkspace(ctx, stdout, stderr, "rekey", pos[0], opts, newKey.source(), *wait))
 }
 
+// runKeyChange is litedir encrypt and decrypt (op), with the description
+// doc: the key of -key-file is the key the workspace gets (encrypt) or has
+// (decrypt).
+func runKeyChange(ctx context.Context, op, doc string, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet(op, "[-key-file F] [-wait D] [-name N] DIR", doc, stderr)
+	key := keyFlag(flags)
+	wait := waitFlag(flags, "a workspace")
+	name := nameFlag(flags)
+	pos, err := parseArgs(flags, args, "DIR")
+	if err == nil && key.source() == nil {
+		err = usageError("no key: give -key-file or set %s", envKeyFile)
+	}
+	if err != nil {
+		return usageExit(flags, err)
+	}
+	opts, newKey := workspace.Options{Name: *name}, key.source()
+	if op == "decrypt" {
+		opts.Key, newKey = newKey, nil
+	}
+	return report(stderr, op, rekeyWorkspace(ctx, stdout, stderr, op, pos[0], opts, newKey, *wait))
+}
+
 // rekeyWorkspace re-encrypts the existing workspace in dir that opts names
 // (its present key is opts.Key) with newKey (see workspace.Rekey), as the
 // command op, and says what it did.
