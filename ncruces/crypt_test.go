@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -350,5 +351,45 @@ func TestKeyTornLastBlock(t *testing.T) {
 	var ok string
 	if err := db.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
 		t.Errorf("integrity_check: got %q, %v", ok, err)
+	}
+}
+
+// TestKeyLitedirVFS checks that the encrypting VFS keeps what the litedir
+// VFS under it does: a database that is a symbolic link is refused, its
+// target untouched; a new database and its WAL are created 0600.
+func TestKeyLitedirVFS(t *testing.T) {
+	dir := absTemp(t)
+	key, _ := mustKey(t, nil)
+	target := filepath.Join(dir, "target.db")
+	if err := mustWriteRows(t, target, key, 3).Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := testdir.ReadFile(t, target)
+	link := filepath.Join(dir, "link.db")
+	testdir.Symlink(t, target, link)
+	if _, err := Open(context.Background(), Config{Path: link, Key: key}); !errors.Is(err, ErrSymlink) {
+		t.Errorf("Open of a symbolic link: got %v, want ErrSymlink", err)
+	}
+	if got := testdir.ReadFile(t, target); !bytes.Equal(got, before) {
+		t.Error("the link's target changed")
+	}
+
+	if runtime.GOOS == "windows" || runtime.GOOS == "wasip1" || runtime.GOOS == "js" || runtime.GOOS == "plan9" {
+		return // no Unix permissions to check
+	}
+	path := filepath.Join(dir, "new.db")
+	db := mustWriteRows(t, path, key, 1)
+	defer db.Close()
+	for _, name := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && name != path {
+				continue // no WAL on this profile
+			}
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(name), perm)
+		}
 	}
 }
