@@ -63,7 +63,14 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile,
 		// PRAGMA query_only, set on every read connection, refuses VACUUM
 		// INTO although it writes only the new file. It is lifted for
 		// this one statement on a connection no one else can use
-		// meanwhile; a connection it cannot be restored on is discarded.
+		// meanwhile, and then put back as it was: on a single-connection
+		// profile the read pool is the writer's connection, which must
+		// stay writable. A connection it cannot be restored on is
+		// discarded.
+		restore, err := queryOnly(c)
+		if err != nil {
+			return err
+		}
 		if err := c.Exec("PRAGMA query_only=0"); err != nil {
 			return err
 		}
@@ -77,7 +84,7 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile,
 			}
 			err = errors.Join(err, stmt.Close())
 		}
-		if rerr := c.Exec("PRAGMA query_only=1"); rerr != nil {
+		if rerr := c.Exec(restore); rerr != nil {
 			return errors.Join(err, rerr, driver.ErrBadConn)
 		}
 		return err
@@ -86,4 +93,21 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile,
 		return fmt.Errorf("vacuum: %w", err)
 	}
 	return nil
+}
+
+// queryOnly returns the statement that sets PRAGMA query_only on c back to
+// what it is now.
+func queryOnly(c *sqlite3.Conn) (restore string, err error) {
+	stmt, _, err := c.Prepare("PRAGMA query_only")
+	if err != nil {
+		return "", err
+	}
+	on := stmt.Step() && stmt.ColumnBool(0)
+	if err := errors.Join(stmt.Err(), stmt.Close()); err != nil {
+		return "", err
+	}
+	if on {
+		return "PRAGMA query_only=1", nil
+	}
+	return "PRAGMA query_only=0", nil
 }
