@@ -68,7 +68,7 @@ func KeyFile(path string) KeySource {
 	return func(context.Context) ([]byte, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("key file: %w", err)
+			return nil, err // an *fs.PathError naming the file
 		}
 		defer clear(b)
 		key, err := ParseKey(b)

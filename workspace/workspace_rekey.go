@@ -61,8 +61,9 @@ func rekeyStage(stage string) {
 // changes nothing. The copy is in rollback-journal mode; the next Open puts
 // it back in WAL.
 //
-// A Litestream replica of the workspace holds the old key's pages: stop
-// Litestream before Rekey and start its replication over after.
+// Copies made before keep what they were: backups their old key, or their
+// plaintext, as does a Litestream replica of a plaintext workspace (stop
+// Litestream before encrypting: it cannot replicate an encrypted one).
 func Rekey(ctx context.Context, dir string, opts *Options, newKey KeySource) (err error) {
 	fail := func(err error) error { return fmt.Errorf("rekey workspace %s: %w", dir, err) }
 	if opts == nil {

@@ -14,6 +14,8 @@ under the workspace's lock, by a copy and a rename: killed at any point, the
 workspace is the plaintext one or the encrypted one, whole.
 
 Backups made before stay plaintext: remove them, or encrypt them too.
+Litestream cannot replicate an encrypted workspace: stop it first (its
+replica stays plaintext).
 
 Example:
 

@@ -22,8 +22,8 @@ another process holds it, unless -wait outlasts it) and fails while a process
 reading without the lock holds the WAL. It copies the database under the new
 key into a temporary file beside it, syncs and checks the copy, and renames it
 over the database: killed at any point, the workspace opens with the old key
-or with the new one, never with neither. Stop Litestream first: its replica
-holds the old key's pages.
+or with the new one, never with neither. Backups made before keep the old
+key.
 
 Examples:
 
