@@ -332,6 +332,9 @@ func TestCheckKeyCrashStates(t *testing.T) {
 // the block is lost, the rest opens (the driver's Adiantum VFS alone fails
 // every read of it, and SQLite then opens nothing).
 func TestKeyTornLastBlock(t *testing.T) {
+	if p := Platform(); p.JournalMode != "wal" {
+		t.Skipf("no WAL on %s/%s: %q", p.GOOS, p.GOARCH, p.Notes)
+	}
 	dir := absTemp(t)
 	path := filepath.Join(dir, "x.db")
 	key, _ := mustKey(t, nil)
