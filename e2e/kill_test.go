@@ -39,6 +39,9 @@ type writerConfig struct {
 	// (FULL, RESTART, TRUNCATE in turn), saying "checkpoint start" before
 	// each and "checkpoint done" after it.
 	Checkpoint bool
+
+	// Key, when not nil, opens the workspace encrypted with it.
+	Key []byte
 }
 
 // messagesPerSession is how many messages a writer goroutine puts in one
@@ -57,12 +60,16 @@ func runWriters(t *testing.T, cfg writerConfig) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	p := testproc.NewParent()
-	ws, err := workspace.Open(ctx, cfg.Dir, &workspace.Options{
+	opts := &workspace.Options{
 		Program:       "e2e-writer",
 		Migrations:    migrations.Builtin,
 		Pragmas:       cfg.Pragmas,
 		InProcessLock: cfg.InProcessLock,
-	})
+	}
+	if cfg.Key != nil {
+		opts.Key = workspace.KeyBytes(cfg.Key)
+	}
+	ws, err := workspace.Open(ctx, cfg.Dir, opts)
 	if err != nil {
 		p.Fail(t, "open: %v", err)
 	}

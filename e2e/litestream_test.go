@@ -104,6 +104,19 @@ func litestreamBin(t *testing.T) string {
 	return bin
 }
 
+// needLitestream skips the test where Litestream cannot run beside a
+// writer, and returns the CLI (see litestreamBin).
+func needLitestream(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		skipLitestream(t, "the Litestream test runs on Linux and macOS, not %s", runtime.GOOS)
+	}
+	if p := ncruces.Platform(); p.LockingExclusive || p.NoLock {
+		skipLitestream(t, "Litestream reads the WAL beside the writer, which needs WAL shared memory and file locks; %s/%s has %q", p.GOOS, p.GOARCH, p.Notes)
+	}
+	return litestreamBin(t)
+}
+
 // litestream is a running "litestream replicate".
 type litestream struct {
 	t      *testing.T
@@ -312,13 +325,7 @@ func TestLitestream(t *testing.T) {
 		runWriters(t, cfg)
 		return
 	}
-	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
-		skipLitestream(t, "the Litestream test runs on Linux and macOS, not %s", runtime.GOOS)
-	}
-	if p := ncruces.Platform(); p.LockingExclusive || p.NoLock {
-		skipLitestream(t, "Litestream reads the WAL beside the writer, which needs WAL shared memory and file locks; %s/%s has %q", p.GOOS, p.GOARCH, p.Notes)
-	}
-	bin := litestreamBin(t)
+	bin := needLitestream(t)
 
 	for _, end := range []string{"stop", "kill-writer", "kill-both"} {
 		t.Run(end, func(t *testing.T) {

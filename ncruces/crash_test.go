@@ -1,6 +1,7 @@
 package ncruces_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -363,9 +364,9 @@ const (
 	crashPhases  = 2  // each phase opens and closes the workspace
 )
 
-// record runs the workload on a new workspace with pragmas and returns the
-// recording.
-func record(t *testing.T, pragmas []ncruces.Pragma) []recOp {
+// record runs the workload on a new workspace with pragmas, encrypted with
+// key unless it is nil, and returns the recording.
+func record(t *testing.T, pragmas []ncruces.Pragma, key []byte) []recOp {
 	t.Helper()
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -377,7 +378,11 @@ func record(t *testing.T, pragmas []ncruces.Pragma) []recOp {
 
 	ctx := context.Background()
 	for phase := range crashPhases {
-		ws, err := workspace.Open(ctx, dir, &workspace.Options{Migrations: crashSchema, Pragmas: pragmas})
+		opts := &workspace.Options{Migrations: crashSchema, Pragmas: pragmas}
+		if key != nil {
+			opts.Key = workspace.KeyBytes(key)
+		}
+		ws, err := workspace.Open(ctx, dir, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +434,7 @@ const crashEarly = 48
 
 // simulate cuts ops at points random places, and after each of the first
 // crashEarly operations, and checks each crash state.
-func simulate(t *testing.T, ops []recOp, m model, points int, full bool, rng *rand.Rand) crashResult {
+func simulate(t *testing.T, ops []recOp, m model, points int, full bool, key []byte, rng *rand.Rand) crashResult {
 	t.Helper()
 	cuts := make([]int, points)
 	for i := range cuts {
@@ -451,7 +456,7 @@ func simulate(t *testing.T, ops []recOp, m model, points int, full bool, rng *ra
 			}
 		}
 		dir := filepath.Join(base, strconv.Itoa(k))
-		lost, err := checkCrash(t, dir, r.crash(rng), r.acked)
+		lost, err := checkCrash(t, dir, r.crash(rng), r.acked, key)
 		res.points++
 		if err != nil {
 			res.corrupt++
@@ -469,9 +474,10 @@ func simulate(t *testing.T, ops []recOp, m model, points int, full bool, rng *ra
 	return res
 }
 
-// checkCrash writes files into dir, opens the database with SQLite and
-// returns how many of acked rows it lacks, and an error if it is corrupt.
-func checkCrash(t *testing.T, dir string, files map[string][]byte, acked []int64) (lost int, err error) {
+// checkCrash writes files into dir, opens the database with SQLite (with
+// key, unless nil) and returns how many of acked rows it lacks, and an
+// error if it is corrupt.
+func checkCrash(t *testing.T, dir string, files map[string][]byte, acked []int64, key []byte) (lost int, err error) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -485,7 +491,14 @@ func checkCrash(t *testing.T, dir string, files map[string][]byte, acked []int64
 		return len(acked), nil
 	}
 	ctx := context.Background()
-	db, err := ncruces.Open(ctx, ncruces.Config{Path: filepath.Join(dir, "litedir.db")})
+	var k *ncruces.Key
+	if key != nil {
+		if k, err = ncruces.NewKey(key); err != nil {
+			t.Fatal(err)
+		}
+		defer k.Close()
+	}
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: filepath.Join(dir, "litedir.db"), Key: k})
 	if err != nil {
 		return len(acked), fmt.Errorf("open: %w", err)
 	}
@@ -544,9 +557,10 @@ func checkCrash(t *testing.T, dir string, files map[string][]byte, acked []int64
 	return lost, err
 }
 
-// TestCrashSimulation runs the workload at FULL and NORMAL, records it,
-// and checks its crash points: 0 lost acknowledged Writes and 0 corrupt
-// databases at FULL, 0 corrupt at NORMAL. It logs the counts; -v shows them.
+// TestCrashSimulation runs the workload at FULL and NORMAL, plaintext and
+// encrypted, records it, and checks its crash points: 0 lost acknowledged
+// Writes and 0 corrupt databases at FULL, 0 corrupt at NORMAL. It logs the
+// counts; -v shows them.
 //
 // A plain go test checks a quick 150 points per model at FULL and 50 at
 // NORMAL; LITEDIR_CRASH_POINTS=N checks N at FULL and 3N/10 at NORMAL.
@@ -586,25 +600,46 @@ func TestCrashSimulation(t *testing.T) {
 		}
 		return ps
 	}
+	// The encrypted runs use a fixed key: what matters is that every
+	// byte the recording holds is encrypted, and that a power loss at any
+	// point leaves a database that opens with it.
+	key := bytes.Repeat([]byte{0x5a}, ncruces.KeySize)
 	for _, tc := range []struct {
 		name    string
 		sync    string
 		model   model
 		darwin  bool // the darwin profile's pragmas
 		points  int
-		control bool // log only
+		control bool   // log only
+		key     []byte // an encrypted workspace
 	}{
-		{"linux/FULL", "FULL", linuxModel, false, fullPoints, false},
-		{"darwin/FULL", "FULL", darwinModel, true, fullPoints, false},
-		{"linux/NORMAL", "NORMAL", linuxModel, false, normalPoints, false},
-		{"darwin/NORMAL", "NORMAL", darwinModel, true, normalPoints, false},
-		{"darwin/FULL/plain-fsync", "FULL", darwinModel, false, fullPoints / 2, true},
+		{"linux/FULL", "FULL", linuxModel, false, fullPoints, false, nil},
+		{"darwin/FULL", "FULL", darwinModel, true, fullPoints, false, nil},
+		{"linux/NORMAL", "NORMAL", linuxModel, false, normalPoints, false, nil},
+		{"darwin/NORMAL", "NORMAL", darwinModel, true, normalPoints, false, nil},
+		{"darwin/FULL/plain-fsync", "FULL", darwinModel, false, fullPoints / 2, true, nil},
+		{"linux/FULL/encrypted", "FULL", linuxModel, false, fullPoints, false, key},
+		{"darwin/FULL/encrypted", "FULL", darwinModel, true, fullPoints, false, key},
+		{"linux/NORMAL/encrypted", "NORMAL", linuxModel, false, normalPoints, false, key},
+		{"darwin/NORMAL/encrypted", "NORMAL", darwinModel, true, normalPoints, false, key},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.control && testing.Short() {
 				t.Skip("the control run is skipped in -short mode")
 			}
-			ops := record(t, with(tc.sync, tc.darwin))
+			ops := record(t, with(tc.sync, tc.darwin), tc.key)
+			// The recording is what reached the files: encrypted, it must
+			// hold no plaintext, such as the schema's text in page 1 and
+			// the WAL; plaintext, it does (or the check has no teeth).
+			plain := 0
+			for _, o := range ops {
+				if o.kind == opWrite && bytes.Contains(o.data, []byte("CREATE TABLE counters")) {
+					plain++
+				}
+			}
+			if encrypted := tc.key != nil; encrypted != (plain == 0) {
+				t.Errorf("%d writes hold the schema's text in plaintext; want them only unencrypted", plain)
+			}
 			var acks, syncs, fullSyncs, dbWrites, truncates int
 			for _, o := range ops {
 				switch {
@@ -626,7 +661,7 @@ func TestCrashSimulation(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(seed, uint64(len(tc.name))))
 			full := tc.sync == "FULL"
-			res := simulate(t, ops, tc.model, tc.points, full, rng)
+			res := simulate(t, ops, tc.model, tc.points, full, tc.key, rng)
 			msg := fmt.Sprintf("crash simulation %s: %d points over %d recorded operations (%d syncs, %d of them full; %d checkpoint writes; %d truncations; %d acknowledged Writes): %d points lost acknowledged Writes (%d in all), %d corrupt",
 				tc.name, res.points, len(ops), syncs, fullSyncs, dbWrites, truncates, acks, res.lost, res.lostWrites, res.corrupt)
 			t.Log(msg)

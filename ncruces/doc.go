@@ -74,6 +74,15 @@
 // database's mode); and a database path that is a symbolic link or a
 // directory is refused ([ErrSymlink], [ErrIsDir]).
 //
+// # Encryption at rest
+//
+// With a [Key] in [Config].Key, the database, its WAL and journal are
+// encrypted by the driver's Adiantum VFS stacked on the litedir VFS (see
+// crypt.go). Open first checks, from the files' first blocks and without
+// changing a byte, that the key (or none) suits the database, and refuses
+// otherwise with [ErrWrongKey], [ErrEncrypted] or [ErrNotEncrypted]. The key
+// never appears in a URI, SQL or an error.
+//
 // # Errors
 //
 // [ErrBusy], [ErrNotADatabase] and the other error classes are SQLite result

@@ -76,6 +76,14 @@ type Config struct {
 	// Profile is the platform profile to apply. nil means Platform().
 	Profile *Profile
 
+	// Key, when not nil, opens the database encrypted with it (see [Key]):
+	// a new database is created encrypted, an existing one must have been
+	// encrypted with the same key. Open checks that first and fails, with
+	// nothing changed, with ErrWrongKey, or ErrNotEncrypted for a plaintext
+	// database. The Key must stay open until the DB is closed. nil means a
+	// plaintext database; an encrypted one then fails with ErrEncrypted.
+	Key *Key
+
 	// Init, if not nil, runs on every new connection after the pragmas,
 	// for what SQL cannot set: hooks, authorizers, functions. An error
 	// fails the connection. nil means nothing more.
@@ -163,8 +171,9 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	if cfg.Immediate {
 		params.Set("_txlock", "immediate")
 	}
-	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS).
-	params.Set("vfs", vfsName)
+	// The default VFS, reporting a full disk as SQLITE_FULL (see fullVFS);
+	// with a key, the Adiantum VFS on top of it (see crypt.go).
+	cfg.Key.URIParams(params)
 	if shmIsFile(prof, pragmas) {
 		params.Set(shmFileParam, "1")
 	}
@@ -184,6 +193,10 @@ func open(ctx context.Context, cfg Config, extra url.Values) (_ *sql.DB, err err
 	}
 
 	if err := Initialize(logger); err != nil {
+		return nil, fail(err)
+	}
+	// Before SQLite reads a byte: the wrong key, or none, loses a WAL.
+	if err := checkKey(cfg.Path, cfg.Key); err != nil {
 		return nil, fail(err)
 	}
 	// The DSN has no _pragma parameter, so the driver keeps its default busy

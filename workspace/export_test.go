@@ -24,6 +24,10 @@ func SetTestHookCheckpointer(t interface{ Cleanup(func()) }, f func()) {
 	t.Cleanup(committer.SetTestHookCheckpointer(f))
 }
 
+// DeferredSync returns the synchronous level the committer's sync stage
+// provides for batches, or "" where commits sync themselves.
+func DeferredSync(ws *Workspace) string { return ws.e.committer.SyncLevel() }
+
 // WriterPrepares returns how many statements the writer connection has
 // prepared for its cache.
 func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }
@@ -31,5 +35,3 @@ func WriterPrepares(ws *Workspace) int64 { return ws.e.committer.Prepares() }
 // ReaderPrepares returns how many statements the front has prepared on
 // read connections.
 func ReaderPrepares(ws *Workspace) int64 { return ws.e.committer.ReaderPrepares() }
-
-

@@ -55,6 +55,14 @@
 // with [ErrFilesystem] unless [Options.InProcessLock] accepts a lock that
 // excludes only this process. [Options.Filesystem] overrides the detection,
 // and [Status] reports what the workspace got.
+//
+// # Encryption at rest
+//
+// With [Options.Key] a workspace is encrypted: its database, WAL and journal,
+// and every copy [Workspace.Backup] and [Workspace.VacuumInto] write. A wrong
+// key, or none, fails Open with [ErrWrongKey] or [ErrEncrypted] and changes
+// nothing. [Rekey] encrypts, decrypts or changes the key of a closed
+// workspace in place.
 package workspace
 
 import (
@@ -240,6 +248,16 @@ type Options struct {
 	// without anyone deleting a file. It needs the exclusive lock. Zero
 	// (FailOnCorrupt) means Open fails with the error and touches nothing.
 	OnCorrupt CorruptPolicy
+
+	// Key gives the 32-byte key of an encrypted workspace (see KeySource,
+	// and README.md for what the encryption protects): a new workspace is
+	// created encrypted with it, and an existing one must have been
+	// encrypted with it, or Open fails with ErrWrongKey (ErrNotEncrypted
+	// for a plaintext workspace) and changes nothing. The database, its WAL
+	// and journal, and every copy Backup and VacuumInto write are
+	// encrypted; Rekey changes the key. Zero means a plaintext workspace;
+	// an encrypted one then fails with ErrEncrypted.
+	Key KeySource
 }
 
 // config is Options with the defaults filled in and the input validated.
@@ -264,6 +282,11 @@ type config struct {
 
 	inProcessLock bool
 	fsMode        ncruces.FilesystemMode
+
+	// key is the workspace's key (nil: plaintext), opened by openConfig
+	// and closed by whoever holds the config last: the entry, or the Open
+	// that joined another's entry.
+	key *ncruces.Key
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -381,6 +404,8 @@ func (c *config) compatible(other *config) error {
 		return fmt.Errorf("%w: opened with ExternalCheckpoints %v, asked for %v", ErrIncompatible, c.externalCheckpoints, other.externalCheckpoints)
 	case !slices.Equal(c.pragmas, other.pragmas):
 		return fmt.Errorf("%w: opened with pragmas %v, asked for %v", ErrIncompatible, c.pragmas, other.pragmas)
+	case !c.key.Equal(other.key):
+		return fmt.Errorf("%w: opened with another key, or none", ErrIncompatible)
 	}
 	return nil
 }
@@ -420,7 +445,7 @@ type Workspace struct {
 // done fails before anything is created. The compilation of the
 // SQLite engine, which Open starts in the background while it takes the lock,
 // may outlive a failed Open by up to a few seconds; it ends by itself.
-func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
+func Open(ctx context.Context, dir string, opts *Options) (w *Workspace, err error) {
 	c, err := opts.config()
 	if err != nil {
 		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
@@ -430,6 +455,16 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
 	}
+	if c.key, err = openKey(ctx, opts.keySource()); err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", dir, err)
+	}
+	// The entry that opens keeps the key; one that joined another's (or
+	// failed) has no use for it.
+	defer func() {
+		if w == nil || w.e.config.key != c.key {
+			c.key.Close()
+		}
+	}()
 	// Compile the engine while the directory is prepared and locked: a cold
 	// compile takes seconds, a warm cache tens of milliseconds.
 	ncruces.Warmup(c.logger)
@@ -457,8 +492,8 @@ func Open(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 // when the owner record names a running process of this host, after the
 // busy timeout otherwise.
 //
-// Only Name, Migrations (for Status), Readers, Pragmas and Logger of opts
-// are used.
+// Only Name, Migrations (for Status), Readers, Pragmas, Logger and Key of
+// opts are used.
 func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, error) {
 	c, err := opts.config()
 	if err != nil {
@@ -473,9 +508,13 @@ func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, e
 		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
 	}
 	id.name = c.name
+	if c.key, err = openKey(ctx, opts.keySource()); err != nil {
+		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
+	}
 	e := newEntry(id, &c)
 	e.readOnly = true
 	if err := e.openReadOnly(ctx); err != nil {
+		c.key.Close()
 		return nil, fmt.Errorf("open workspace %s read-only: %w", dir, err)
 	}
 	e.refs = 1

@@ -63,6 +63,36 @@ type CopyOptions struct {
 	// and its WAL); the last call comes before the copy returns. Zero means
 	// no progress reports.
 	Progress func(copied, total int64)
+
+	// Key, when not nil, encrypts the copy with the key it gives instead of
+	// the workspace's: a plaintext workspace gets an encrypted copy, an
+	// encrypted one a copy under another key. Zero means the workspace's
+	// own key: an encrypted workspace's copies are encrypted with it, a
+	// plaintext workspace's are plaintext.
+	Key KeySource
+
+	// Plaintext writes the copy unencrypted, from an encrypted workspace.
+	// It cannot be combined with Key. Zero means the copy is encrypted as
+	// Key says.
+	Plaintext bool
+}
+
+// copyKey returns the key of a copy with opts: the workspace's (which the
+// copy must not close), or one of the copy's own, which done closes.
+func (w *Workspace) copyKey(ctx context.Context, opts *CopyOptions) (key *ncruces.Key, done func(), err error) {
+	switch {
+	case opts == nil || (opts.Key == nil && !opts.Plaintext):
+		return w.e.config.key, func() {}, nil
+	case opts.Key != nil && opts.Plaintext:
+		return nil, nil, fmt.Errorf("%w: CopyOptions with both Key and Plaintext", ErrInvalidOptions)
+	case opts.Plaintext:
+		return nil, func() {}, nil
+	}
+	key, err = openKey(ctx, opts.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, key.Close, nil
 }
 
 // progressEvery is how often CopyOptions.Progress is called.
@@ -81,24 +111,43 @@ func (w *Workspace) BackupWith(ctx context.Context, dst string, opts *CopyOption
 	if err != nil {
 		return fmt.Errorf("workspace: backup %s: %w", w.e.dbPath, err)
 	}
-	return w.writeCopy(ctx, dst, "backup %s to %s", opts, func(tmp string) error {
-		return copyDB(ctx, w.e.readDB(), tmp, w.e.config.profile)
-	})
+	key, done, err := w.copyKey(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("workspace: backup %s to %s: %w", w.e.dbPath, dst, err)
+	}
+	defer done()
+	return w.writeCopy(ctx, copyTo{dst: dst, op: "backup %s to %s", opts: opts, key: key, fill: func(tmp string) error {
+		return copyDB(ctx, w.e.readDB(), tmp, w.e.config.profile, key)
+	}})
 }
 
 // testHookCopied, when set by a test, is called by writeCopy once the
 // temporary file is filled; an error fails the copy there.
 var testHookCopied func(tmp string) error
 
-// writeCopy makes the new file dst, an absolute path, with fill: fill
-// writes a database into the empty temporary file it is given, which is
-// then fsynced, verified and moved to dst. op is the operation for errors,
-// a format with the database path and dst, such as "backup %s to %s".
+// copyTo is a copy that writeCopy makes.
+type copyTo struct {
+	dst  string       // the new file, an absolute path
+	op   string       // for errors: a format with the database path and dst, such as "backup %s to %s"
+	opts *CopyOptions // nil: the defaults
+	key  *ncruces.Key // the copy's key, to verify it; nil: plaintext
+
+	// fill writes a database into the empty temporary file it is given.
+	fill func(tmp string) error
+	// place, if not nil, runs once the copy is verified, right before it
+	// is moved to dst; its error fails the copy.
+	place func() error
+}
+
+// writeCopy makes the new file c.dst with c.fill, which writes a database
+// into an empty temporary file that is then fsynced, verified and moved to
+// c.dst.
 //
 // The temporary file is reserved with a lock (see reserveTemp), and first
 // the stale temporary files of killed copies into dst's directory are
 // removed. On failure every temporary file is removed.
-func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOptions, fill func(tmp string) error) (err error) {
+func (w *Workspace) writeCopy(ctx context.Context, c copyTo) (err error) {
+	dst, op, opts, fill := c.dst, c.op, c.opts, c.fill
 	if opts == nil {
 		opts = &CopyOptions{}
 	}
@@ -144,8 +193,13 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 	if err := fsync.File(tmp.path); err != nil {
 		return fail(err)
 	}
-	if err := verifyBackup(ctx, tmp.path, &w.e.config); err != nil {
+	if err := verifyBackup(ctx, tmp.path, &w.e.config, c.key); err != nil {
 		return fail(err)
+	}
+	if c.place != nil {
+		if err := c.place(); err != nil {
+			return fail(err)
+		}
 	}
 	if opts.Replace {
 		// Checked again: something may have appeared at dst meanwhile.
@@ -164,11 +218,11 @@ func (w *Workspace) writeCopy(ctx context.Context, dst, op string, opts *CopyOpt
 	return nil
 }
 
-// copyDB copies the database of db into the empty file path, in one backup
-// step: a step-by-step copy would start over whenever a writer commits, and
-// might never end under load.
-func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
-	err := fillCopy(ctx, db, path, p, func(c *sqlite3.Conn, uri string) error {
+// copyDB copies the database of db into the empty file path, encrypted
+// with key unless it is nil, in one backup step: a step-by-step copy would
+// start over whenever a writer commits, and might never end under load.
+func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, key *ncruces.Key) error {
+	err := fillCopy(ctx, db, path, p, key, func(c *sqlite3.Conn, uri string) error {
 		return c.Backup("main", uri)
 	})
 	if err != nil {
@@ -183,12 +237,14 @@ func copyDB(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) err
 // is better as one file that needs no -wal or -shm beside it. The URI names
 // exactly path, whatever characters it holds, and carries nolock=1 where the
 // profile says the driver has no file locking (wasip1: without it every
-// access to the copy is a disk I/O error).
-func fillCopy(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, fill func(c *sqlite3.Conn, uri string) error) error {
+// access to the copy is a disk I/O error), and the VFS: the litedir VFS,
+// encrypting with key unless key is nil (see ncruces.Key.URIParams).
+func fillCopy(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, key *ncruces.Key, fill func(c *sqlite3.Conn, uri string) error) error {
 	var params url.Values
 	if p.NoLock {
 		params = url.Values{"nolock": {"1"}}
 	}
+	params = key.URIParams(params)
 	uri, err := fileuri.Format(path, params)
 	if err != nil {
 		return err
@@ -305,10 +361,10 @@ func placeNoClobber(tmp, dst string) error {
 	return fsync.Rename(tmp, dst)
 }
 
-// verifyBackup opens the copy read-only and runs PRAGMA quick_check and
-// PRAGMA foreign_key_check on it.
-func verifyBackup(ctx context.Context, path string, c *config) (err error) {
-	db, err := openAsIs(ctx, path, c)
+// verifyBackup opens the copy read-only, with key (nil: plaintext), and
+// runs PRAGMA quick_check and PRAGMA foreign_key_check on it.
+func verifyBackup(ctx context.Context, path string, c *config, key *ncruces.Key) (err error) {
+	db, err := openAsIs(ctx, path, c, key)
 	if err != nil {
 		return fmt.Errorf("verify copy: %w", err)
 	}
@@ -322,7 +378,7 @@ func verifyBackup(ctx context.Context, path string, c *config) (err error) {
 
 // openAsIs opens the database file path read-only, one connection, with
 // only the busy timeout: the file is read as it is, not converted.
-func openAsIs(ctx context.Context, path string, c *config) (*sql.DB, error) {
+func openAsIs(ctx context.Context, path string, c *config, key *ncruces.Key) (*sql.DB, error) {
 	return ncruces.Open(ctx, ncruces.Config{
 		Path:     path,
 		ReadOnly: true,
@@ -331,6 +387,7 @@ func openAsIs(ctx context.Context, path string, c *config) (*sql.DB, error) {
 		MaxConns: 1,
 		Profile:  &c.profile,
 		Logger:   c.logger,
+		Key:      key,
 	})
 }
 

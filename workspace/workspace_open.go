@@ -200,6 +200,7 @@ func (e *entry) openReadOnly(ctx context.Context) (err error) {
 		NoCreate: true,
 		Pragmas:  c.pragmas,
 		MaxConns: max(1, c.readers),
+		Key:      c.key,
 		Logger:   c.logger,
 	})
 	if err != nil {
@@ -276,5 +277,6 @@ func (e *entry) closeResources() error {
 	if e.lock != nil {
 		errs = append(errs, e.lock.Release())
 	}
+	e.config.key.Close() // no connection can open with it any more
 	return errors.Join(errs...)
 }

@@ -135,6 +135,7 @@ func (e *entry) openCommitterOnce(ctx context.Context) (cm *committer.Committer,
 			Pragmas:             c.pragmas,
 			Profile:             p,
 			Readers:             c.readers,
+			Key:                 c.key,
 			ExternalCheckpoints: c.externalCheckpoints,
 			CloseWait:           c.closeWait,
 			Logger:              c.logger,
@@ -356,7 +357,7 @@ func cleanRecovered(recovered, q string) error {
 // quickCheckOK reports whether PRAGMA quick_check, on a connection of its
 // own, finds the database at path sound.
 func quickCheckOK(ctx context.Context, path string, c *config) bool {
-	db, err := openAsIs(ctx, path, c)
+	db, err := openAsIs(ctx, path, c, c.key)
 	if err != nil {
 		return false
 	}

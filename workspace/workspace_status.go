@@ -23,6 +23,11 @@ type Status struct {
 	LockPath string // the lock file
 	ReadOnly bool   // the handle came from OpenReadOnly
 
+	// Encrypted reports that the workspace was opened with a key: its
+	// database, WAL and journal are encrypted (its -shm index is not, and
+	// holds no page contents).
+	Encrypted bool
+
 	DBSize  int64 // bytes in the database file
 	WALSize int64 // bytes in the WAL file (0 when there is none)
 
@@ -77,16 +82,17 @@ func (w *Workspace) Status(ctx context.Context) (*Status, error) {
 	}
 	e := w.e
 	s := &Status{
-		Dir:      e.id.dir,
-		Path:     e.dbPath,
-		LockPath: lock.Path(e.id.dir, e.config.name),
-		ReadOnly: e.readOnly,
-		Sharing:  e.config.sharing,
-		Locked:   e.lock != nil,
-		Readers:  e.config.readers,
-		Profile:  e.config.profile,
-		Engine:   ncruces.EngineInfo(),
-		Writes:   w.WriteStats(),
+		Dir:       e.id.dir,
+		Path:      e.dbPath,
+		LockPath:  lock.Path(e.id.dir, e.config.name),
+		ReadOnly:  e.readOnly,
+		Encrypted: e.config.key != nil,
+		Sharing:   e.config.sharing,
+		Locked:    e.lock != nil,
+		Readers:   e.config.readers,
+		Profile:   e.config.profile,
+		Engine:    ncruces.EngineInfo(),
+		Writes:    w.WriteStats(),
 	}
 	s.WantJournalMode = e.config.settings.JournalMode
 

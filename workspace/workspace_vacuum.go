@@ -43,21 +43,34 @@ func (w *Workspace) VacuumIntoWith(ctx context.Context, dst string, opts *CopyOp
 	if err != nil {
 		return fmt.Errorf("workspace: vacuum %s into: %w", w.e.dbPath, err)
 	}
+	key, done, err := w.copyKey(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("workspace: vacuum %s into %s: %w", w.e.dbPath, dst, err)
+	}
+	defer done()
 	// VACUUM INTO fills an empty file as readily as a missing one.
-	return w.writeCopy(ctx, dst, "vacuum %s into %s", opts, func(tmp string) error {
-		return vacuumInto(ctx, w.e.readDB(), tmp, w.e.config.profile)
-	})
+	return w.writeCopy(ctx, copyTo{dst: dst, op: "vacuum %s into %s", opts: opts, key: key, fill: func(tmp string) error {
+		return vacuumInto(ctx, w.e.readDB(), tmp, w.e.config.profile, key)
+	}})
 }
 
-// vacuumInto runs VACUUM INTO path on a connection of db.
-func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile) error {
-	err := fillCopy(ctx, db, path, p, func(c *sqlite3.Conn, uri string) error {
+// vacuumInto runs VACUUM INTO path on a connection of db, encrypting the
+// copy with key unless it is nil.
+func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile, key *ncruces.Key) error {
+	err := fillCopy(ctx, db, path, p, key, func(c *sqlite3.Conn, uri string) error {
 		old := c.SetInterrupt(ctx)
 		defer c.SetInterrupt(old)
 		// PRAGMA query_only, set on every read connection, refuses VACUUM
 		// INTO although it writes only the new file. It is lifted for
 		// this one statement on a connection no one else can use
-		// meanwhile; a connection it cannot be restored on is discarded.
+		// meanwhile, and then put back as it was: on a single-connection
+		// profile the read pool is the writer's connection, which must
+		// stay writable. A connection it cannot be restored on is
+		// discarded.
+		restore, err := queryOnly(c)
+		if err != nil {
+			return err
+		}
 		if err := c.Exec("PRAGMA query_only=0"); err != nil {
 			return err
 		}
@@ -71,7 +84,7 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile)
 			}
 			err = errors.Join(err, stmt.Close())
 		}
-		if rerr := c.Exec("PRAGMA query_only=1"); rerr != nil {
+		if rerr := c.Exec(restore); rerr != nil {
 			return errors.Join(err, rerr, driver.ErrBadConn)
 		}
 		return err
@@ -80,4 +93,21 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string, p ncruces.Profile)
 		return fmt.Errorf("vacuum: %w", err)
 	}
 	return nil
+}
+
+// queryOnly returns the statement that sets PRAGMA query_only on c back to
+// what it is now.
+func queryOnly(c *sqlite3.Conn) (restore string, err error) {
+	stmt, _, err := c.Prepare("PRAGMA query_only")
+	if err != nil {
+		return "", err
+	}
+	on := stmt.Step() && stmt.ColumnBool(0)
+	if err := errors.Join(stmt.Err(), stmt.Close()); err != nil {
+		return "", err
+	}
+	if on {
+		return "PRAGMA query_only=1", nil
+	}
+	return "PRAGMA query_only=0", nil
 }

@@ -70,6 +70,11 @@ cache the first one filled (warm).
 On a terminal, a progress line on stderr shows the elapsed time, writes and
 reads per second, the mean batch and the WAL size every 500 ms.
 
+With -key-file (or LITEDIR_KEY_FILE) the workspace, and the baseline's
+database, are encrypted with the key in that file, and the open-time
+children read it as a program would: the cost of encryption, against a run
+without it.
+
 Without DIR, bench uses a new temporary workspace and removes it at the end
 (unless -keep). With DIR, it opens or creates the workspace there, adds its
 sessions and messages to it, and keeps it.
@@ -100,6 +105,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	bf := bench.DefineFlags(flags)
 	asJSON := flags.Bool("json", false, "print one JSON object, in ns, bytes and counts")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, rest, err := parseInterspersed(flags, args)
 	if err != nil {
 		return usageExit(flags, err)
@@ -130,6 +136,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer f.Close()
 		c.LogAcks(f)
 	}
+	c.SetKeyFile(key.file())
 	res, err := bench.Run(ctx, c, stderr)
 	if res != nil {
 		var werr error
@@ -148,15 +155,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // bench.MeasureOpenChild): it prints the elapsed nanoseconds, alone on a
 // line, after closing the workspace.
 func runBenchOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet(bench.OpenChild, "[-name N] [-workload W] DIR",
+	flags := newFlagSet(bench.OpenChild, "[-name N] [-workload W] [-key-file F] DIR",
 		"Bench-open is the child process of litedir bench's open-time measurement.", stderr)
 	name := nameFlag(flags)
 	workload := flags.String("workload", "plain", "the workload whose schema the workspace has")
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name, *workload)
+	elapsed, err := bench.MeasureOpenChild(ctx, pos[0], *name, *workload, key.file())
 	if errors.Is(err, bench.ErrUsage) {
 		return usageExit(flags, err)
 	}

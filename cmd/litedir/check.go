@@ -30,15 +30,17 @@ Example:
 	litedir check -full ./data || echo "damaged: restore a backup"`
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("check", "[-full] [-json] [-name N] DIR", checkDoc, stderr)
+	flags := newFlagSet("check", "[-full] [-json] [-name N] [-key-file F] DIR", checkDoc, stderr)
 	full := flags.Bool("full", false, "run integrity_check instead of quick_check")
 	asJSON := flags.Bool("json", false, "print the findings as JSON")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	err = checkWorkspace(ctx, stdout, stderr, pos[0], *name, *full, *asJSON)
+	opts := workspace.Options{Name: *name, Key: key.source()}
+	err = checkWorkspace(ctx, stdout, stderr, pos[0], opts, *full, *asJSON)
 	code := report(stderr, "check", err)
 	if errors.Is(err, ncruces.ErrNotADatabase) || errors.Is(err, ncruces.ErrCorrupt) {
 		// A database SQLite cannot even check: say how to salvage it.
@@ -47,9 +49,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
-// checkWorkspace checks the workspace name in dir and prints the findings.
-func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, full, asJSON bool) (err error) {
-	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "", 0)
+// checkWorkspace checks the workspace in dir that opts names and prints the
+// findings.
+func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, full, asJSON bool) (err error) {
+	ws, err := openExisting(ctx, stderr, dir, opts, "", 0)
 	if err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name str
 	if asJSON {
 		c := newCheckJSON(ws.Path(), r)
 		if len(r.Problems) > 0 {
-			c.Recover = recoverCommand(dir, name)
+			c.Recover = recoverCommand(dir, opts.Name)
 		}
 		err = writeJSON(stdout, c)
 	} else {
@@ -72,7 +75,7 @@ func checkWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name str
 		return err
 	}
 	if len(r.Problems) > 0 {
-		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(dir, name))
+		fmt.Fprintf(stderr, "litedir check: to salvage its rows: %s\n", recoverCommand(dir, opts.Name))
 	}
 	// The findings are on stdout; stderr gets the summary, and the error
 	// matches workspace.ErrCheckFailed for exit status 4.

@@ -31,7 +31,7 @@ Example:
 	litedir checkpoint -truncate ./data`
 
 func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("checkpoint", "[-mode passive|full|restart|truncate | -truncate] [-wait D] [-name N] DIR", checkpointDoc, stderr)
+	flags := newFlagSet("checkpoint", "[-mode passive|full|restart|truncate | -truncate] [-wait D] [-name N] [-key-file F] DIR", checkpointDoc, stderr)
 	mode := workspace.CheckpointTruncate
 	flags.Func("mode", "checkpoint `mode`: passive, full, restart or truncate (default truncate)", func(s string) error {
 		m, err := workspace.ParseCheckpointMode(s)
@@ -44,6 +44,7 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	truncate := flags.Bool("truncate", false, "same as -mode truncate")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err == nil && *truncate && mode != workspace.CheckpointTruncate {
 		err = usageError("-truncate and -mode %v contradict each other", mode)
@@ -51,13 +52,14 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageExit(flags, err)
 	}
-	return report(stderr, "checkpoint", checkpointWorkspace(ctx, stdout, stderr, pos[0], *name, mode, *wait))
+	opts := workspace.Options{Name: *name, Key: key.source()}
+	return report(stderr, "checkpoint", checkpointWorkspace(ctx, stdout, stderr, pos[0], opts, mode, *wait))
 }
 
-// checkpointWorkspace opens the workspace name in dir, with its lock, and
-// checkpoints its WAL in mode.
-func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, mode workspace.CheckpointMode, wait time.Duration) (err error) {
-	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "litedir checkpoint", wait)
+// checkpointWorkspace opens the workspace in dir that opts names, with its
+// lock, and checkpoints its WAL in mode.
+func checkpointWorkspace(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, mode workspace.CheckpointMode, wait time.Duration) (err error) {
+	ws, err := openExisting(ctx, stderr, dir, opts, "litedir checkpoint", wait)
 	if err != nil {
 		return err
 	}

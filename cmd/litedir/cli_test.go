@@ -362,7 +362,7 @@ func TestStatusJSONKeys(t *testing.T) {
 		t.Fatalf("status -json: %v\n%s", err, stdout)
 	}
 	wantKeys := []string{
-		"database", "database_size", "dir", "engine", "free_pages", "journal_mode", "last_recovery", "lock_file", "lock_in_process", "lock_state", "owner",
+		"database", "database_size", "dir", "encrypted", "engine", "free_pages", "journal_mode", "last_recovery", "lock_file", "lock_in_process", "lock_state", "owner",
 		"page_count", "page_size", "platform", "schema", "wal_size", "want_journal_mode",
 	}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, wantKeys) {

@@ -72,6 +72,9 @@ func report(stderr io.Writer, name string, err error) int {
 			return exitError
 		}
 		fmt.Fprintf(stderr, "litedir %s: %v\n", name, err)
+		if errors.Is(err, workspace.ErrEncrypted) {
+			fmt.Fprintf(stderr, "litedir %s: if the workspace is encrypted, give its key: -key-file FILE, or %s=FILE\n", name, envKeyFile)
+		}
 	}
 	return code
 }

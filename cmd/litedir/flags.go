@@ -149,6 +149,58 @@ func nameFlag(flags *flag.FlagSet) *string {
 	return &name
 }
 
+// envKeyFile is the environment variable that names the key file of an
+// encrypted workspace when -key-file is not given.
+const envKeyFile = "LITEDIR_KEY_FILE"
+
+// keyFlag defines the -key-file flag of the commands that open a workspace
+// and returns it: after parsing, it names the flag's file, or else
+// $LITEDIR_KEY_FILE's, or none (no key) when neither is set or the flag is
+// given empty. The key itself never appears on the command line, where the
+// process list would show it.
+func keyFlag(flags *flag.FlagSet) *keyFile {
+	return keyFileFlag(flags, "key-file", "the key of an encrypted workspace", envKeyFile)
+}
+
+// keyFileFlag defines a flag named name for a key file holding what and
+// returns it (see keyFlag); env, unless empty, is the variable consulted when
+// the flag is not given.
+func keyFileFlag(flags *flag.FlagSet, name, what, env string) *keyFile {
+	k := &keyFile{env: env}
+	usage := "read " + what + " from `file`: 32 bytes, or 64 hex digits and a newline"
+	if env != "" {
+		usage += " (default $" + env + "; empty: no key)"
+	}
+	flags.Func(name, usage, func(s string) error {
+		k.path, k.set = s, true
+		return nil
+	})
+	return k
+}
+
+// keyFile is a key file named on the command line.
+type keyFile struct {
+	path string
+	set  bool   // the flag was given
+	env  string // the variable that names the file otherwise, or ""
+}
+
+// file returns the path of the key file, or "" for none.
+func (k *keyFile) file() string {
+	if !k.set && k.env != "" {
+		return os.Getenv(k.env)
+	}
+	return k.path
+}
+
+// source returns the key source that reads the key file, or nil for none.
+func (k *keyFile) source() workspace.KeySource {
+	if f := k.file(); f != "" {
+		return workspace.KeyFile(f)
+	}
+	return nil
+}
+
 // waitFlag defines the -wait flag of the commands that take the lock: how
 // long to wait for another holder, refusing negative durations.
 func waitFlag(flags *flag.FlagSet, what string) *time.Duration {

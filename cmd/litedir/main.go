@@ -16,6 +16,9 @@
 //	migrate     apply migrations to a workspace, or list them
 //	checkpoint  copy the WAL into the database file
 //	vacuum      rebuild the database without free pages, or copy it compacted
+//	rekey       re-encrypt an encrypted workspace with a new key
+//	encrypt     encrypt a plaintext workspace in place
+//	decrypt     decrypt an encrypted workspace in place
 //	lock        hold a workspace's lock until interrupted, or while a command runs
 //	warm        compile the SQLite engine into the on-disk cache
 //	version     print versions and the platform profile
@@ -28,12 +31,20 @@
 // NAME.lock (NAME is "litedir" unless -name says otherwise). status, check,
 // backup, sql and vacuum -into read the database without the lock, so they
 // work while another process owns the workspace, and never change a byte of
-// it; migrate, checkpoint, vacuum and sql -write take the lock like any
-// program opening the workspace, and lock takes it and holds it. No command
-// but migrate, lock and recover (whose DST is a new workspace) creates a
-// workspace.
+// it; migrate, checkpoint, vacuum, sql -write, rekey, encrypt and decrypt
+// take the lock like any program opening the workspace, and lock takes it
+// and holds it. No command but migrate, lock and recover (whose DST is a new
+// workspace) creates a workspace.
 //
 // Flags may come before or after the arguments; "--" ends them.
+//
+// # Encrypted workspaces
+//
+// Every command that opens a workspace takes the key of an encrypted one
+// from the file named by -key-file, or by LITEDIR_KEY_FILE: 32 bytes, or 64
+// hex digits and a newline. A key is never a flag's value, which the process
+// list would show. rekey, encrypt and decrypt change a workspace's key in
+// place, under its lock.
 //
 // # Exit status
 //
@@ -45,6 +56,8 @@
 //
 // LITEDIR_CACHE_DIR is the directory of the compiled SQLite engine ("off"
 // disables the cache; the default is under the user cache directory).
+// LITEDIR_KEY_FILE names the key file of an encrypted workspace when
+// -key-file is not given.
 // LITEDIR_SKIP_LOCK=1 makes the commands that take the lock open workspaces
 // without it, for filesystems that have no advisory locks (lock -- CMD sets
 // it for CMD, which runs under lock's own lock).
@@ -86,6 +99,9 @@ var commands = []command{
 	{"migrate", "apply migrations to a workspace, or list them", runMigrate},
 	{"checkpoint", "copy the WAL into the database file", runCheckpoint},
 	{"vacuum", "rebuild the database without free pages, or copy it compacted", runVacuum},
+	{"rekey", "re-encrypt an encrypted workspace with a new key", runRekey},
+	{"encrypt", "encrypt a plaintext workspace in place", runEncrypt},
+	{"decrypt", "decrypt an encrypted workspace in place", runDecrypt},
 	{"lock", "hold a workspace's lock until interrupted, or while a command runs", runLock},
 	{"warm", "compile the SQLite engine into the on-disk cache", runWarm},
 	{"version", "print versions and the platform profile", runVersion},

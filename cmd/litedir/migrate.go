@@ -44,13 +44,14 @@ Examples:
 	litedir migrate -builtin -to 1 ./data`
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("migrate", "-builtin | -migrations PATH [-status | -to N] [-wait D] [-name N] DIR", migrateDoc, stderr)
+	flags := newFlagSet("migrate", "-builtin | -migrations PATH [-status | -to N] [-wait D] [-name N] [-key-file F] DIR", migrateDoc, stderr)
 	builtin := flags.Bool("builtin", false, "apply the builtin agent schema")
 	dir := flags.String("migrations", "", "apply the SQL migrations in the directory `path`")
 	status := flags.Bool("status", false, "list the migrations as applied or pending; apply nothing")
 	to := flags.Int64("to", 0, "apply the migrations up to `version` N only (default: all)")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	toSet := false
 	flags.Visit(func(f *flag.Flag) { toSet = toSet || f.Name == "to" })
@@ -67,10 +68,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageExit(flags, err)
 	}
 	src := migrationSource{builtin: *builtin, dir: *dir}
+	opts := workspace.Options{Name: *name, Key: key.source()}
 	if *status {
-		return report(stderr, "migrate", listMigrations(ctx, stdout, stderr, pos[0], *name, src))
+		return report(stderr, "migrate", listMigrations(ctx, stdout, stderr, pos[0], opts, src))
 	}
-	return report(stderr, "migrate", migrateWorkspace(ctx, stdout, stderr, pos[0], *name, src, *to, *wait))
+	return report(stderr, "migrate", migrateWorkspace(ctx, stdout, stderr, pos[0], opts, src, *to, *wait))
 }
 
 // migrationSource is where the migrations of migrate (and status) come
@@ -89,10 +91,11 @@ func (s migrationSource) load() (fs.FS, string, error) {
 	return fsys, s.dir, err
 }
 
-// migrateWorkspace opens (or creates) the workspace name in dir with the
-// migrations of src, applies them (those up to version to, if it is not 0),
-// and prints its schema.
-func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name string, src migrationSource, to int64, wait time.Duration) (err error) {
+// migrateWorkspace opens (or creates: encrypted, with a key) the workspace
+// in dir that opts names (its Name and Key) with the migrations of src,
+// applies them (those up to version to, if it is not 0), and prints its
+// schema.
+func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, src migrationSource, to int64, wait time.Duration) (err error) {
 	fsys, source, err := src.load()
 	if err != nil {
 		return err
@@ -104,18 +107,12 @@ func migrateWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, name s
 	}
 	// Info: the migrator logs each migration it applies.
 	logger := newLogger(stderr, slog.LevelInfo)
-	opts := &workspace.Options{
-		Name:       name,
-		Migrations: fsys,
-		Program:    "litedir migrate",
-		LockWait:   wait,
-		Logger:     logger,
-	}
+	opts.Migrations, opts.Program, opts.LockWait, opts.Logger = fsys, "litedir migrate", wait, logger
 	if to != 0 {
 		// Open would apply them all; the migrator below applies the part.
 		opts.Migrations = nil
 	}
-	ws, err := workspace.Open(ctx, dir, opts)
+	ws, err := workspace.Open(ctx, dir, &opts)
 	if err != nil {
 		return err
 	}
@@ -149,13 +146,14 @@ func knownVersion(fsys fs.FS, source string, version int64) error {
 }
 
 // listMigrations prints the migrations of src and whether the database of
-// the workspace name in dir has them applied.
-func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir, name string, src migrationSource) (err error) {
+// the workspace in dir that opts names has them applied.
+func listMigrations(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, src migrationSource) (err error) {
 	fsys, source, err := src.load()
 	if err != nil {
 		return err
 	}
-	st, err := readStatus(ctx, stderr, dir, workspace.Options{Name: name, Migrations: fsys})
+	opts.Migrations = fsys
+	st, err := readStatus(ctx, stderr, dir, opts)
 	if err != nil {
 		return err
 	}

@@ -51,12 +51,13 @@ Example:
 	litedir sql -write ./data "UPDATE sessions SET title = 'renamed' WHERE id = 1"`
 
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("sql", "[-json | -csv] [-write [-wait D]] [-name N] DIR QUERY", sqlDoc, stderr)
+	flags := newFlagSet("sql", "[-json | -csv] [-write [-wait D]] [-name N] [-key-file F] DIR QUERY", sqlDoc, stderr)
 	asJSON := flags.Bool("json", false, "print one JSON object")
 	asCSV := flags.Bool("csv", false, "print CSV")
 	write := flags.Bool("write", false, "take the workspace lock and allow writes")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR", "QUERY")
 	switch {
 	case err != nil:
@@ -75,7 +76,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *asCSV:
 		out = sqlCSV
 	}
-	q := sqlQuery{dir: pos[0], name: *name, query: pos[1], write: *write, wait: *wait, format: out}
+	q := sqlQuery{dir: pos[0], name: *name, key: key.source(), query: pos[1], write: *write, wait: *wait, format: out}
 	return report(stderr, "sql", q.run(ctx, stdout, stderr))
 }
 
@@ -91,6 +92,7 @@ const (
 // sqlQuery is one run of the sql command.
 type sqlQuery struct {
 	dir, name, query string
+	key              workspace.KeySource
 	write            bool
 	wait             time.Duration
 	format           sqlFormat
@@ -107,7 +109,7 @@ func (q *sqlQuery) run(ctx context.Context, stdout, stderr io.Writer) (err error
 	if q.write {
 		program = "litedir sql"
 	}
-	ws, err := openExisting(ctx, stderr, q.dir, workspace.Options{Name: q.name}, program, q.wait)
+	ws, err := openExisting(ctx, stderr, q.dir, workspace.Options{Name: q.name, Key: q.key}, program, q.wait)
 	if err != nil {
 		return err
 	}

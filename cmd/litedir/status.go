@@ -19,7 +19,8 @@ schema version applied, the lock file and the owner record of the process that
 holds the workspace, the platform profile and the SQLite engine.
 
 It opens the database read-only and takes no lock, so it works while another
-process owns the workspace. The owner record is what the lock file says; after
+process owns the workspace. An encrypted workspace needs its key: -key-file,
+or LITEDIR_KEY_FILE. The owner record is what the lock file says; after
 a crash it may name a process that is gone.
 
 With -builtin, or -migrations and a directory of goose SQL files, the schema
@@ -32,11 +33,12 @@ Examples:
 	litedir status -json -migrations ./schema ./data`
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("status", "[-json] [-builtin | -migrations PATH] [-name N] DIR", statusDoc, stderr)
+	flags := newFlagSet("status", "[-json] [-builtin | -migrations PATH] [-name N] [-key-file F] DIR", statusDoc, stderr)
 	asJSON := flags.Bool("json", false, "print the status as JSON")
 	builtin := flags.Bool("builtin", false, "compare the schema with the builtin migrations")
 	dir := flags.String("migrations", "", "compare the schema with the SQL migrations in the directory `path`")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	if err == nil && *builtin && *dir != "" {
 		err = usageError("give at most one of -builtin and -migrations")
@@ -48,7 +50,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *builtin || *dir != "" {
 		src = &migrationSource{builtin: *builtin, dir: *dir}
 	}
-	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], *name, src, *asJSON))
+	opts := workspace.Options{Name: *name, Key: key.source()}
+	return report(stderr, "status", showStatus(ctx, stdout, stderr, pos[0], opts, src, *asJSON))
 }
 
 // readStatus opens the existing workspace in dir read-only, with opts, and
@@ -62,10 +65,9 @@ func readStatus(ctx context.Context, stderr io.Writer, dir string, opts workspac
 	return ws.Status(ctx)
 }
 
-// showStatus prints the status of the workspace name in dir, comparing its
-// schema with the migrations of src unless src is nil.
-func showStatus(ctx context.Context, stdout, stderr io.Writer, dir, name string, src *migrationSource, asJSON bool) (err error) {
-	opts := workspace.Options{Name: name}
+// showStatus prints the status of the workspace in dir that opts names,
+// comparing its schema with the migrations of src unless src is nil.
+func showStatus(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, src *migrationSource, asJSON bool) (err error) {
 	source := ""
 	if src != nil {
 		if opts.Migrations, source, err = src.load(); err != nil {
@@ -89,6 +91,7 @@ func writeStatus(w io.Writer, st *workspace.Status, source string) error {
 	f.add("dir", "%s", st.Dir)
 	f.add("database", "%s (%d bytes)", st.Path, st.DBSize)
 	f.add("wal", "%d bytes", st.WALSize)
+	f.add("encrypted", "%s", yesNo(st.Encrypted, "yes", "no"))
 	if st.JournalMode != st.WantJournalMode {
 		// Slower, not less safe: see workspace.Status.
 		f.add("journal mode", "%s (litedir wants %s)", st.JournalMode, st.WantJournalMode)
@@ -132,6 +135,7 @@ type statusJSON struct {
 	Database        string       `json:"database"`
 	DatabaseSize    int64        `json:"database_size"`
 	WALSize         int64        `json:"wal_size"`
+	Encrypted       bool         `json:"encrypted"`
 	JournalMode     string       `json:"journal_mode"`
 	WantJournalMode string       `json:"want_journal_mode"`
 	PageSize        int64        `json:"page_size"`
@@ -180,6 +184,7 @@ func newStatusJSON(st *workspace.Status, compared bool) statusJSON {
 		Database:        st.Path,
 		DatabaseSize:    st.DBSize,
 		WALSize:         st.WALSize,
+		Encrypted:       st.Encrypted,
 		JournalMode:     st.JournalMode,
 		WantJournalMode: st.WantJournalMode,
 		PageSize:        st.PageSize,

@@ -31,31 +31,39 @@ Examples:
 	litedir vacuum -into /backups/litedir-compact.db ./data`
 
 func runVacuum(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("vacuum", "[-into FILE [-force]] [-wait D] [-name N] DIR", vacuumDoc, stderr)
+	flags := newFlagSet("vacuum", "[-into FILE [-force] [-copy-key-file F | -plaintext]] [-wait D] [-name N] [-key-file F] DIR", vacuumDoc, stderr)
 	into := flags.String("into", "", "write a compacted copy to the new `file` instead")
 	force := flags.Bool("force", false, "with -into, replace FILE if it exists")
 	wait := waitFlag(flags, "a workspace")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
+	ck := copyKeyFlags(flags)
 	pos, err := parseArgs(flags, args, "DIR")
 	switch {
 	case err != nil:
 	case *force && *into == "":
 		err = usageError("-force needs -into")
+	case (ck.key.source() != nil || *ck.plaintext) && *into == "":
+		err = usageError("-copy-key-file and -plaintext need -into")
+	case ck.check() != nil:
+		err = ck.check()
 	case *wait != 0 && *into != "":
 		err = usageError("-wait needs a vacuum in place: -into takes no lock")
 	}
 	if err != nil {
 		return usageExit(flags, err)
 	}
+	opts := workspace.Options{Name: *name, Key: key.source()}
 	if *into != "" {
-		return report(stderr, "vacuum", copyWorkspace(ctx, stdout, stderr, "vacuum into", pos[0], *name, *into, *force, (*workspace.Workspace).VacuumIntoWith))
+		return report(stderr, "vacuum", copyWorkspace(ctx, stdout, stderr, "vacuum into", pos[0], opts, *into, *force, ck, (*workspace.Workspace).VacuumIntoWith))
 	}
-	return report(stderr, "vacuum", vacuumInPlace(ctx, stdout, stderr, pos[0], *name, *wait))
+	return report(stderr, "vacuum", vacuumInPlace(ctx, stdout, stderr, pos[0], opts, *wait))
 }
 
-// vacuumInPlace vacuums the database of the workspace name in dir.
-func vacuumInPlace(ctx context.Context, stdout, stderr io.Writer, dir, name string, wait time.Duration) (err error) {
-	ws, err := openExisting(ctx, stderr, dir, workspace.Options{Name: name}, "litedir vacuum", wait)
+// vacuumInPlace vacuums the database of the workspace in dir that opts
+// names.
+func vacuumInPlace(ctx context.Context, stdout, stderr io.Writer, dir string, opts workspace.Options, wait time.Duration) (err error) {
+	ws, err := openExisting(ctx, stderr, dir, opts, "litedir vacuum", wait)
 	if err != nil {
 		return err
 	}

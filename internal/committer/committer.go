@@ -84,6 +84,11 @@ type Config struct {
 	// batches, as DB's statements do.
 	Readers int
 
+	// Key, when not nil, opens the database encrypted with it (see
+	// ncruces.Config.Key). An encrypted database's commits make themselves
+	// durable (see syncer.go). nil means plaintext.
+	Key *ncruces.Key
+
 	// ExternalCheckpoints means another program checkpoints the WAL: the
 	// committer runs none, not even at Close.
 	ExternalCheckpoints bool
@@ -213,6 +218,7 @@ func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
 		Pragmas:   pragmas,
 		MaxConns:  1,
 		Profile:   &prof,
+		Key:       cfg.Key,
 		Logger:    log,
 		Init:      c.hooks.writerInit,
 	})
@@ -227,6 +233,7 @@ func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
 			Pragmas:   pragmas,
 			MaxConns:  cfg.Readers,
 			Profile:   &prof,
+			Key:       cfg.Key,
 			Logger:    log,
 			Init:      c.hooks.readerInit,
 			Term:      c.hooks.readerTerm,
@@ -244,7 +251,7 @@ func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
 	if err := c.identify(); err != nil {
 		return nil, c.errf("open", err)
 	}
-	if c.mode == "wal" && (c.settings.Synchronous == "FULL" || c.settings.Synchronous == "EXTRA") {
+	if c.mode == "wal" && cfg.Key == nil && (c.settings.Synchronous == "FULL" || c.settings.Synchronous == "EXTRA") {
 		c.syncLevel = c.settings.Synchronous
 		if c.syncer, err = startSync(c.files[1].path); err != nil {
 			return nil, c.errf("open", err)
@@ -392,6 +399,11 @@ func (c *Committer) NewFront() *sql.DB {
 	db.SetMaxIdleConns(64)
 	return db
 }
+
+// SyncLevel returns the synchronous level ("FULL" or "EXTRA") whose
+// durability the sync stage provides for batches (see syncer.go), or ""
+// where commits make themselves as durable as the connection's level does.
+func (c *Committer) SyncLevel() string { return c.syncLevel }
 
 // JournalMode returns the journal mode in force, in lower case.
 func (c *Committer) JournalMode() string { return c.mode }

@@ -38,6 +38,17 @@ import (
 //
 // Outside batches the connection runs at the configured level, so
 // transactions of DB and the front's BeginTx keep their own durability.
+//
+// Not for an encrypted database: there the stage would lose what it
+// acknowledged. Encryption rewrites whole 4096-byte blocks, so the next
+// batch's first frame rewrites the block that holds the end of the last
+// acknowledged commit; a power loss that tears that write (sector by sector)
+// leaves a block that decrypts to noise, and the commit is gone. SQLite's
+// own FULL commit avoids that: on a file whose sectors it is told are 4096
+// bytes and not powersafe, it pads each synced commit to the end of its
+// block, so that no later write touches it. An encrypted database's batches
+// therefore commit at the configured level. (A plaintext WAL has no such
+// problem: rewritten bytes are the same bytes.)
 
 // syncStage fsyncs the WAL for committed batches. It knows nothing of the
 // committer: batches come in on in, and go out on out with the result of

@@ -45,6 +45,12 @@ type Config struct {
 	// phase's name inserted before the extension (see phaseProfilePath).
 	cpuProfile string
 
+	// keyFile, when not "", encrypts the workspace and the baseline with
+	// the key in that file (see Config.SetKeyFile); key is that key, open
+	// while Run runs.
+	keyFile string
+	key     *ncruces.Key
+
 	// progress, when not nil, receives a progress line redrawn every
 	// 500 ms (a terminal); logger receives the workspace's warnings.
 	progress io.Writer
@@ -153,6 +159,13 @@ func (f *Flags) Config(dir, name string, progress io.Writer, logger *slog.Logger
 	return &c, nil
 }
 
+// SetKeyFile makes the run encrypt its workspace, and the baseline's
+// database, with the key in the file at path (32 bytes, or 64 hex digits; see
+// workspace.KeyFile), which every process of the run reads for itself:
+// bench, and each child of the open-time measurement, whose time includes
+// reading it. "" means plaintext, the default.
+func (c *Config) SetKeyFile(path string) { c.keyFile = path }
+
 // Run runs the phases c asks for and returns what they measured, also when
 // it returns an error after a phase ran, so that an interrupted or failing
 // run still shows its numbers. Notes (a kept directory, a failed cleanup)
@@ -183,6 +196,18 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		})
 		return d, nil
 	}
+	var keySource workspace.KeySource
+	if c.keyFile != "" {
+		keySource = workspace.KeyFile(c.keyFile)
+		raw, err := keySource(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.key, err = ncruces.NewKey(raw); err != nil {
+			return nil, err
+		}
+		defer c.key.Close()
+	}
 	if temporary {
 		if dir, err = tempDir("litedir-bench-*"); err != nil {
 			return nil, err
@@ -196,6 +221,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		Readers:    c.conns,
 		Logger:     c.logger,
 		Pragmas:    []ncruces.Pragma{{Name: "synchronous", Value: c.sync}},
+		Key:        keySource,
 
 		ExternalCheckpoints: c.externalCheckpoints,
 	})
@@ -222,6 +248,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		BodyBytes:   c.wl.describe().bodyBytes,
 
 		ExternalCheckpoints: c.externalCheckpoints,
+		Encrypted:           c.key != nil,
 		GOMAXPROCS:          runtime.GOMAXPROCS(0),
 		GOOS:                runtime.GOOS,
 		GOARCH:              runtime.GOARCH,
@@ -278,7 +305,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
-		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync, c.wl)
+		t, err := openBaseline(ctx, filepath.Join(bdir, c.name+".db"), c.sync, c.wl, c.key, keySource)
 		if err != nil {
 			return res, errors.Join(append(failures, err)...)
 		}
@@ -300,7 +327,7 @@ func Run(ctx context.Context, c *Config, stderr io.Writer) (res *Result, err err
 	if c.openRuns > 0 && ctx.Err() == nil {
 		cache, err := tempDir("litedir-bench-cache-*")
 		if err == nil {
-			res.Open, err = measureOpen(ctx, dir, c.name, c.workload, cache, c.openRuns)
+			res.Open, err = measureOpen(ctx, dir, c.name, c.workload, c.keyFile, cache, c.openRuns)
 		}
 		if err != nil && ctx.Err() == nil {
 			return res, errors.Join(append(failures, fmt.Errorf("open time: %w", err))...)

@@ -17,27 +17,32 @@ import (
 )
 
 // OpenChild is the hidden litedir command that measureOpen runs as its
-// child process: "litedir bench-open [-name N] [-workload W] DIR" must Open
-// the workspace with the migrations of workload W (default plain: those of
-// migrations.Builtin), answer a first query, close, and print the elapsed
-// nanoseconds alone on a line (see [MeasureOpenChild]).
+// child process: "litedir bench-open [-name N] [-workload W] [-key-file F]
+// DIR" must Open the workspace with the migrations of workload W (default
+// plain: those of migrations.Builtin), answer a first query, close, and
+// print the elapsed nanoseconds alone on a line (see [MeasureOpenChild]).
 const OpenChild = "bench-open"
 
 // MeasureOpenChild is the work of the child process: it opens the existing
 // workspace in dir with the migrations of the named workload (none
-// pending), answers a first query, closes it, and returns the time to the
-// answer. An unknown workload is an error matching ErrUsage.
-func MeasureOpenChild(ctx context.Context, dir, name, workload string) (time.Duration, error) {
+// pending), with the key in keyFile unless it is "" (the time includes
+// reading it), answers a first query, closes it, and returns the time to
+// the answer. An unknown workload is an error matching ErrUsage.
+func MeasureOpenChild(ctx context.Context, dir, name, workload, keyFile string) (time.Duration, error) {
 	wl, ok := newWorkload(workload, 1)
 	if !ok {
 		return 0, usageError("-workload %q: want %s", workload, strings.Join(workloadNames, ", "))
 	}
 	start := time.Now()
-	ws, err := workspace.Open(ctx, dir, &workspace.Options{
+	opts := &workspace.Options{
 		Name:       name,
 		Migrations: wl.schema(),
 		Program:    "litedir " + OpenChild,
-	})
+	}
+	if keyFile != "" {
+		opts.Key = workspace.KeyFile(keyFile)
+	}
+	ws, err := workspace.Open(ctx, dir, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -54,13 +59,14 @@ func MeasureOpenChild(ctx context.Context, dir, name, workload string) (time.Dur
 // the other, with the engine cache in cacheDir, which must start empty: the
 // first run compiles SQLite and fills the cache (cold), the others load it
 // (warm). The workspace, created by the named workload, must be closed, as
-// the children take its lock.
-func measureOpen(ctx context.Context, dir, name, workload, cacheDir string, runs int) (*OpenResult, error) {
+// the children take its lock. An encrypted workspace's children read the
+// key from keyFile.
+func measureOpen(ctx context.Context, dir, name, workload, keyFile, cacheDir string, runs int) (*OpenResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{OpenChild, "-name", name, "-workload", workload, dir}
+	args := []string{OpenChild, "-name", name, "-workload", workload, "-key-file", keyFile, dir}
 
 	res := &OpenResult{Runs: runs}
 	for i := range runs {

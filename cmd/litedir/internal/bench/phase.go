@@ -230,7 +230,7 @@ func runPhase(ctx context.Context, c *Config, name string, t target, stderr io.W
 // writer's acknowledged writes are its first ops ones: a writer stops at its
 // first error.
 func (p *phase) verifyKeys(ctx context.Context, r *PhaseResult, firstID int64) error {
-	db, err := ncruces.Open(ctx, ncruces.Config{Path: p.t.dbPath(), ReadOnly: true, NoCreate: true})
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: p.t.dbPath(), ReadOnly: true, NoCreate: true, Key: p.cfg.key})
 	if errors.Is(err, ncruces.ErrBusy) {
 		// Where the owner holds the file exclusively (locking_mode=
 		// EXCLUSIVE), no other connection can read it: check on the

@@ -45,6 +45,7 @@ type ConfigJSON struct {
 	BodyBytes   [2]int `json:"body_bytes"` // the smallest and largest message text: row_size twice, or client's JSON parts
 
 	ExternalCheckpoints bool   `json:"external_checkpoints"` // -external-checkpoints
+	Encrypted           bool   `json:"encrypted"`            // -key-file: the workspace and the baseline
 	GOMAXPROCS          int    `json:"gomaxprocs"`
 	GOOS                string `json:"goos"`
 	GOARCH              string `json:"goarch"`
@@ -159,6 +160,9 @@ func WriteText(w io.Writer, res *Result) error {
 		about = wl.describe()
 	} else { // a Result from elsewhere, with a workload this build does not know
 		about = workloadText{body: c.Workload + " workload"}
+	}
+	if c.Encrypted {
+		where += ", encrypted"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "litedir bench: %d writers, %d readers, %d read connections, %v per phase, synchronous=%s, %s, %d sessions, GOMAXPROCS=%d, %s/%s, SQLite %s (%s), workspace %s (%s)\n",

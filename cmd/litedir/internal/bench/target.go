@@ -72,13 +72,16 @@ type baselineTarget struct {
 	db   *sql.DB
 	path string // the database file, <dir>/<name>.db
 	wl   workload
+
+	keySource workspace.KeySource // the key, for check's read-only handle; nil: plaintext
 }
 
 // openBaseline opens (creating it) the baseline database at path with
-// litedir's default pragmas and the given synchronous mode, and migrates it
-// with the workload's schema, so all phases run on the same schema and
-// settings and differ only in how writes reach SQLite.
-func openBaseline(ctx context.Context, path, sync string, wl workload) (_ *baselineTarget, err error) {
+// litedir's default pragmas and the given synchronous mode, encrypted with
+// key (which keySource gives too) unless it is nil, and migrates it with the
+// workload's schema, so all phases run on the same schema and settings and
+// differ only in how writes reach SQLite.
+func openBaseline(ctx context.Context, path, sync string, wl workload, key *ncruces.Key, keySource workspace.KeySource) (_ *baselineTarget, err error) {
 	pragmas, err := ncruces.MergePragmas(ncruces.DefaultPragmas(), ncruces.Pragma{Name: "synchronous", Value: sync})
 	if err != nil {
 		return nil, err
@@ -88,6 +91,7 @@ func openBaseline(ctx context.Context, path, sync string, wl workload) (_ *basel
 		Immediate: true,
 		MaxConns:  1,
 		Pragmas:   pragmas,
+		Key:       key,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
@@ -104,7 +108,7 @@ func openBaseline(ctx context.Context, path, sync string, wl workload) (_ *basel
 	if _, err := m.Up(ctx); err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	return &baselineTarget{db: db, path: path, wl: wl}, nil
+	return &baselineTarget{db: db, path: path, wl: wl, keySource: keySource}, nil
 }
 
 func (t *baselineTarget) addSessions(ctx context.Context, n int) (_ []any, err error) {
@@ -150,7 +154,7 @@ func (t *baselineTarget) writeStats() (writes, txs, walRestarts uint64, ok bool)
 // read-only handle, so that both phases are judged by the same code.
 func (t *baselineTarget) check(ctx context.Context) (*workspace.CheckReport, error) {
 	dir, file := filepath.Split(t.path)
-	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: strings.TrimSuffix(file, ".db")})
+	ws, err := workspace.OpenReadOnly(ctx, dir, &workspace.Options{Name: strings.TrimSuffix(file, ".db"), Key: t.keySource})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +172,7 @@ const readerRenewEvery = time.Second
 // read transaction on its own connection, as a WAL replicator does, and
 // renews it every readerRenewEvery.
 func runHoldReader(ctx context.Context, c *Config, t *litedirTarget, stderr io.Writer) (*PhaseResult, error) {
-	db, err := ncruces.Open(ctx, ncruces.Config{Path: t.ws.Path(), QueryOnly: true, NoCreate: true})
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: t.ws.Path(), QueryOnly: true, NoCreate: true, Key: c.key})
 	if err != nil {
 		return nil, fmt.Errorf("hold-reader phase: %w", err)
 	}
