@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"sync"
 
@@ -201,6 +202,24 @@ func (k *Key) URIParams(params url.Values) url.Values {
 	params.Set("vfs", cryptVFSName)
 	params.Set(keyParam, k.token)
 	return params
+}
+
+// Plaintext returns a reader of the plaintext of r, a file of size bytes
+// encrypted with k, and the plaintext's size (the file's whole blocks: a
+// torn last block is left out), for tools that read an encrypted database
+// without SQLite, such as a salvage of a damaged one. A block that does not
+// decrypt (damaged, or another key's) reads as noise, and only that block.
+// A closed Key is an error matching ErrInvalidKey.
+func (k *Key) Plaintext(r io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
+	var (
+		pr  *cryptfile.Reader
+		err = fmt.Errorf("%w: the key is closed", ErrInvalidKey)
+	)
+	k.with(func(key []byte) { pr, err = cryptfile.NewReader(r, size, key) })
+	if err != nil {
+		return nil, 0, err
+	}
+	return pr, pr.Size(), nil
 }
 
 // with calls f with the key, unless the Key is closed.

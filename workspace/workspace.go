@@ -285,8 +285,10 @@ type config struct {
 
 	// key is the workspace's key (nil: plaintext), opened by openConfig
 	// and closed by whoever holds the config last: the entry, or the Open
-	// that joined another's entry.
-	key *ncruces.Key
+	// that joined another's entry. keySource is where it came from, for
+	// the workspace a quarantine-on-open recovers into.
+	key       *ncruces.Key
+	keySource KeySource
 }
 
 func (o *Options) config() (config, error) { return o.configFor(ncruces.Platform()) }
@@ -313,6 +315,7 @@ func (o *Options) configFor(p ncruces.Profile) (config, error) {
 
 		inProcessLock: o.InProcessLock || envTrue(os.Getenv(EnvInProcessLock)),
 		fsMode:        o.Filesystem,
+		keySource:     o.Key,
 	}
 	if err := CheckName(c.name); err != nil {
 		return c, err

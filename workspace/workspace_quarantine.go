@@ -181,12 +181,12 @@ func (e *entry) quarantine(ctx context.Context, cause error) (err error) {
 			os.RemoveAll(partial)
 		}
 	}()
-	in, closeIn, _, err := openDamaged(e.dbPath, "", false)
+	in, closeIn, _, err := openDamaged(e.dbPath, "", false, c.key)
 	if err != nil {
 		return fail(err)
 	}
 	report, err := recoverInto(ctx, in, filepath.Join(partial, quarantineRecovered), recoverConfig{
-		name: c.name, migrations: c.migrations, program: c.program, logger: c.logger,
+		name: c.name, migrations: c.migrations, program: c.program, logger: c.logger, key: c.keySource,
 	})
 	if err = errors.Join(err, closeIn()); err != nil {
 		return fail(err)

@@ -49,6 +49,12 @@ type RecoverOptions struct {
 	// while it is built. Zero means the base name of os.Args[0].
 	Program string
 
+	// Key is the key of an encrypted workspace (see Options.Key): the
+	// damaged files are read through it, block by block (a damaged block
+	// stays one block of damage), and the new workspace is encrypted with
+	// it. Zero means a plaintext workspace.
+	Key KeySource
+
 	// Logger receives what the recovery notices and what it could not
 	// recover. Zero means it is discarded.
 	Logger *slog.Logger
@@ -240,7 +246,12 @@ func Recover(ctx context.Context, src, dst string, opts *RecoverOptions) (*Recov
 			os.RemoveAll(tmp)
 		}
 	}()
-	in, closeIn, snapshot, err := openDamaged(dbPath, tmp, opts.Force)
+	key, err := openKey(ctx, opts.Key)
+	if err != nil {
+		return fail(err)
+	}
+	defer key.Close()
+	in, closeIn, snapshot, err := openDamaged(dbPath, tmp, opts.Force, key)
 	if err != nil {
 		return fail(err)
 	}
@@ -249,6 +260,7 @@ func Recover(ctx context.Context, src, dst string, opts *RecoverOptions) (*Recov
 		migrations: opts.Migrations,
 		program:    opts.Program,
 		logger:     opts.Logger,
+		key:        opts.Key,
 	})
 	err = errors.Join(err, closeIn())
 	if snapshot {
@@ -321,9 +333,9 @@ func recoverTemp(dst string) (string, error) {
 }
 
 // openDamaged opens the damaged database dbPath and its WAL read-only, as a
-// salvage input. With snapshot, it first copies both into tmp and opens the
-// copies.
-func openDamaged(dbPath, tmp string, snapshot bool) (in salvage.Input, closeAll func() error, copied bool, err error) {
+// salvage input, decrypted with key unless it is nil. With snapshot, it
+// first copies both into tmp and opens the copies.
+func openDamaged(dbPath, tmp string, snapshot bool, key *ncruces.Key) (in salvage.Input, closeAll func() error, copied bool, err error) {
 	if snapshot {
 		snap := filepath.Join(tmp, snapshotDir)
 		if err := os.Mkdir(snap, 0o700); err != nil {
@@ -353,6 +365,9 @@ func openDamaged(dbPath, tmp string, snapshot bool) (in salvage.Input, closeAll 
 		info, err := f.Stat()
 		if err != nil {
 			return nil, 0, err
+		}
+		if key != nil {
+			return key.Plaintext(f, info.Size())
 		}
 		return f, info.Size(), nil
 	}
@@ -391,6 +406,7 @@ type recoverConfig struct {
 	migrations fs.FS
 	program    string
 	logger     *slog.Logger
+	key        KeySource // the new workspace's; nil: plaintext
 }
 
 // recoverPragmas are the new workspace's while it is filled: foreign keys
@@ -420,6 +436,7 @@ func recoverInto(ctx context.Context, in salvage.Input, dir string, c recoverCon
 		Program:    c.program,
 		Logger:     logger,
 		Pragmas:    recoverPragmas,
+		Key:        c.key,
 	})
 	if err != nil {
 		return nil, err

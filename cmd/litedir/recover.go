@@ -30,6 +30,8 @@ file's own schema is used as far as it can be read.
 
 DST must not exist (or be an empty directory). A DIR whose owner is running
 is refused with exit status 3; -force reads a snapshot of its files instead.
+An encrypted workspace is read with its key (-key-file, or $LITEDIR_KEY_FILE),
+block by block, and DST is encrypted with the same key.
 
 Exit status 0 means nothing was lost, 4 that some rows could not be recovered
 (see lost_and_found and the report), 1 that the recovery could not run.
@@ -41,12 +43,13 @@ Examples:
 	litedir recover -json -migrations ./schema ./data /tmp/rescue`
 
 func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlagSet("recover", "[-json] [-builtin | -migrations PATH] [-force] [-name N] DIR DST", recoverDoc, stderr)
+	flags := newFlagSet("recover", "[-json] [-builtin | -migrations PATH] [-force] [-name N] [-key-file F] DIR DST", recoverDoc, stderr)
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	builtin := flags.Bool("builtin", false, "recover into the builtin agent schema")
 	dir := flags.String("migrations", "", "recover into the schema of the SQL migrations in the directory `path`")
 	force := flags.Bool("force", false, "read a snapshot of a workspace whose owner is running")
 	name := nameFlag(flags)
+	key := keyFlag(flags)
 	pos, err := parseArgs(flags, args, "DIR", "DST")
 	if err == nil && *builtin && *dir != "" {
 		err = usageError("give at most one of -builtin and -migrations")
@@ -58,13 +61,13 @@ func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *builtin || *dir != "" {
 		src = &migrationSource{builtin: *builtin, dir: *dir}
 	}
-	return report(stderr, "recover", recoverWorkspace(ctx, stdout, stderr, pos[0], pos[1], *name, src, *force, *asJSON))
+	return report(stderr, "recover", recoverWorkspace(ctx, stdout, stderr, pos[0], pos[1], *name, key.source(), src, *force, *asJSON))
 }
 
 // recoverWorkspace recovers the workspace name in dir into dst and prints
 // the report. Its error matches workspace.ErrDataLost (exit status 4) when
 // rows could not be recovered.
-func recoverWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, name string, src *migrationSource, force, asJSON bool) error {
+func recoverWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, name string, key workspace.KeySource, src *migrationSource, force, asJSON bool) error {
 	if err := needDatabase("recover", dir, name); err != nil {
 		return err
 	}
@@ -73,6 +76,7 @@ func recoverWorkspace(ctx context.Context, stdout, stderr io.Writer, dir, dst, n
 		Force:   force,
 		Program: "litedir recover",
 		Logger:  newLogger(stderr, slog.LevelError),
+		Key:     key,
 	}
 	if src != nil {
 		fsys, _, err := src.load()
