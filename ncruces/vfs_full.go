@@ -118,7 +118,13 @@ func (v fullVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File,
 			return nil, flags, err
 		}
 	}
-	return &fullFile{f, path}, flags, nil
+	ff := &fullFile{File: f, path: path}
+	// With nolock=1 SQLite's pager takes no lock, but still asks whether
+	// another connection holds one before it rolls back a hot journal;
+	// SQLite's own unix VFS answers no there without asking the OS, whose
+	// locks the filesystem may refuse (the reason for nolock=1).
+	ff.nolock = flags&vfs.OPEN_MAIN_DB != 0 && name.URIParameter("nolock") == "1"
+	return ff, flags, nil
 }
 
 // Delete deletes the file as the default VFS does, which syncs the
@@ -263,7 +269,17 @@ func wrapFile(f vfs.File) vfs.File {
 // when the disk is full.
 type fullFile struct {
 	vfs.File
-	path string // as SQLite named it; "" for temporary files
+	path   string // as SQLite named it; "" for temporary files
+	nolock bool   // a main database opened with nolock=1
+}
+
+// CheckReservedLock reports whether another connection holds a RESERVED
+// lock: for a database opened with nolock=1, none, as in SQLite's unix VFS.
+func (f *fullFile) CheckReservedLock() (bool, error) {
+	if f.nolock {
+		return false, nil
+	}
+	return f.File.CheckReservedLock()
 }
 
 // diskFull tags err with SQLITE_FULL if the operating system said the disk

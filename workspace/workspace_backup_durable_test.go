@@ -132,7 +132,11 @@ func TestCopySyncsBeforePlacing(t *testing.T) {
 			}()
 			dst := filepath.Join(dstDir, "failing-"+string(op)+".db")
 			err := ws.Backup(ctx, dst)
-			if !errors.Is(err, syscall.EIO) {
+			// The copy is made through the litedir VFS, which syncs the
+			// directory of the file it creates: a failing directory sync
+			// may fail the copy there, where SQLite reports a disk I/O
+			// error, before Backup syncs the directory itself.
+			if !errors.Is(err, syscall.EIO) && !(op == fsync.OpDir && errors.Is(err, ncruces.ErrIO)) {
 				t.Errorf("Backup with a failing %s sync: got %v, want EIO", op, err)
 			}
 			if op == fsync.OpFile {

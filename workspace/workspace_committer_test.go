@@ -343,6 +343,29 @@ func TestFrontQueryKeepsReadersClean(t *testing.T) {
 			}
 		}
 	}
+	// Every read connection, held at once, still has its settings: SQLite
+	// applies most of them while it prepares the statement.
+	var held []*sql.Rows
+	for range readers {
+		rows, err := front.QueryContext(ctx, "SELECT * FROM pragma_busy_timeout, pragma_query_only")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rows)
+	}
+	for _, rows := range held {
+		var busy, queryOnly int
+		if !rows.Next() {
+			t.Fatal(rows.Err())
+		}
+		if err := rows.Scan(&busy, &queryOnly); err != nil {
+			t.Fatal(err)
+		}
+		if busy != 10000 || queryOnly != 1 {
+			t.Errorf("a read connection has busy_timeout %d and query_only %d, want 10000 and 1", busy, queryOnly)
+		}
+		rows.Close()
+	}
 	for i := range 3 {
 		mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", fmt.Sprint("n", i))
 		// Every read connection, held at once, sees it.

@@ -147,3 +147,71 @@ func TestFUSEWithoutLocksRefused(t *testing.T) {
 		t.Errorf("Open with SkipLock: got %v, want ErrFilesystem naming SkipLock", err)
 	}
 }
+
+// TestFUSEHotJournal: on a filesystem that refuses SQLite's record locks, a
+// database left with a hot journal (a program killed in a transaction) opens
+// in the nolock=1 fallback: SQLite asks, before it rolls the journal back,
+// whether another connection holds a lock, and the litedir VFS answers as
+// SQLite's own does under nolock=1, without the lock the filesystem refuses.
+func TestFUSEHotJournal(t *testing.T) {
+	if !ncruces.Platform().SharedMemory || ncruces.Platform().LockingExclusive {
+		t.Skip("the platform profile is single-connection already: nothing to fall back from")
+	}
+	ctx := testdir.Context(t)
+	// The crash state, made on a local directory: a rollback-journal
+	// database copied with its journal in the middle of a transaction.
+	local := testdir.New(t)
+	path := workspace.DatabasePath(local, "")
+	db, err := ncruces.Open(ctx, ncruces.Config{Path: path, Pragmas: []ncruces.Pragma{
+		{Name: "busy_timeout", Value: "10000"}, {Name: "journal_mode", Value: "DELETE"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+		"INSERT INTO notes (body) VALUES ('committed')",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "UPDATE notes SET body = 'never committed'"); err != nil {
+		t.Fatal(err)
+	}
+	mnt, _ := testfuse.Mount(t, testfuse.RefuseRecordLocks)
+	dir := filepath.Join(mnt, "ws")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-journal"} {
+		b := testdir.ReadFile(t, path+suffix)
+		if err := os.WriteFile(filepath.Join(dir, "litedir.db"+suffix), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.ExecContext(ctx, "ROLLBACK")
+
+	ws := mustOpen(t, dir, nil)
+	var body string
+	if err := ws.ReadDB().QueryRowContext(ctx, "SELECT body FROM notes").Scan(&body); err != nil || body != "committed" {
+		t.Errorf("after the hot journal: %q, %v; want the committed row", body, err)
+	}
+	if err := ws.Write(ctx, func(q workspace.Querier) error {
+		_, err := q.ExecContext(ctx, "INSERT INTO notes (body) VALUES ('after')")
+		return err
+	}); err != nil {
+		t.Fatalf("Write after the hot journal: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "litedir.db-journal")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a journal is still there after a commit: %v", err)
+	}
+}
