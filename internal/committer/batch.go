@@ -56,10 +56,12 @@ type fnState struct {
 // Test hooks, set by this package's tests only, while no committer runs:
 // testHookRan runs after a request's own work, before its savepoint is
 // released; testHookCommit runs before COMMIT, and an error from it is
-// taken as COMMIT's failure, COMMIT not run.
+// taken as COMMIT's failure, COMMIT not run; testHookDelivered runs as an
+// outcome is delivered.
 var (
-	testHookRan    func(*request)
-	testHookCommit func() error
+	testHookRan       func(*request)
+	testHookCommit    func() error
+	testHookDelivered func(*request)
 )
 
 // runBatch runs first and whatever else is queued, up to the limits, in one

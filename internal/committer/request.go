@@ -89,7 +89,12 @@ func (r *request) withdraw() bool { return r.state.CompareAndSwap(reqQueued, req
 
 // deliver sends r's outcome. Only the loop calls it, once per taken
 // request.
-func deliver(r *request, o outcome) { r.out <- o }
+func deliver(r *request, o outcome) {
+	if testHookDelivered != nil {
+		testHookDelivered(r)
+	}
+	r.out <- o
+}
 
 // release ends a lease; it may be called more than once.
 func (r *request) release() { r.releaseOnce.Do(func() { close(r.released) }) }
