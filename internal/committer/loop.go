@@ -60,6 +60,9 @@ func (c *Committer) loop() {
 		}
 	}()
 	for {
+		// Durable batches first: their callers wait, and a select would
+		// pick a request as often, and run a whole batch before them.
+		c.pollSynced()
 		if r := c.pending; r != nil {
 			c.pending = nil
 			c.grant(r)
