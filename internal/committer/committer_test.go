@@ -514,3 +514,19 @@ func TestNoMemError(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckFiles measures the check that the database and its WAL are
+// still the files the committer opened, made once before every COMMIT.
+func BenchmarkCheckFiles(b *testing.B) {
+	ctx := context.Background()
+	c, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "c.db"), Readers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for b.Loop() {
+		if err := c.checkFiles(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
