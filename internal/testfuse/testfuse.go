@@ -49,6 +49,15 @@ func Mount(tb testing.TB, p Policy) (mnt, src string) {
 		DirectMount: true, // as root, no fusermount needed
 	}})
 	if err != nil {
+		// With DirectMount the kernel's mount is made before the server's
+		// INIT exchange; when that exchange fails (a big-endian program under
+		// qemu-user reads the host kernel's little-endian messages
+		// byte-swapped, and answers EINVAL), go-fuse leaves the mount behind
+		// with no server, and every later access to it fails with ENOTCONN.
+		// Detach it, so that the skip leaves nothing mounted.
+		if uerr := syscall.Unmount(mnt, syscall.MNT_DETACH); uerr != nil && uerr != syscall.EINVAL {
+			tb.Errorf("testfuse: detach %s after a failed mount: %v", mnt, uerr)
+		}
 		tb.Skipf("testfuse: cannot mount a FUSE filesystem here: %v", err)
 	}
 	tb.Cleanup(func() {
