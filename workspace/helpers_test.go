@@ -1,10 +1,12 @@
 package workspace_test
 
 import (
+	"context"
 	"testing"
 	"testing/fstest"
 
 	"github.com/litedir/litedir/internal/testdir"
+	"github.com/litedir/litedir/lock"
 	"github.com/litedir/litedir/ncruces"
 	"github.com/litedir/litedir/workspace"
 )
@@ -74,4 +76,12 @@ func schema(versions ...int) fstest.MapFS {
 		fsys[names[v]] = &fstest.MapFile{Data: []byte(all[v])}
 	}
 	return fsys
+}
+
+// acquireLock takes the directory lock as a Workspace of this platform takes it: where the
+// platform has no inter-process locks (wasip1), the in-process one, which is what the tests'
+// other holders take there too.
+func acquireLock(ctx context.Context, dir string, opts lock.Options) (*lock.Lock, error) {
+	opts.AllowInProcess = opts.AllowInProcess || !lock.Supported
+	return lock.Acquire(ctx, dir, opts)
 }

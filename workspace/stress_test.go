@@ -166,7 +166,7 @@ func TestStressOpenClose(t *testing.T) {
 	for i := range dirs {
 		dir := spellings[i][0]
 		// The last Close released the lock: another Acquire gets it.
-		l, err := lock.Acquire(ctx, dir, lock.Options{})
+		l, err := acquireLock(ctx, dir, lock.Options{})
 		if err != nil {
 			t.Errorf("%s: lock after the last Close: %v", dir, err)
 			continue

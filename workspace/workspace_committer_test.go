@@ -158,6 +158,9 @@ func TestWriteFailsWhenFilesMoved(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "WAL renamed" && ncruces.Platform().JournalMode != "wal" {
+				t.Skip("no WAL on this platform")
+			}
 			dir := filepath.Join(testdir.New(t), "ws")
 			ws, err := workspace.Open(testdir.Context(t), dir, &workspace.Options{Migrations: schema(1)})
 			if err != nil {
@@ -325,14 +328,42 @@ func equalStrings(a, b []string) bool {
 // settings sent through the front's Query path never run on a read
 // connection (which would stay in a transaction, on an old snapshot, or
 // with its settings changed): they are refused, and every read connection
-// still sees the latest write.
+// still sees the latest write. Where there is no read pool (the
+// single-connection profile, forced here with FilesystemNetwork where the
+// platform has a pool) the front's queries run on the writer connection,
+// under the same rules: a BEGIN left there would hold every write.
 func TestFrontQueryKeepsReadersClean(t *testing.T) {
+	t.Run("read pool", func(t *testing.T) {
+		if ncruces.Platform().SingleConnection {
+			t.Skip("one connection on this platform: no read pool")
+		}
+		testFrontQueryKeepsReadersClean(t, &workspace.Options{Migrations: schema(1), Readers: 2}, true)
+	})
+	t.Run("single connection", func(t *testing.T) {
+		opts := &workspace.Options{Migrations: schema(1)}
+		if !ncruces.Platform().SingleConnection {
+			opts.Filesystem = ncruces.FilesystemNetwork
+		}
+		testFrontQueryKeepsReadersClean(t, opts, false)
+	})
+}
+
+// testFrontQueryKeepsReadersClean runs TestFrontQueryKeepsReadersClean on a
+// workspace opened with opts: with a pool of two read connections
+// (query_only), or with the writer connection only.
+func testFrontQueryKeepsReadersClean(t *testing.T, opts *workspace.Options, pool bool) {
+	readers, queryOnly, wantPool := 1, 0, 0
+	if pool {
+		readers, queryOnly, wantPool = 2, 1, 2
+	}
 	ctx := testdir.Context(t)
-	const readers = 2
-	ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1), Readers: readers})
+	ws := mustOpen(t, testdir.New(t), opts)
+	if st, err := ws.Status(ctx); err != nil || st.Readers != wantPool {
+		t.Fatalf("Status: %d read connections, %v; want %d", st.Readers, err, wantPool)
+	}
 	front := ws.SQL()
-	for _, stmt := range []string{"BEGIN", "BEGIN DEFERRED", "SAVEPOINT s", "PRAGMA query_only = 0",
-		"PRAGMA busy_timeout = 0", "ATTACH ':memory:' AS aux", "DETACH aux"} {
+	for _, stmt := range []string{"BEGIN", "BEGIN DEFERRED", "SAVEPOINT s", "PRAGMA query_only = 1",
+		"PRAGMA query_only = 0", "PRAGMA busy_timeout = 0", "ATTACH ':memory:' AS aux", "DETACH aux"} {
 		for range readers + 1 {
 			rows, err := front.QueryContext(ctx, stmt)
 			if err == nil {
@@ -340,6 +371,13 @@ func TestFrontQueryKeepsReadersClean(t *testing.T) {
 			}
 			if !errors.Is(err, workspace.ErrRefused) {
 				t.Errorf("front Query %q: %v, want ErrRefused", stmt, err)
+			}
+			// A prepared statement is refused as it is prepared.
+			if st, err := front.PrepareContext(ctx, stmt); !errors.Is(err, workspace.ErrRefused) {
+				if err == nil {
+					st.Close()
+				}
+				t.Errorf("front Prepare %q: %v, want ErrRefused", stmt, err)
 			}
 		}
 	}
@@ -354,22 +392,22 @@ func TestFrontQueryKeepsReadersClean(t *testing.T) {
 		held = append(held, rows)
 	}
 	for _, rows := range held {
-		var busy, queryOnly int
+		var busy, qo int
 		if !rows.Next() {
 			t.Fatal(rows.Err())
 		}
-		if err := rows.Scan(&busy, &queryOnly); err != nil {
+		if err := rows.Scan(&busy, &qo); err != nil {
 			t.Fatal(err)
 		}
-		if busy != 10000 || queryOnly != 1 {
-			t.Errorf("a read connection has busy_timeout %d and query_only %d, want 10000 and 1", busy, queryOnly)
+		if busy != 10000 || qo != queryOnly {
+			t.Errorf("a read connection has busy_timeout %d and query_only %d, want 10000 and %d", busy, qo, queryOnly)
 		}
 		rows.Close()
 	}
 	for i := range 3 {
 		mustExec(t, ws, "INSERT INTO notes(body) VALUES (?)", fmt.Sprint("n", i))
 		// Every read connection, held at once, sees it.
-		var held []*sql.Rows
+		held = held[:0]
 		for range readers {
 			rows, err := front.QueryContext(ctx, "SELECT count(*) FROM notes")
 			if err != nil {
@@ -391,12 +429,28 @@ func TestFrontQueryKeepsReadersClean(t *testing.T) {
 			rows.Close()
 		}
 	}
+	// A transaction begun through the front may still do what its
+	// connection allows, and leaves nothing behind.
+	tx, err := front.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT inner"); err != nil {
+		t.Errorf("SAVEPOINT in a front transaction: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('after')")
 }
 
 // TestCloseBoundedWithLeakedRows: Close returns, within its bound, while
 // leaked front Rows hold every read connection and the background
 // checkpointer wants one.
 func TestCloseBoundedWithLeakedRows(t *testing.T) {
+	if ncruces.Platform().SingleConnection {
+		t.Skip("one connection on this platform: no read pool, no background checkpointer")
+	}
 	ctx := testdir.Context(t)
 	ws, err := workspace.Open(ctx, testdir.New(t), &workspace.Options{
 		Migrations: schema(1),
@@ -488,45 +542,63 @@ func TestFrontSelfWaitsEnd(t *testing.T) {
 			t.Errorf("%d rows, want the transaction's 1", n)
 		}
 	})
-	t.Run("query while the goroutine's Rows hold every reader", func(t *testing.T) {
-		ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1), Readers: 2, Pragmas: shortBusy})
-		mustExec(t, ws, "INSERT INTO notes(body) VALUES ('a'), ('b')")
-		front := ws.SQL()
-		for range 2 {
-			rows, err := front.QueryContext(bg, "SELECT body FROM notes")
-			if err != nil {
-				t.Fatal(err)
+	// Where there is no read pool (forced with FilesystemNetwork where the
+	// platform has one), the front's reads take the writer connection: one
+	// open Rows holds it.
+	for _, pool := range []bool{true, false} {
+		name := "query while the goroutine's Rows hold every reader"
+		opts := &workspace.Options{Migrations: schema(1), Readers: 2, Pragmas: shortBusy}
+		held, names := 2, "read connection"
+		if !pool {
+			name = "query while the goroutine's Rows hold the writer"
+			held, names = 1, "writer connection"
+			if !ncruces.Platform().SingleConnection {
+				opts.Filesystem = ncruces.FilesystemNetwork
 			}
-			defer rows.Close()
-			rows.Next()
 		}
-		calls := map[string]func() error{
-			"read": func() error {
-				var n int
-				return front.QueryRowContext(bg, "SELECT count(*) FROM notes").Scan(&n)
-			},
-			"new RETURNING": func() error {
-				var id int
-				return front.QueryRowContext(bg, "INSERT INTO notes(body) VALUES ('r') RETURNING id").Scan(&id)
-			},
-			"prepare": func() error {
-				st, err := front.PrepareContext(bg, "SELECT body FROM notes WHERE id = ?")
-				if err == nil {
-					st.Close()
+		t.Run(name, func(t *testing.T) {
+			if pool && ncruces.Platform().SingleConnection {
+				t.Skip("one connection on this platform: no read pool")
+			}
+			ws := mustOpen(t, testdir.New(t), opts)
+			mustExec(t, ws, "INSERT INTO notes(body) VALUES ('a'), ('b')")
+			front := ws.SQL()
+			for range held {
+				rows, err := front.QueryContext(bg, "SELECT body FROM notes")
+				if err != nil {
+					t.Fatal(err)
 				}
-				return err
-			},
-		}
-		for name, call := range calls {
-			done := make(chan error, 1)
-			go func() { done <- call() }()
-			if err := waitErr(t, done); err != nil && !errors.Is(err, ncruces.ErrBusy) {
-				t.Errorf("%s: %v, want success or ErrBusy", name, err)
-			} else if err != nil && !strings.Contains(err.Error(), "read connection") {
-				t.Errorf("%s: %v, want it to name the read connections", name, err)
+				defer rows.Close()
+				rows.Next()
 			}
-		}
-	})
+			calls := map[string]func() error{
+				"read": func() error {
+					var n int
+					return front.QueryRowContext(bg, "SELECT count(*) FROM notes").Scan(&n)
+				},
+				"new RETURNING": func() error {
+					var id int
+					return front.QueryRowContext(bg, "INSERT INTO notes(body) VALUES ('r') RETURNING id").Scan(&id)
+				},
+				"prepare": func() error {
+					st, err := front.PrepareContext(bg, "SELECT body FROM notes WHERE id = ?")
+					if err == nil {
+						st.Close()
+					}
+					return err
+				},
+			}
+			for name, call := range calls {
+				done := make(chan error, 1)
+				go func() { done <- call() }()
+				if err := waitErr(t, done); err != nil && !errors.Is(err, ncruces.ErrBusy) {
+					t.Errorf("%s: %v, want success or ErrBusy", name, err)
+				} else if err != nil && !strings.Contains(err.Error(), names) {
+					t.Errorf("%s: %v, want it to name the %ss", name, err, names)
+				}
+			}
+		})
+	}
 	t.Run("Write function's front call with the front's pool full", func(t *testing.T) {
 		ws := mustOpen(t, testdir.New(t), &workspace.Options{Migrations: schema(1), Pragmas: shortBusy})
 		front := ws.SQL()
@@ -643,31 +715,50 @@ func TestFrontReturningRoundTrips(t *testing.T) {
 // TestCloseBoundedWhateverLeaks: Close returns within CloseWait and a small
 // bound while callers leaked prepared statements, Rows on every read
 // connection, and Rows of DB holding the writer connection; it reports the
-// connection it took back.
+// connection it took back. Without a read pool (forced with
+// FilesystemNetwork where the platform has one) a front Rows holds the
+// writer itself.
 func TestCloseBoundedWhateverLeaks(t *testing.T) {
-	ctx := testdir.Context(t)
-	ws, err := workspace.Open(ctx, testdir.New(t), &workspace.Options{
-		Migrations: schema(1), Readers: 2, CloseWait: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, ws, "INSERT INTO notes(body) VALUES ('a'), ('b')")
-	for _, db := range []*sql.DB{ws.SQL(), ws.DB()} {
-		if _, err := db.PrepareContext(ctx, "SELECT body FROM notes WHERE id = ?"); err != nil {
-			t.Fatal(err)
+	for _, pool := range []bool{true, false} {
+		opts := &workspace.Options{Migrations: schema(1), Readers: 2, CloseWait: 100 * time.Millisecond}
+		name := "read pool"
+		if !pool {
+			name = "single connection"
+			if !ncruces.Platform().SingleConnection {
+				opts.Filesystem = ncruces.FilesystemNetwork
+			}
 		}
-	}
-	for _, db := range []*sql.DB{ws.SQL(), ws.SQL(), ws.DB()} {
-		rows, err := db.QueryContext(ctx, "SELECT body FROM notes")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows.Next()
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- ws.Close() }()
-	if err := waitErr(t, closed); !errors.Is(err, workspace.ErrLeaseRevoked) {
-		t.Errorf("Close = %v, want ErrLeaseRevoked for the DB Rows", err)
+		t.Run(name, func(t *testing.T) {
+			if pool && ncruces.Platform().SingleConnection {
+				t.Skip("one connection on this platform: no read pool")
+			}
+			ctx := testdir.Context(t)
+			ws, err := workspace.Open(ctx, testdir.New(t), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, ws, "INSERT INTO notes(body) VALUES ('a'), ('b')")
+			for _, db := range []*sql.DB{ws.SQL(), ws.DB()} {
+				if _, err := db.PrepareContext(ctx, "SELECT body FROM notes WHERE id = ?"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			leak := []*sql.DB{ws.SQL(), ws.SQL(), ws.DB()}
+			if !pool {
+				leak = leak[:1] // it holds the writer: another would wait for it
+			}
+			for _, db := range leak {
+				rows, err := db.QueryContext(ctx, "SELECT body FROM notes")
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows.Next()
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- ws.Close() }()
+			if err := waitErr(t, closed); !errors.Is(err, workspace.ErrLeaseRevoked) {
+				t.Errorf("Close = %v, want ErrLeaseRevoked for the Rows on the writer", err)
+			}
+		})
 	}
 }

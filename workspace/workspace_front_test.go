@@ -259,7 +259,7 @@ func TestCloseBoundedByOpenTransaction(t *testing.T) {
 		t.Errorf("a statement after Close took the connection back = %v, want ErrLeaseRevoked", err)
 	}
 	tx.Rollback()
-	l, err := lock.Acquire(ctx, dir, lock.Options{})
+	l, err := acquireLock(ctx, dir, lock.Options{})
 	if err != nil {
 		t.Fatalf("lock after Close: %v", err)
 	}

@@ -48,7 +48,7 @@ func mustCloseReleases(t *testing.T, ws *workspace.Workspace, dir string) {
 	if err := ws.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
+	l, err := acquireLock(testdir.Context(t), dir, lock.Options{})
 	if err != nil {
 		t.Fatalf("the lock is still held after Close: %v", err)
 	}

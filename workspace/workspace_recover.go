@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -168,9 +169,9 @@ func (r *RecoverReport) Err() error {
 // and reports what it recovered.
 //
 // It never writes to src: every file there is opened read-only, and no lock
-// is taken on it. A src whose owner record names a running process is
-// refused with a *lock.LockedError, unless opts.Force, which reads a
-// snapshot.
+// is taken on it. A src whose owner record names a running process, or
+// that a Workspace of this process has open, is refused with a
+// *lock.LockedError, unless opts.Force, which reads a snapshot.
 //
 // dst must not exist (or be an empty directory): Recover never replaces a
 // workspace, and fails with an error matching ErrExists otherwise. The new
@@ -230,7 +231,10 @@ func Recover(ctx context.Context, src, dst string, opts *RecoverOptions) (*Recov
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fail(err)
 		}
-		if owner.State() == lock.StateHeld {
+		// A handle of this process counts as a running owner whatever the
+		// record says: where processes cannot be looked up (wasip1) the
+		// record's cannot tell.
+		if owner.State() == lock.StateHeld || registry.holds(dirID{dir: srcDir.dir, info: srcDir.info, name: cmp.Or(opts.Name, DefaultName)}) {
 			locked := &lock.LockedError{Dir: srcDir.dir, Path: lock.Path(srcDir.dir, opts.Name), Owner: owner}
 			return fail(fmt.Errorf("%w (RecoverOptions.Force reads a snapshot)", locked))
 		}

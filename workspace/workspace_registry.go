@@ -35,6 +35,16 @@ func (t *table) find(id dirID) *entry {
 	return nil
 }
 
+// holds reports whether a workspace handle of this process has id open (or
+// is opening or closing it): what the directory lock cannot tell where the
+// lock is the in-process one, and what a check of the owner record's process
+// cannot tell where no process can be looked up (wasip1).
+func (t *table) holds(id dirID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.find(id) != nil
+}
+
 // open returns the entry for id with one more reference, opening it if this
 // is the first reference in the process.
 func (t *table) open(ctx context.Context, id dirID, c *config) (*entry, error) {

@@ -84,10 +84,7 @@ func Rekey(ctx context.Context, dir string, opts *Options, newKey KeySource) (er
 		return fail(err)
 	}
 	id.name = c.name
-	registry.mu.Lock()
-	open := registry.find(id) != nil
-	registry.mu.Unlock()
-	if open {
+	if registry.holds(id) {
 		return fail(fmt.Errorf("%w: the workspace is open in this process; close it first", lock.ErrLocked))
 	}
 	dbPath := DatabasePath(id.dir, c.name)
@@ -110,6 +107,8 @@ func Rekey(ctx context.Context, dir string, opts *Options, newKey KeySource) (er
 			Wait:    c.lockWait,
 			Program: c.program,
 			Meta:    c.meta,
+			// As Open takes it (see entry.acquire).
+			AllowInProcess: c.inProcessLock || !lock.Supported,
 		})
 		if err != nil {
 			return fail(err)

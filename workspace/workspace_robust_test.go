@@ -152,7 +152,7 @@ func TestOpenRenamedDirectory(t *testing.T) {
 		t.Errorf("database of the new directory: %v", err)
 	}
 	// The new directory is locked by this process.
-	if l, err := lock.Acquire(testdir.Context(t), x, lock.Options{}); !errors.Is(err, lock.ErrLocked) {
+	if l, err := acquireLock(testdir.Context(t), x, lock.Options{}); !errors.Is(err, lock.ErrLocked) {
 		if l != nil {
 			l.Release()
 		}
@@ -222,7 +222,7 @@ func TestOpenReadOnlyDatabaseIsDirectory(t *testing.T) {
 // context error after waiting as long as the first Open.
 func TestOpenJoinsLockWait(t *testing.T) {
 	dir := testdir.New(t)
-	held, err := lock.Acquire(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
+	held, err := acquireLock(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func TestOpenSameDirectoryShares(t *testing.T) {
 	}
 
 	// The last Close released the lock.
-	l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
+	l, err := acquireLock(testdir.Context(t), dir, lock.Options{})
 	if err != nil {
 		t.Fatalf("lock after the last Close: %v", err)
 	}
@@ -139,7 +139,7 @@ func TestOpenIncompatible(t *testing.T) {
 
 func TestOpenLocked(t *testing.T) {
 	dir := testdir.New(t)
-	held, err := lock.Acquire(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
+	held, err := acquireLock(testdir.Context(t), dir, lock.Options{Program: "holder/1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestOpenBadInput(t *testing.T) {
 		}
 		testdir.SameFiles(t, before, testdir.Snapshot(t, dir), "litedir.lock")
 		// The failed Open released the lock.
-		l, err := lock.Acquire(testdir.Context(t), dir, lock.Options{})
+		l, err := acquireLock(testdir.Context(t), dir, lock.Options{})
 		if err != nil {
 			t.Fatalf("lock after a failed Open: %v", err)
 		}

@@ -77,7 +77,11 @@ type wconn struct {
 	dirty, tempUsed bool
 
 	// inBatch says whether the statement being prepared is for a batch.
-	inBatch bool
+	// strict says it is a front query outside a transaction, run on the
+	// writer under a lease where there is no read pool: what would change
+	// the connection is refused, as it is in a batch and on a read
+	// connection, instead of being allowed and reset after the lease.
+	inBatch, strict bool
 
 	// dead is set by unpin: the connection is back in the pool.
 	dead bool
@@ -372,12 +376,12 @@ func (w *wconn) prepared(ctx context.Context, query string, inBatch bool) (*cach
 // note records that a statement with flags f is about to run, or refuses it
 // in a batch.
 func (w *wconn) note(f stmtFlags, inBatch bool) error {
-	switch {
-	case !inBatch:
+	if r := refusedFor(f); r != nil && (inBatch || w.strict) {
+		return r
+	}
+	if !inBatch {
 		w.dirty = w.dirty || f&(flagSession|flagTemp) != 0
-	case refusedFor(f) != nil:
-		return refusedFor(f)
-	case f&flagTemp != 0:
+	} else if f&flagTemp != 0 {
 		w.tempUsed = true
 	}
 	return nil
@@ -412,12 +416,13 @@ func (w *wconn) prepare(ctx context.Context, query string) (*cached, error) {
 func (w *wconn) watched(ctx context.Context, query string) (driver.Stmt, stmtFlags, error) {
 	watch := &w.state.watch
 	watch.saw = 0
-	if w.inBatch {
+	refuse := w.inBatch || w.strict
+	if refuse {
 		watch.deny = flagTxControl | flagSession
 		defer func() { watch.deny = 0 }()
 	}
 	ds, err := w.dc.PrepareContext(ctx, query)
-	if !w.inBatch && watch.saw&flagSession != 0 {
+	if !refuse && watch.saw&flagSession != 0 {
 		w.dirty = true // changed already, by the prepare
 	}
 	return ds, watch.saw, err
@@ -435,6 +440,7 @@ func (w *wconn) execAll(ctx context.Context, query string, inBatch bool) (driver
 		defer func() { watch.deny = 0 }()
 	}
 	res, err := w.dc.(driver.ExecerContext).ExecContext(ctx, query, nil)
+	err = moved(err)
 	saw := watch.saw
 	if err != nil && errors.Is(err, sqlite3.AUTH) {
 		if r := refusedFor(saw & (flagTxControl | flagSession)); r != nil && inBatch {
@@ -451,12 +457,14 @@ func (w *wconn) execAll(ctx context.Context, query string, inBatch bool) (driver
 
 // validate prepares query (keeping it in the cache) to report a statement
 // that does not prepare, as database/sql's Prepare would.
-func (w *wconn) validate(ctx context.Context, lease *request, query string, inBatch bool) (err error) {
+func (w *wconn) validate(ctx context.Context, lease *request, query string, inBatch, strict bool) (err error) {
 	if err := w.lock(lease); err != nil {
 		return err
 	}
 	defer w.mu.Unlock()
 	defer recoverErr(&err)
+	w.strict = strict
+	defer func() { w.strict = false }()
 	w.inBatch = inBatch
 	st, err := w.cache.get(ctx, w.prepare, query)
 	if errors.Is(err, errTail) {
@@ -466,7 +474,7 @@ func (w *wconn) validate(ctx context.Context, lease *request, query string, inBa
 		return err
 	}
 	w.cache.put(st, true)
-	if inBatch {
+	if inBatch || strict {
 		return refusedFor(st.flags)
 	}
 	return nil
@@ -504,17 +512,21 @@ func (w *wconn) exec(ctx context.Context, lease *request, query string, args []d
 	}
 	res, err := st.ds.(driver.StmtExecContext).ExecContext(ctx, args)
 	ok = true
-	return res, err
+	return res, moved(err)
 }
 
 // query runs query and returns its rows, which hold the statement until
-// they are closed. onPanic, when not nil, learns of a panic in Next.
-func (w *wconn) query(ctx context.Context, lease *request, query string, args []driver.NamedValue, inBatch bool, onPanic func(*PanicError)) (_ *wrows, err error) {
+// they are closed. strict refuses what would change the connection though
+// the query is not in a batch (see wconn.strict). onPanic, when not nil,
+// learns of a panic in Next.
+func (w *wconn) query(ctx context.Context, lease *request, query string, args []driver.NamedValue, inBatch, strict bool, onPanic func(*PanicError)) (_ *wrows, err error) {
 	if err := w.lock(lease); err != nil {
 		return nil, err
 	}
 	defer w.mu.Unlock()
 	defer recoverErr(&err)
+	w.strict = strict
+	defer func() { w.strict = false }()
 	st, err := w.prepared(ctx, query, inBatch)
 	if err != nil {
 		return nil, err
@@ -534,7 +546,7 @@ func (w *wconn) query(ctx context.Context, lease *request, query string, args []
 	if err != nil {
 		ok = true
 		w.cache.put(st, true)
-		return nil, err
+		return nil, moved(err)
 	}
 	ok = true
 	return &wrows{w: w, lease: lease, st: st, rows: rows, onPanic: onPanic}, nil
@@ -542,7 +554,7 @@ func (w *wconn) query(ctx context.Context, lease *request, query string, args []
 
 // queryAll runs query in a batch and reads all its rows into memory.
 func (w *wconn) queryAll(ctx context.Context, query string, args []driver.NamedValue) (_ *bufRows, err error) {
-	rows, err := w.query(ctx, nil, query, args, true, nil)
+	rows, err := w.query(ctx, nil, query, args, true, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +608,18 @@ func (r *wrows) Next(dest []driver.Value) (err error) {
 	if r.closed {
 		return io.EOF
 	}
-	return r.rows.Next(dest)
+	return moved(r.rows.Next(dest))
+}
+
+// moved adds ErrMoved to SQLite's SQLITE_READONLY_DBMOVED: in rollback-journal
+// mode SQLite itself checks, as a write begins, that the database is still
+// at its path, and refuses the write if not, before the committer's own
+// check before COMMIT (see identity.go) could.
+func moved(err error) error {
+	if err != nil && errors.Is(err, sqlite3.READONLY_DBMOVED) {
+		return fmt.Errorf("%w: %w", ErrMoved, err)
+	}
+	return err
 }
 
 func (r *wrows) Close() (err error) {

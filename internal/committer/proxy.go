@@ -110,6 +110,16 @@ func (p *pconn) enter(ctx context.Context, op string, routable bool) (inBatch, r
 	return false, false, nil
 }
 
+// frontRead reports whether a query that runs directly on the writer
+// connection is a front query outside a transaction: where there is no
+// read pool, the front's queries run on the writer under a lease, and they
+// follow the front's rules there too (see session.go): a statement that
+// would change the connection — transaction control, a setting, ATTACH —
+// is refused, not left on it for the calls after.
+func (p *pconn) frontRead(inBatch bool) bool {
+	return p.mode == modeFront && !inBatch && !p.inTx
+}
+
 // acquire takes the lease: it waits for the running batch to commit.
 func (p *pconn) acquire(ctx context.Context, op string) error {
 	r := newRequest(ctx, kindLease)
@@ -199,7 +209,7 @@ func (p *pconn) QueryContext(ctx context.Context, query string, args []driver.Na
 	if inBatch {
 		ctx = context.WithoutCancel(ctx)
 	}
-	rows, err := p.c.w.query(ctx, p.lease, query, args, inBatch, p.onPanic(inBatch))
+	rows, err := p.c.w.query(ctx, p.lease, query, args, inBatch, p.frontRead(inBatch), p.onPanic(inBatch))
 	p.notePanic(inBatch, err)
 	if err != nil {
 		return nil, err
@@ -227,7 +237,7 @@ func (p *pconn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 		if inBatch {
 			ctx = context.WithoutCancel(ctx)
 		}
-		err = p.c.w.validate(ctx, p.lease, query, inBatch)
+		err = p.c.w.validate(ctx, p.lease, query, inBatch, p.frontRead(inBatch))
 	}
 	if err != nil {
 		return nil, err
