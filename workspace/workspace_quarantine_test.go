@@ -138,6 +138,9 @@ func TestQuarantineCrashStates(t *testing.T) {
 	for i, state := range states {
 		t.Run(strings.ReplaceAll(steps[i], " ", "-"), func(t *testing.T) {
 			committed := i > 0
+			if !committed {
+				testdir.NeedRemoveAll(t) // Open rolls the partial quarantine back with it
+			}
 			opts := &workspace.Options{Migrations: migrations.Builtin}
 			ws, err := workspace.Open(ctx, state, opts)
 			switch {

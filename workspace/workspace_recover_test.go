@@ -560,10 +560,13 @@ func TestRecoverRefuses(t *testing.T) {
 	if !errors.Is(err, lock.ErrLocked) {
 		t.Errorf("live owner: got %v, want lock.ErrLocked", err)
 	}
-	report, err := workspace.Recover(ctx, src, filepath.Join(testdir.New(t), "b"), &workspace.RecoverOptions{Force: true})
-	if err != nil || !report.Snapshot {
-		t.Errorf("live owner with Force: %v, snapshot %v", err, report != nil && report.Snapshot)
-	}
+	t.Run("live owner with Force", func(t *testing.T) {
+		testdir.NeedRemoveAll(t) // Recover removes its snapshot with it
+		report, err := workspace.Recover(ctx, src, filepath.Join(testdir.New(t), "b"), &workspace.RecoverOptions{Force: true})
+		if err != nil || !report.Snapshot {
+			t.Errorf("live owner with Force: %v, snapshot %v", err, report != nil && report.Snapshot)
+		}
+	})
 
 	full := testdir.New(t)
 	os.WriteFile(filepath.Join(full, "x"), nil, 0o600)
