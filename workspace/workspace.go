@@ -224,8 +224,8 @@ type Options struct {
 	// ExternalCheckpoints means another program checkpoints the WAL, as
 	// Litestream and other WAL replicators ask: litedir then runs no
 	// checkpoint at all — none after commits, none at Close. A
-	// wal_autocheckpoint=0 pragma means the same. Zero means litedir
-	// checkpoints (see WriteStats).
+	// wal_autocheckpoint pragma of 0 or less (SQLite's "off") means the
+	// same. Zero means litedir checkpoints (see WriteStats).
 	ExternalCheckpoints bool
 
 	// CloseWait bounds how long the last Close waits for a transaction or
@@ -385,7 +385,7 @@ func (c *config) useProfile(p ncruces.Profile) error {
 		c.readers = 0
 	}
 	c.settings = ncruces.Resolve(c.pragmas, p)
-	if c.settings.AutoCheckpoint == 0 {
+	if c.settings.AutoCheckpoint <= 0 {
 		c.externalCheckpoints = true
 	}
 	return nil
@@ -526,7 +526,7 @@ func OpenReadOnly(ctx context.Context, dir string, opts *Options) (*Workspace, e
 
 // Close releases this handle. The last Close of a directory's handles in the
 // process stops the group committer, runs PRAGMA optimize and, in WAL mode
-// unless Options.ExternalCheckpoints (or wal_autocheckpoint=0) leaves
+// unless Options.ExternalCheckpoints (or wal_autocheckpoint<=0) leaves
 // checkpoints to another program, a TRUNCATE checkpoint that waits for
 // readers at most 50 ms (one they keep from finishing is logged, and the WAL
 // is left for the next writer); then it closes the pools and releases the

@@ -70,15 +70,17 @@ func TestCheckpointYieldsToHeldReader(t *testing.T) {
 	}
 }
 
-// TestExternalCheckpoints: with ExternalCheckpoints litedir runs no
-// checkpoint at all, not even at Close: the WAL keeps every frame.
+// TestExternalCheckpoints: with ExternalCheckpoints, or a wal_autocheckpoint
+// of 0 or less (SQLite's own "off"), litedir runs no checkpoint at all, not
+// even at Close: the WAL keeps every frame.
 func TestExternalCheckpoints(t *testing.T) {
 	if p := ncruces.Platform(); p.JournalMode != "wal" {
 		t.Skip("needs WAL")
 	}
 	for name, opts := range map[string]*workspace.Options{
-		"option": {Migrations: schema(1), ExternalCheckpoints: true},
-		"pragma": {Migrations: schema(1), Pragmas: []ncruces.Pragma{{Name: "wal_autocheckpoint", Value: "0"}}},
+		"option":   {Migrations: schema(1), ExternalCheckpoints: true},
+		"pragma":   {Migrations: schema(1), Pragmas: []ncruces.Pragma{{Name: "wal_autocheckpoint", Value: "0"}}},
+		"negative": {Migrations: schema(1), Pragmas: []ncruces.Pragma{{Name: "wal_autocheckpoint", Value: "-1"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := testdir.New(t)

@@ -90,7 +90,8 @@ type Config struct {
 	Key *ncruces.Key
 
 	// ExternalCheckpoints means another program checkpoints the WAL: the
-	// committer runs none, not even at Close.
+	// committer runs none, not even at Close. A wal_autocheckpoint of 0 or
+	// less in Pragmas means the same.
 	ExternalCheckpoints bool
 
 	// CloseWait bounds how long Close waits for a leased connection (an
@@ -200,7 +201,7 @@ func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
 		c.closeWait = DefaultCloseWait
 	}
 	c.wait = max(c.settings.BusyTimeout, minWait)
-	external := cfg.ExternalCheckpoints || c.settings.AutoCheckpoint == 0
+	external := cfg.ExternalCheckpoints || c.settings.AutoCheckpoint <= 0
 	c.hooks = newHooks(hooksConfig{
 		passivePages: c.settings.AutoCheckpoint,
 		external:     external,

@@ -71,7 +71,8 @@ const (
 type hooksConfig struct {
 	// passivePages is the WAL size, in pages, past which a commit runs a
 	// PASSIVE checkpoint (the wal_autocheckpoint setting). Zero or less
-	// means none; the RESTART bound remains.
+	// means none; the committer then sets external too, as SQLite turns its
+	// own checkpoints off for such a setting.
 	passivePages int
 
 	// external means an external process checkpoints: the hook runs no
