@@ -46,6 +46,11 @@ type Settings struct {
 	AutoCheckpoint int
 }
 
+// CheckpointsOff reports whether wal_autocheckpoint turns automatic
+// checkpoints off: SQLite reads 0 or less as off, and litedir then runs
+// none of its own either.
+func (s Settings) CheckpointsOff() bool { return s.AutoCheckpoint <= 0 }
+
 // synchronousNames are PRAGMA synchronous's levels by number.
 var synchronousNames = [...]string{"OFF", "NORMAL", "FULL", "EXTRA"}
 

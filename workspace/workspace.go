@@ -385,7 +385,7 @@ func (c *config) useProfile(p ncruces.Profile) error {
 		c.readers = 0
 	}
 	c.settings = ncruces.Resolve(c.pragmas, p)
-	if c.settings.AutoCheckpoint <= 0 {
+	if c.settings.CheckpointsOff() {
 		c.externalCheckpoints = true
 	}
 	return nil

@@ -201,7 +201,7 @@ func Open(ctx context.Context, cfg Config) (_ *Committer, err error) {
 		c.closeWait = DefaultCloseWait
 	}
 	c.wait = max(c.settings.BusyTimeout, minWait)
-	external := cfg.ExternalCheckpoints || c.settings.AutoCheckpoint <= 0
+	external := cfg.ExternalCheckpoints || c.settings.CheckpointsOff()
 	c.hooks = newHooks(hooksConfig{
 		passivePages: c.settings.AutoCheckpoint,
 		external:     external,
