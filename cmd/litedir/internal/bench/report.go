@@ -79,7 +79,7 @@ type PhaseResult struct {
 	WriteMaxNs int64 `json:"write_max_ns"`
 
 	Batches     uint64  `json:"batches"`    // transactions committed
-	MeanBatch   float64 `json:"mean_batch"` // writes per transaction
+	MeanBatch   float64 `json:"mean_batch"` // committed requests (Write calls, front statements) per transaction
 	WALRestarts uint64  `json:"wal_restarts"`
 
 	WALMaxBytes   int64  `json:"wal_max_bytes"`   // largest sampled -wal size
